@@ -1,0 +1,76 @@
+#include "qt-json.h"
+
+#include <string.h>
+
+void qt_json_unref(gpointer obj)
+{
+    json_object_put(obj);
+}
+
+json_object *qt_json_get_typed(json_object *obj, const char *key, json_type type)
+{
+    json_object *val = NULL;
+
+    if (obj == NULL || !json_object_is_type(obj, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(obj, key, &val))
+        return NULL;
+    if (!json_object_is_type(val, type))
+        return NULL;
+    return val;
+}
+
+const char *qt_json_get_string(json_object *obj, const char *key)
+{
+    json_object *val = qt_json_get_typed(obj, key, json_type_string);
+    return val ? json_object_get_string(val) : NULL;
+}
+
+gboolean qt_json_get_bool(json_object *obj, const char *key, gboolean fallback)
+{
+    json_object *val = qt_json_get_typed(obj, key, json_type_boolean);
+    return val ? json_object_get_boolean(val) : fallback;
+}
+
+gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback)
+{
+    json_object *val = qt_json_get_typed(obj, key, json_type_int);
+    return val ? json_object_get_int64(val) : fallback;
+}
+
+json_object *qt_json_parse(const char *text, gsize len, char **error_out)
+{
+    json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    json_object *obj;
+    enum json_tokener_error jerr;
+    gsize used;
+
+    if (len > G_MAXINT) {
+        json_tokener_free(tok);
+        *error_out = g_strdup("JSON text too large");
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    jerr = json_tokener_get_error(tok);
+    used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr == json_tokener_continue) {
+        *error_out = g_strdup("incomplete JSON");
+        return NULL;
+    }
+    if (jerr != json_tokener_success || obj == NULL) {
+        *error_out = g_strdup(json_tokener_error_desc(jerr));
+        json_object_put(obj);
+        return NULL;
+    }
+    /* only white space may follow the value */
+    for (; used < len; used++) {
+        if (!g_ascii_isspace(text[used])) {
+            json_object_put(obj);
+            *error_out = g_strdup("trailing characters after the JSON value");
+            return NULL;
+        }
+    }
+    return obj;
+}

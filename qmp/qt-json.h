@@ -1,0 +1,27 @@
+/* json-c helpers shared by every library: cleanup and tolerant getters */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+/* json_object_put() as a GDestroyNotify */
+void qt_json_unref(gpointer obj);
+
+/* the member @key of @obj when it is a string, else NULL */
+const char *qt_json_get_string(json_object *obj, const char *key);
+/* the member @key of @obj when it is a boolean, else @fallback */
+gboolean qt_json_get_bool(json_object *obj, const char *key, gboolean fallback);
+/* the member @key of @obj when it is an integer, else @fallback */
+gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback);
+/* the member @key of @obj when it has json type @type, else NULL (borrowed) */
+json_object *qt_json_get_typed(json_object *obj, const char *key, json_type type);
+
+/* parse one complete JSON text; NULL and a message in @error_out if it is
+ * not exactly one JSON value */
+json_object *qt_json_parse(const char *text, gsize len, char **error_out);
+
+G_END_DECLS
