@@ -1,0 +1,21 @@
+#!/bin/sh
+# install what qtopo needs to build, test and run on Debian bookworm
+set -eu
+pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev libsystemd-dev
+libcmocka-dev clang-format qemu-system-x86 qemu-system-arm qemu-system-ppc"
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "run as root or install sudo" >&2; exit 1; }
+    SUDO=sudo
+fi
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    $SUDO apt-get update -q
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

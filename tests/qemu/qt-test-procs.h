@@ -1,0 +1,12 @@
+/* counting QEMU processes, for the checks that nothing is left behind */
+#pragma once
+
+#include <glib.h>
+
+/* live processes (zombies included) whose argv[0] is a qemu-system-* or
+ * the test suite's fake-qemu */
+guint qt_test_count_qemu(void);
+/* is @pid still a process (zombies included)? */
+gboolean qt_test_pid_alive(GPid pid);
+/* poll until qt_test_count_qemu() <= @expected or @timeout_ms passes */
+guint qt_test_wait_qemu_count(guint expected, guint timeout_ms);
