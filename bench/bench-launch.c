@@ -32,8 +32,8 @@ static double run_bare(const char *path)
     char buf[65536];
     int status;
     gint64 t0 = g_get_monotonic_time();
-    char *argv[] = {(char *)path, "-machine", "none", "-accel", "tcg", "-S", "-nodefaults",
-                    "-no-user-config", "-display", "none", "-qmp", "stdio", NULL};
+    char *argv[] = {(char *)path,      "-machine", "none", "-accel", "tcg",   "-S", "-nodefaults",
+                    "-no-user-config", "-display", "none", "-qmp",   "stdio", NULL};
 
     if (pipe(in) < 0 || pipe(out) < 0)
         g_error("pipe");
@@ -116,8 +116,8 @@ static void print_machine(const char *path)
             model = model_copy;
         }
     }
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                 NULL, NULL, &version, NULL, NULL, NULL);
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                 NULL, &version, NULL, NULL, NULL);
     uname(&u);
     printf("machine: %s, %ld cores, %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
            u.release);

@@ -53,13 +53,22 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out)
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     obj = json_tokener_parse_ex(tok, text, (int)len);
     jerr = json_tokener_get_error(tok);
-    used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
     if (jerr == json_tokener_continue) {
+        /* a bare number or literal ends only at the end of input: say so
+         * by feeding the terminating NUL */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        if (json_tokener_get_error(tok) == json_tokener_success) {
+            json_tokener_free(tok);
+            return obj;
+        }
+        json_object_put(obj);
+        json_tokener_free(tok);
         *error_out = g_strdup("incomplete JSON");
         return NULL;
     }
-    if (jerr != json_tokener_success || obj == NULL) {
+    used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success) {
         *error_out = g_strdup(json_tokener_error_desc(jerr));
         json_object_put(obj);
         return NULL;

@@ -21,7 +21,7 @@ gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback);
 json_object *qt_json_get_typed(json_object *obj, const char *key, json_type type);
 
 /* parse one complete JSON text; NULL and a message in @error_out if it is
- * not exactly one JSON value */
+ * not exactly one JSON value (a JSON null is NULL with no message) */
 json_object *qt_json_parse(const char *text, gsize len, char **error_out);
 
 G_END_DECLS

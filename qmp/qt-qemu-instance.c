@@ -34,6 +34,7 @@ struct _QtQemuInstance {
     char *dir;
     char *socket_path;
     GSubprocess *proc;
+    GPid pid;
     QtQmpClient *client;
     GCancellable *cancel;
 
@@ -373,6 +374,8 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     /* dropping the launcher closes our copy of the listening socket, so a
      * QEMU that dies early shows up as a closed connection */
     g_clear_object(&launcher);
+    if (self->proc != NULL)
+        self->pid = (GPid)atoi(g_subprocess_get_identifier(self->proc));
     if (self->proc == NULL) {
         g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED, "cannot start %s: %s", path,
                     local->message);
@@ -490,8 +493,7 @@ const char *qt_qemu_instance_get_stderr(QtQemuInstance *self)
 
 GPid qt_qemu_instance_get_pid(QtQemuInstance *self)
 {
-    const char *id = self->proc ? g_subprocess_get_identifier(self->proc) : NULL;
-    return id ? (GPid)atoi(id) : 0;
+    return self->pid;
 }
 
 gboolean qt_qemu_instance_is_running(QtQemuInstance *self)

@@ -55,6 +55,7 @@ const char *const *qt_qemu_instance_get_argv(QtQemuInstance *self);
 const char *qt_qemu_instance_get_stderr(QtQemuInstance *self);
 /* QEMU's error lines from stderr, warnings left out; NULL if none */
 char *qt_qemu_instance_get_error_message(QtQemuInstance *self);
+/* the process id (kept after the process has exited; 0 if never started) */
 GPid qt_qemu_instance_get_pid(QtQemuInstance *self);
 gboolean qt_qemu_instance_is_running(QtQemuInstance *self);
 

@@ -378,15 +378,29 @@ static void handle_greeting(QtQmpClient *self, json_object *msg, const char *lin
 
 static void handle_reply(QtQmpClient *self, json_object *msg, const char *line)
 {
-    json_object *idobj = qt_json_get_typed(msg, "id", json_type_int);
+    json_object *idobj = NULL;
     json_object *err;
+    json_object *ret = NULL;
+    gboolean has_return, has_error;
     Pending *p;
     guint64 id;
 
-    if (idobj == NULL) {
+    if (!json_object_object_get_ex(msg, "id", &idobj)) {
         /* we always send an id; QEMU omits it only when it could not parse
          * what we sent, so the stream is out of step either way */
         fail_protocol(self, line, "reply without a command id");
+        return;
+    }
+    if (!json_object_is_type(idobj, json_type_int)) {
+        fail_protocol(self, line, "reply with a command id that is not an integer");
+        return;
+    }
+    /* a reply must be exactly one of a return value or an error object */
+    has_return = json_object_object_get_ex(msg, "return", &ret);
+    has_error = json_object_object_get_ex(msg, "error", NULL);
+    err = qt_json_get_typed(msg, "error", json_type_object);
+    if (has_return == has_error || (has_error && err == NULL)) {
+        fail_protocol(self, line, "malformed reply");
         return;
     }
     id = (guint64)json_object_get_int64(idobj);
@@ -399,7 +413,6 @@ static void handle_reply(QtQmpClient *self, json_object *msg, const char *line)
         fail_protocol(self, line, "reply with unknown id %" G_GUINT64_FORMAT, id);
         return;
     }
-    err = qt_json_get_typed(msg, "error", json_type_object);
     if (err != NULL) {
         const char *klass = qt_json_get_string(err, "class");
         const char *desc = qt_json_get_string(err, "desc");
@@ -408,18 +421,8 @@ static void handle_reply(QtQmpClient *self, json_object *msg, const char *line)
                                                          desc ? desc : "(no description)"));
         return;
     }
-    if (!json_object_object_get_ex(msg, "return", NULL)) {
-        pending_return_error(p, g_error_new(QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL,
-                                            "QMP protocol error: malformed error reply to %s",
-                                            (const char *)g_task_get_task_data(p->task)));
-        return;
-    }
-    {
-        json_object *ret = NULL;
-        json_object_object_get_ex(msg, "return", &ret);
-        g_task_return_pointer(p->task, json_object_get(ret), qt_json_unref);
-        pending_free(p);
-    }
+    g_task_return_pointer(p->task, json_object_get(ret), qt_json_unref);
+    pending_free(p);
 }
 
 static void handle_line(QtQmpClient *self, const char *line, gsize len)
@@ -429,7 +432,7 @@ static void handle_line(QtQmpClient *self, const char *line, gsize len)
     const char *event;
 
     if (msg == NULL) {
-        fail_protocol(self, line, "malformed JSON: %s", perr);
+        fail_protocol(self, line, "malformed JSON: %s", perr ? perr : "null is not a message");
         return;
     }
     if (!json_object_is_type(msg, json_type_object)) {
@@ -469,6 +472,11 @@ static void process_buffer(QtQmpClient *self)
         *nl = '\0';
         if (end > start && self->rbuf->data[end - 1] == '\r')
             self->rbuf->data[end - 1] = '\0';
+        if (end - start > self->max_message) {
+            fail_protocol(self, NULL, "message longer than %" G_GSIZE_FORMAT " bytes",
+                          self->max_message);
+            break;
+        }
         {
             const char *line = (const char *)self->rbuf->data + start;
             gsize len = strlen(line);
@@ -554,7 +562,12 @@ static gboolean on_handshake_cancelled(GCancellable *cancellable, gpointer user_
     QtQmpClient *self = user_data;
 
     g_clear_pointer(&self->handshake_cancel, g_source_unref);
-    client_fail(self, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "QMP handshake cancelled"));
+    /* the caller hears of the cancellation; the connection itself is
+     * closed like any other, so later commands fail as DISCONNECTED */
+    handshake_finish_with(self,
+                          g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "QMP handshake cancelled"));
+    client_fail(self, g_error_new(QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED,
+                                  "QMP connection closed: the handshake was cancelled"));
     return G_SOURCE_REMOVE;
 }
 

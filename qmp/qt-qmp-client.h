@@ -7,8 +7,13 @@
  * Every failure is a QT_QMP_ERROR: COMMAND_FAILED when QEMU answered with
  * an error, PROTOCOL when the peer broke the protocol, DISCONNECTED when the
  * connection dropped, TIMEOUT when a command got no answer in time.  A
- * protocol error or a disconnect is fatal: every pending and later command
- * fails with it.  A timeout is not: the late reply, if any, is dropped.
+ * protocol error in the stream (bad JSON, a malformed reply, an unknown
+ * id, an oversized message) or a disconnect is fatal: every pending and
+ * later command fails with it.  A timeout is not: the late reply, if any,
+ * is dropped.  The typed commands add PROTOCOL errors for well-formed
+ * replies of the wrong shape; those fail only that command.  Cancelling a
+ * command gives G_IO_ERROR_CANCELLED for it alone; cancelling the
+ * handshake closes the connection.
  */
 #pragma once
 
