@@ -10,26 +10,14 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "qt-test-support.h"
 #include <glib/gstdio.h>
 
 #include "qt-qmp.h"
 #include "qt-test-procs.h"
 
 static char *runtime_dir;
-
-/* run the loop until *res is set; a test that hangs fails instead */
-static void wait_for(GAsyncResult **res, guint timeout_ms)
-{
-    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-    while (*res == NULL) {
-        if (g_get_monotonic_time() > end)
-            fail_msg("no result within %u ms", timeout_ms);
-        g_main_context_iteration(NULL, FALSE);
-        if (*res == NULL)
-            g_usleep(200);
-    }
-}
 
 static QtQemuInstance *new_instance(const char *binary, const char *machine)
 {
@@ -45,7 +33,7 @@ static gboolean start(QtQemuInstance *inst, GError **error)
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
-    wait_for(&res, 20000);
+    qt_test_wait(&res, 20000);
     return qt_qemu_instance_start_finish(inst, res, error);
 }
 
@@ -54,7 +42,7 @@ static gboolean stop(QtQemuInstance *inst, GError **error)
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
-    wait_for(&res, 10000);
+    qt_test_wait(&res, 10000);
     return qt_qemu_instance_stop_finish(inst, res, error);
 }
 
@@ -125,7 +113,7 @@ static void test_basic(void **state)
     assert_true(g_strv_contains(qt_qmp_client_get_capabilities(client), "oob"));
 
     qt_qmp_query_version_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     version = qt_qmp_query_version_finish(client, res, &error);
     assert_non_null(version);
     assert_int_equal(version->major, major);
@@ -134,13 +122,13 @@ static void test_basic(void **state)
     g_clear_object(&res);
 
     qt_qmp_query_target_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     target = qt_qmp_query_target_finish(client, res, &error);
     assert_string_equal(target, c->target);
     g_clear_object(&res);
 
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_non_null(machines);
     assert_true(machines->len > 5);
@@ -158,7 +146,7 @@ static void test_basic(void **state)
     g_clear_object(&res);
 
     qt_qmp_hmp_async(client, "info qtree", NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     qtree = qt_qmp_hmp_finish(client, res, &error);
     assert_non_null(qtree);
     assert_null(strchr(qtree, '\r'));
@@ -243,20 +231,20 @@ static void test_device_add(void **state)
     json_object_object_add(props, "addr", json_object_new_string("05.0"));
     json_object_object_add(props, "multifunction", json_object_new_boolean(TRUE));
     qt_qmp_device_add_async(client, "e1000", "nic1", props, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     if (!qt_qmp_device_add_finish(client, res, &error))
         fail_msg("device_add: %s", error->message);
     g_clear_object(&res);
 
     qt_qmp_qom_get_async(client, "/machine/peripheral/nic1", "addr", NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     val = qt_qmp_qom_get_finish(client, res, &error);
     assert_non_null(val);
     assert_int_equal(json_object_get_int(val), 5 * 8);
     g_clear_object(&res);
 
     qt_qmp_device_add_async(client, "no-such-device", NULL, NULL, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     assert_false(qt_qmp_device_add_finish(client, res, &error));
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_COMMAND_FAILED));
     assert_string_equal(qt_qmp_error_get_class(error), "GenericError");
@@ -275,7 +263,7 @@ static void test_device_add(void **state)
     json_object_object_add(props, "bus", json_object_new_string("pcie.0"));
     json_object_object_add(props, "chassis", json_object_new_int(1));
     qt_qmp_device_add_async(client, "pcie-root-port", "rp1", props, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     assert_false(qt_qmp_device_add_finish(client, res, &error));
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_COMMAND_FAILED));
     assert_string_equal(qt_qmp_error_get_desc(error), "Bus 'pcie.0' does not support hotplugging");
@@ -301,7 +289,7 @@ static void test_killed_mid_session(void **state)
     assert_int_equal(kill(pid, SIGKILL), 0);
     assert_pid_gone(pid);
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_null(machines);
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED));
@@ -337,7 +325,7 @@ static void test_parallel(void **state)
     }
     for (gsize i = 0; i < G_N_ELEMENTS(basic_cases); i++) {
         g_autoptr(GError) error = NULL;
-        wait_for(&res[i], 20000);
+        qt_test_wait(&res[i], 20000);
         if (!qt_qemu_instance_start_finish(insts[i], res[i], &error))
             fail_msg("%s: %s", basic_cases[i].machine, error->message);
         g_object_unref(res[i]);
@@ -346,7 +334,7 @@ static void test_parallel(void **state)
     for (gsize i = 0; i < G_N_ELEMENTS(basic_cases); i++)
         qt_qemu_instance_stop_async(insts[i], NULL, qt_sync_cb, &res[i]);
     for (gsize i = 0; i < G_N_ELEMENTS(basic_cases); i++) {
-        wait_for(&res[i], 10000);
+        qt_test_wait(&res[i], 10000);
         assert_true(qt_qemu_instance_stop_finish(insts[i], res[i], NULL));
         g_object_unref(res[i]);
         g_object_unref(insts[i]);
@@ -409,7 +397,7 @@ static void test_fake_crash(void **state)
     assert_true(start(inst, &error));
     client = qt_qemu_instance_get_client(inst);
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, 5000);
+    qt_test_wait(&res, 5000);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_null(machines);
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED));

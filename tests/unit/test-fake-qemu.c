@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "qt-test-support.h"
+
 #include <glib/gstdio.h>
 
 #include "qt-qmp.h"
@@ -20,43 +22,6 @@
 #define STARTUP_MS 300
 
 static char *runtime_dir;
-
-static gboolean on_guard(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-static void wait_for(GAsyncResult **res, guint max_ms)
-{
-    gboolean expired = FALSE;
-    GSource *guard = g_timeout_source_new(max_ms);
-
-    g_source_set_callback(guard, on_guard, &expired, NULL);
-    g_source_attach(guard, NULL);
-    while (*res == NULL && !expired)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_destroy(guard);
-    g_source_unref(guard);
-    if (*res == NULL)
-        fail_msg("no result within %u ms", max_ms);
-}
-
-static void assert_error(const GError *error, GQuark domain, int code)
-{
-    if (error == NULL)
-        fail_msg("expected error %s:%d, got success", g_quark_to_string(domain), code);
-    if (!g_error_matches(error, domain, code))
-        fail_msg("expected error %s:%d, got %s:%d: %s", g_quark_to_string(domain), code,
-                 g_quark_to_string(error->domain), error->code, error->message);
-}
-
-static void assert_no_error(const GError *error)
-{
-    if (error != NULL)
-        fail_msg("unexpected error %s:%d: %s", g_quark_to_string(error->domain), error->code,
-                 error->message);
-}
 
 /* nothing may be left in the launcher's directory */
 static void assert_runtime_dir_empty(void)
@@ -93,7 +58,7 @@ static gboolean start(QtQemuInstance *inst, GError **error)
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     return qt_qemu_instance_start_finish(inst, res, error);
 }
 
@@ -102,7 +67,7 @@ static gboolean stop(QtQemuInstance *inst, GError **error)
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     return qt_qemu_instance_stop_finish(inst, res, error);
 }
 
@@ -134,7 +99,7 @@ static void test_replay(void **state)
     qt_qmp_client_get_version(client, &major, &minor, &micro);
     assert_int_equal(major * 10000 + minor * 100 + micro, 70222);
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_no_error(error);
     assert_int_equal(machines->len, 59);
@@ -210,7 +175,7 @@ static void test_crash_after_greeting(void **state)
     assert_no_error(error);
     client = qt_qemu_instance_get_client(inst);
     qt_qmp_query_version_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     version = qt_qmp_query_version_finish(client, res, &error);
     assert_null(version);
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "qt-test-support.h"
+
 #include "qt-fake-qmp.h"
 #include "qt-qmp.h"
 
@@ -32,54 +34,15 @@
 
 /* ---- helpers ---- */
 
-static gboolean on_guard(gpointer user_data)
-{
-    *(gboolean *)user_data = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* run the main context until *res is set, for at most @max_ms */
-static void wait_for(GAsyncResult **res, guint max_ms)
-{
-    gboolean expired = FALSE;
-    GSource *guard = g_timeout_source_new(max_ms);
-
-    g_source_set_callback(guard, on_guard, &expired, NULL);
-    g_source_attach(guard, NULL);
-    while (*res == NULL && !expired)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_destroy(guard);
-    g_source_unref(guard);
-    if (*res == NULL)
-        fail_msg("no result within %u ms", max_ms);
-}
-
-/* run the main context for @ms */
-static void run_for(guint ms)
-{
-    gboolean expired = FALSE;
-    GSource *timer = g_timeout_source_new(ms);
-
-    g_source_set_callback(timer, on_guard, &expired, NULL);
-    g_source_attach(timer, NULL);
-    while (!expired)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_unref(timer);
-}
-
 /* run the main context until the client has seen its connection drop */
+static gboolean is_disconnected(gpointer client)
+{
+    return !qt_qmp_client_is_connected(client);
+}
+
 static void wait_disconnected(QtQmpClient *client)
 {
-    gboolean expired = FALSE;
-    GSource *guard = g_timeout_source_new(GUARD_MS);
-
-    g_source_set_callback(guard, on_guard, &expired, NULL);
-    g_source_attach(guard, NULL);
-    while (qt_qmp_client_is_connected(client) && !expired)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_destroy(guard);
-    g_source_unref(guard);
-    assert_false(qt_qmp_client_is_connected(client));
+    assert_true(qt_test_wait_until(is_disconnected, client, GUARD_MS));
 }
 
 /* completions of closed connections may still be queued: let them run
@@ -92,24 +55,6 @@ static int drain_context(void **state)
         g_usleep(1000);
     }
     return 0;
-}
-
-static void assert_error(const GError *error, GQuark domain, int code)
-{
-    if (error == NULL)
-        fail_msg("expected error %s:%d (%s), got success", g_quark_to_string(domain), code,
-                 domain == QT_QMP_ERROR ? qt_qmp_error_code_to_string(code) : "");
-    if (!g_error_matches(error, domain, code))
-        fail_msg("expected error %s:%d (%s), got %s:%d: %s", g_quark_to_string(domain), code,
-                 domain == QT_QMP_ERROR ? qt_qmp_error_code_to_string(code) : "",
-                 g_quark_to_string(error->domain), error->code, error->message);
-}
-
-static void assert_no_error(const GError *error)
-{
-    if (error != NULL)
-        fail_msg("unexpected error %s:%d: %s", g_quark_to_string(error->domain), error->code,
-                 error->message);
 }
 
 static char *data_path(const char *name)
@@ -150,7 +95,7 @@ static gboolean handshake(QtQmpClient *client, guint timeout_ms, GError **error)
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qmp_client_handshake_async(client, timeout_ms, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     return qt_qmp_client_handshake_finish(client, res, error);
 }
 
@@ -171,7 +116,7 @@ static json_object *execute(QtQmpClient *client, const char *command, json_objec
     g_autoptr(GAsyncResult) res = NULL;
 
     qt_qmp_client_execute_async(client, command, args, timeout_ms, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     assert_string_equal(qt_qmp_client_result_command(res), command);
     return qt_qmp_client_execute_finish(client, res, error);
 }
@@ -464,7 +409,7 @@ static void check_version_and_target(QtQmpClient *client, const Recording *r)
     g_autofree char *arch = NULL;
 
     qt_qmp_query_version_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     version = qt_qmp_query_version_finish(client, res, &error);
     assert_no_error(error);
     assert_int_equal(version->major, 7);
@@ -473,7 +418,7 @@ static void check_version_and_target(QtQmpClient *client, const Recording *r)
     assert_string_equal(version->package, QEMU_PACKAGE);
 
     qt_qmp_query_target_async(client, NULL, qt_sync_cb, &res2);
-    wait_for(&res2, GUARD_MS);
+    qt_test_wait(&res2, GUARD_MS);
     arch = qt_qmp_query_target_finish(client, res2, &error);
     assert_no_error(error);
     assert_string_equal(arch, r->arch);
@@ -488,7 +433,7 @@ static void check_machines(QtQmpClient *client, const Recording *r)
     guint n_default = 0;
 
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_no_error(error);
     assert_int_equal(machines->len, r->n_machines);
@@ -525,7 +470,7 @@ static void check_types(QtQmpClient *client, const Recording *r)
     gboolean root_port = FALSE, e1000e = FALSE;
 
     qt_qmp_qom_list_types_async(client, "pci-device", FALSE, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     types = qt_qmp_qom_list_types_finish(client, res, &error);
     assert_no_error(error);
     assert_int_equal(types->len, r->n_pci_types);
@@ -555,7 +500,7 @@ static void check_properties(QtQmpClient *client, const Recording *r)
     QtQmpPropertyInfo *p;
 
     qt_qmp_device_list_properties_async(client, "pcie-root-port", NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     props = qt_qmp_device_list_properties_finish(client, res, &error);
     assert_no_error(error);
     assert_int_equal(props->len, 25);
@@ -588,7 +533,7 @@ static void check_qtree(QtQmpClient *client, const Recording *r)
     guint lines = 0;
 
     qt_qmp_hmp_async(client, "info qtree", NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     qtree = qt_qmp_hmp_finish(client, res, &error);
     assert_no_error(error);
     /* QEMU's CRLF line ends are LF now, and none was lost */
@@ -611,14 +556,14 @@ static void check_qom(QtQmpClient *client, const Recording *r)
     QtQmpPropertyInfo *p;
 
     qt_qmp_qom_get_async(client, "/machine", "type", NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     value = qt_qmp_qom_get_finish(client, res, &error);
     assert_no_error(error);
     assert_true(json_object_is_type(value, json_type_string));
     assert_string_equal(json_object_get_string(value), r->machine_type);
 
     qt_qmp_qom_list_async(client, "/machine/unattached", NULL, qt_sync_cb, &res2);
-    wait_for(&res2, GUARD_MS);
+    qt_test_wait(&res2, GUARD_MS);
     props = qt_qmp_qom_list_finish(client, res2, &error);
     assert_no_error(error);
     assert_int_equal(props->len, r->n_unattached);
@@ -637,7 +582,7 @@ static void check_device_add_error(QtQmpClient *client, const Recording *r)
     g_autoptr(GError) error = NULL;
 
     qt_qmp_device_add_async(client, "nonexistent-device", NULL, NULL, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     assert_false(qt_qmp_device_add_finish(client, res, &error));
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_COMMAND_FAILED);
     assert_string_equal(qt_qmp_error_get_class(error), "GenericError");
@@ -656,7 +601,7 @@ static void check_quit(QtQmpClient *client, QtFakeQmp *fake)
     guint requests;
 
     qt_qmp_quit_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     assert_true(qt_qmp_quit_finish(client, res, &error));
     assert_no_error(error);
     /* QEMU closes the monitor after quit */
@@ -712,21 +657,21 @@ static void test_typed_bad_shape(void **state)
     assert_no_error(error);
     client = connect_client(fake);
     qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     machines = qt_qmp_query_machines_finish(client, res, &error);
     assert_null(machines);
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL);
     g_clear_error(&error);
 
     qt_qmp_query_target_async(client, NULL, qt_sync_cb, &res2);
-    wait_for(&res2, GUARD_MS);
+    qt_test_wait(&res2, GUARD_MS);
     arch = qt_qmp_query_target_finish(client, res2, &error);
     assert_null(arch);
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL);
     g_clear_error(&error);
 
     qt_qmp_hmp_async(client, "info qtree", NULL, qt_sync_cb, &res3);
-    wait_for(&res3, GUARD_MS);
+    qt_test_wait(&res3, GUARD_MS);
     qtree = qt_qmp_hmp_finish(client, res3, &error);
     assert_null(qtree);
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL);
@@ -752,7 +697,7 @@ static void test_recorded_events(void **state)
         g_autoptr(json_object) ret = NULL;
 
         qt_qmp_client_execute_async(client, commands[i], NULL, 0, NULL, on_watched_reply, &watch);
-        wait_for(&watch.res, GUARD_MS);
+        qt_test_wait(&watch.res, GUARD_MS);
         ret = qt_qmp_client_execute_finish(client, watch.res, &error);
         g_object_unref(watch.res);
         assert_no_error(error);
@@ -787,7 +732,7 @@ static void test_fault_events(void **state)
     qt_fake_qmp_add_fault(fake, "query-version", QT_FAKE_FAULT_EVENTS);
 
     qt_qmp_client_execute_async(client, "query-version", NULL, 0, NULL, on_watched_reply, &watch);
-    wait_for(&watch.res, GUARD_MS);
+    qt_test_wait(&watch.res, GUARD_MS);
     ret = qt_qmp_client_execute_finish(client, watch.res, &error);
     g_object_unref(watch.res);
     assert_no_error(error);
@@ -879,7 +824,7 @@ static void test_fault_fails_all_pending(void **state)
         g_autoptr(GError) error = NULL;
         g_autoptr(json_object) ret = NULL;
 
-        wait_for(&res[i], GUARD_MS);
+        qt_test_wait(&res[i], GUARD_MS);
         ret = qt_qmp_client_execute_finish(client, res[i], &error);
         g_object_unref(res[i]);
         assert_null(ret);
@@ -1091,7 +1036,7 @@ static void test_pipelined(void **state)
                                     commands[i].args ? json_tokener_parse(commands[i].args) : NULL,
                                     0, NULL, qt_sync_cb, &res[i]);
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-        wait_for(&res[i], GUARD_MS);
+        qt_test_wait(&res[i], GUARD_MS);
         assert_string_equal(qt_qmp_client_result_command(res[i]), commands[i].command);
         ret[i] = qt_qmp_client_execute_finish(client, res[i], &errors[i]);
         g_object_unref(res[i]);
@@ -1135,7 +1080,7 @@ static void test_cancel(void **state)
     qt_fake_qmp_add_fault(fake, "query-version", QT_FAKE_FAULT_HANG);
     qt_qmp_client_execute_async(client, "query-version", NULL, 0, cancel, qt_sync_cb, &res);
     g_timeout_add(50, cancel_now, cancel);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     ret = qt_qmp_client_execute_finish(client, res, &error);
     assert_null(ret);
     assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -1156,14 +1101,14 @@ static void test_cancel_before(void **state)
 
     g_cancellable_cancel(cancel);
     qt_qmp_client_execute_async(client, "query-version", NULL, 0, cancel, qt_sync_cb, &res);
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     ret = qt_qmp_client_execute_finish(client, res, &error);
     assert_null(ret);
     assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_clear_error(&error);
     /* the typed commands pass the cancellable on */
     qt_qmp_query_machines_async(client, cancel, qt_sync_cb, &res2);
-    wait_for(&res2, GUARD_MS);
+    qt_test_wait(&res2, GUARD_MS);
     machines = qt_qmp_query_machines_finish(client, res2, &error);
     assert_null(machines);
     assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -1186,12 +1131,12 @@ static void test_close_fails_pending(void **state)
     qt_qmp_client_execute_async(client, "query-version", NULL, 0, NULL, qt_sync_cb, &res);
     /* let the request reach the server */
     for (int i = 0; i < 1000 && qt_fake_qmp_get_request_count(fake) < 2; i++)
-        run_for(5);
+        qt_test_run_for(5);
     assert_int_equal(qt_fake_qmp_get_request_count(fake), 2);
     t0 = g_get_monotonic_time();
     qt_qmp_client_close(client);
     assert_false(qt_qmp_client_is_connected(client));
-    wait_for(&res, GUARD_MS);
+    qt_test_wait(&res, GUARD_MS);
     ret = qt_qmp_client_execute_finish(client, res, &error);
     assert_null(ret);
     assert_error(error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED);
