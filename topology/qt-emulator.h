@@ -1,0 +1,68 @@
+/* QtEmulator: everything learnt about one QEMU binary; the unit of the
+ * cache */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "qt-device-type.h"
+#include "qt-machine-type.h"
+#include "qt-topology-class.h"
+
+G_BEGIN_DECLS
+
+#define QT_CACHE_SCHEMA 1
+
+/* what identifies the binary file: any change means a re-probe.  ctime as
+ * well as mtime, since package managers keep mtimes */
+typedef struct {
+    gint64 size;
+    gint64 mtime_ns;
+    gint64 ctime_ns;
+    guint64 inode;
+    guint64 device;
+} QtEmulatorIdentity;
+
+typedef struct {
+    char *path;               /* absolute path of the binary */
+    QtEmulatorIdentity identity;
+    char *version;            /* "7.2.22" */
+    char *package;            /* "Debian 1:7.2+dfsg-7+deb12u18+b3" */
+    char *target;             /* "x86_64" */
+    char *accel;              /* the accelerator probes ran with */
+    GPtrArray *machines;      /* QtMachineType, sorted by name */
+    GHashTable *devices;      /* name -> QtDeviceType (owned) */
+    GPtrArray *classes;       /* QtTopologyClass */
+    double probe_ms;          /* wall time of the probe that built it */
+    gint64 probed_at;         /* unix seconds */
+} QtEmulator;
+
+QtEmulator *qt_emulator_new(const char *path);
+void qt_emulator_free(QtEmulator *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtEmulator, qt_emulator_free)
+
+/* stat() the binary; FALSE with a QT_PROBE_ERROR if it is not there */
+gboolean qt_emulator_identity_read(const char *path, QtEmulatorIdentity *out, GError **error);
+gboolean qt_emulator_identity_equal(const QtEmulatorIdentity *a, const QtEmulatorIdentity *b);
+
+/* a machine type by name or alias */
+QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias);
+QtTopologyClass *qt_emulator_find_class(const QtEmulator *e, const char *id);
+QtDeviceType *qt_emulator_find_device(const QtEmulator *e, const char *name);
+/* device types sorted by name (borrowed pointers) */
+GPtrArray *qt_emulator_sorted_devices(const QtEmulator *e);
+
+/* the whole model as JSON (the cache document) and back; loading checks
+ * every field and fails with QT_PROBE_ERROR_CACHE_INVALID on anything
+ * missing or of the wrong type */
+json_object *qt_emulator_to_json(const QtEmulator *e);
+QtEmulator *qt_emulator_from_json(json_object *doc, GError **error);
+
+/* JSON of one machine type's topology, as `qtopoctl machine --json` prints
+ * it (design.md: buses with name, type, hotplug, hotplugMechanism, slots,
+ * occupied); @explain adds provenance */
+json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineType *m,
+                                         gboolean explain);
+json_object *qt_device_type_to_json(const QtDeviceType *t);
+
+G_END_DECLS
