@@ -75,6 +75,14 @@ static GError *parse_error(guint lineno, const char *line, const char *why)
                        line);
 }
 
+static void find_untyped_cb(QtQtreeBus *bus, gpointer user_data)
+{
+    QtQtreeBus **untyped = user_data;
+
+    if (*untyped == NULL && bus->type == NULL)
+        *untyped = bus;
+}
+
 QtQtreeBus *qt_qtree_parse(const char *text, GError **error)
 {
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -161,6 +169,18 @@ QtQtreeBus *qt_qtree_parse(const char *text, GError **error)
         g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_PARSE, "qtree: no bus found");
         return NULL;
     }
+    /* QEMU prints a type under every bus; without it (a truncated text)
+     * readers would have to guess what the bus is */
+    {
+        QtQtreeBus *untyped = NULL;
+
+        qt_qtree_foreach_bus(root, find_untyped_cb, &untyped);
+        if (untyped != NULL) {
+            g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_PARSE, "qtree: bus '%s' has no type",
+                        untyped->name);
+            return NULL;
+        }
+    }
     return g_steal_pointer(&root);
 }
 
@@ -169,22 +189,40 @@ const char *qt_qtree_dev_get(const QtQtreeDev *dev, const char *prop)
     return g_hash_table_lookup(dev->props, prop);
 }
 
+/* one or two hex digits from @s to @end: QEMU prints "%02x.%x".  Not
+ * g_ascii_strtoull, which takes an empty field as 0 and allows a sign,
+ * spaces and "0x" */
+static gboolean hex_field(const char *s, const char *end, int *out)
+{
+    int value = 0;
+
+    if (end - s < 1 || end - s > 2)
+        return FALSE;
+    for (; s < end; s++) {
+        if (!g_ascii_isxdigit(*s))
+            return FALSE;
+        value = value * 16 + g_ascii_xdigit_value(*s);
+    }
+    *out = value;
+    return TRUE;
+}
+
 gboolean qt_qtree_dev_get_addr(const QtQtreeDev *dev, int *slot, int *function)
 {
     const char *addr = qt_qtree_dev_get(dev, "addr");
-    guint64 s, f;
-    char *end;
+    const char *dot;
+    int s, f;
 
     if (addr == NULL)
         return FALSE;
-    s = g_ascii_strtoull(addr, &end, 16);
-    if (end == addr || *end != '.' || s > 31)
+    dot = strchr(addr, '.');
+    if (dot == NULL || !hex_field(addr, dot, &s) ||
+        !hex_field(dot + 1, dot + 1 + strlen(dot + 1), &f))
         return FALSE;
-    f = g_ascii_strtoull(end + 1, &end, 16);
-    if (*end != '\0' || f > 7)
+    if (s > 31 || f > 7)
         return FALSE;
-    *slot = (int)s;
-    *function = (int)f;
+    *slot = s;
+    *function = f;
     return TRUE;
 }
 
