@@ -1,0 +1,128 @@
+#include "qt-emulator.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "qt-probe-error.h"
+
+QtEmulator *qt_emulator_new(const char *path)
+{
+    QtEmulator *e = g_new0(QtEmulator, 1);
+
+    e->path = g_strdup(path);
+    e->machines = g_ptr_array_new_with_free_func((GDestroyNotify)qt_machine_type_free);
+    /* the table owns a copy of each name as its key, so that replacing or
+     * freeing a device type never leaves a dangling key */
+    e->devices =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)qt_device_type_free);
+    e->classes = g_ptr_array_new_with_free_func((GDestroyNotify)qt_topology_class_free);
+    return e;
+}
+
+void qt_emulator_free(QtEmulator *e)
+{
+    if (e == NULL)
+        return;
+    g_free(e->path);
+    g_free(e->version);
+    g_free(e->package);
+    g_free(e->target);
+    g_free(e->accel);
+    if (e->machines != NULL)
+        g_ptr_array_unref(e->machines);
+    if (e->devices != NULL)
+        g_hash_table_unref(e->devices);
+    if (e->classes != NULL)
+        g_ptr_array_unref(e->classes);
+    g_free(e);
+}
+
+static gint64 timespec_ns(const struct timespec *ts)
+{
+    return (gint64)ts->tv_sec * G_GINT64_CONSTANT(1000000000) + (gint64)ts->tv_nsec;
+}
+
+gboolean qt_emulator_identity_read(const char *path, QtEmulatorIdentity *out, GError **error)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        int saved = errno;
+        g_set_error(error, QT_PROBE_ERROR,
+                    saved == ENOENT || saved == ENOTDIR ? QT_PROBE_ERROR_NOT_FOUND
+                                                        : QT_PROBE_ERROR_EMULATOR_FAILED,
+                    "cannot stat %s: %s", path, g_strerror(saved));
+        return FALSE;
+    }
+    out->size = (gint64)st.st_size;
+    out->mtime_ns = timespec_ns(&st.st_mtim);
+    out->ctime_ns = timespec_ns(&st.st_ctim);
+    out->inode = (guint64)st.st_ino;
+    out->device = (guint64)st.st_dev;
+    return TRUE;
+}
+
+gboolean qt_emulator_identity_equal(const QtEmulatorIdentity *a, const QtEmulatorIdentity *b)
+{
+    return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+           a->inode == b->inode && a->device == b->device;
+}
+
+QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias)
+{
+    if (name_or_alias == NULL)
+        return NULL;
+    /* a name wins over another machine's alias */
+    for (guint i = 0; i < e->machines->len; i++) {
+        QtMachineType *m = e->machines->pdata[i];
+        if (g_strcmp0(m->name, name_or_alias) == 0)
+            return m;
+    }
+    for (guint i = 0; i < e->machines->len; i++) {
+        QtMachineType *m = e->machines->pdata[i];
+        if (g_strcmp0(m->alias, name_or_alias) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+QtTopologyClass *qt_emulator_find_class(const QtEmulator *e, const char *id)
+{
+    if (id == NULL)
+        return NULL;
+    for (guint i = 0; i < e->classes->len; i++) {
+        QtTopologyClass *c = e->classes->pdata[i];
+        if (g_strcmp0(c->id, id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+QtDeviceType *qt_emulator_find_device(const QtEmulator *e, const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    return g_hash_table_lookup(e->devices, name);
+}
+
+static gint device_cmp(gconstpointer a, gconstpointer b)
+{
+    const QtDeviceType *da = *(const QtDeviceType *const *)a;
+    const QtDeviceType *db = *(const QtDeviceType *const *)b;
+
+    return g_strcmp0(da->name, db->name);
+}
+
+GPtrArray *qt_emulator_sorted_devices(const QtEmulator *e)
+{
+    GPtrArray *out = g_ptr_array_sized_new(g_hash_table_size(e->devices));
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, e->devices);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_ptr_array_add(out, value);
+    g_ptr_array_sort(out, device_cmp);
+    return out;
+}

@@ -1,0 +1,52 @@
+#include "qt-provenance.h"
+
+QtProvenance *qt_provenance_new(QtSource source, const char *detail, const char *outcome)
+{
+    QtProvenance *p = g_new0(QtProvenance, 1);
+
+    p->source = source;
+    p->detail = g_strdup(detail);
+    p->outcome = g_strdup(outcome);
+    return p;
+}
+
+QtProvenance *qt_provenance_copy(const QtProvenance *p)
+{
+    if (p == NULL)
+        return NULL;
+    return qt_provenance_new(p->source, p->detail, p->outcome);
+}
+
+void qt_provenance_free(QtProvenance *p)
+{
+    if (p == NULL)
+        return;
+    g_free(p->detail);
+    g_free(p->outcome);
+    g_free(p);
+}
+
+/* the names are part of the cache document and of the JSON the CLI prints */
+static const char *const source_names[] = {
+    [QT_SOURCE_QMP] = "qmp",
+    [QT_SOURCE_TRIAL] = "trial",
+    [QT_SOURCE_SPEC] = "spec",
+};
+
+const char *qt_source_to_string(QtSource source)
+{
+    if ((guint)source >= G_N_ELEMENTS(source_names))
+        return NULL;
+    return source_names[source];
+}
+
+gboolean qt_source_from_string(const char *s, QtSource *out)
+{
+    for (guint i = 0; s != NULL && i < G_N_ELEMENTS(source_names); i++) {
+        if (g_str_equal(s, source_names[i])) {
+            *out = (QtSource)i;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
