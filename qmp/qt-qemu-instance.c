@@ -146,11 +146,13 @@ static void start_decide(QtQemuInstance *self)
     }
     if (!self->exited || !(self->stderr_eof || self->killed))
         return;
+    /* take the task first: closing the client completes the handshake,
+     * whose callback may run right here and come back into this function */
+    task = g_steal_pointer(&self->start_task);
     destroy_source(&self->grace);
     if (self->client)
         qt_qmp_client_close(self->client);
     remove_private_dir(self);
-    task = g_steal_pointer(&self->start_task);
     /* QEMU's own exit message wins over whatever the monitor saw, unless
      * we killed it ourselves */
     if (self->start_error && self->killed) {
@@ -167,11 +169,12 @@ static void stop_decide(QtQemuInstance *self)
 
     if (self->stop_task == NULL || !self->exited)
         return;
+    /* first, for the same reason as in start_decide() */
+    task = g_steal_pointer(&self->stop_task);
     destroy_source(&self->stop_timer);
     if (self->client)
         qt_qmp_client_close(self->client);
     remove_private_dir(self);
-    task = g_steal_pointer(&self->stop_task);
     if (self->killed)
         g_task_return_new_error(task, QT_QMP_ERROR, QT_QMP_ERROR_TIMEOUT,
                                 "QEMU did not exit after quit and was killed");
@@ -374,8 +377,11 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     /* dropping the launcher closes our copy of the listening socket, so a
      * QEMU that dies early shows up as a closed connection */
     g_clear_object(&launcher);
-    if (self->proc != NULL)
-        self->pid = (GPid)atoi(g_subprocess_get_identifier(self->proc));
+    if (self->proc != NULL) {
+        /* NULL when the child has exited (and been reaped) already */
+        const char *ident = g_subprocess_get_identifier(self->proc);
+        self->pid = ident ? (GPid)atoi(ident) : 0;
+    }
     if (self->proc == NULL) {
         g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED, "cannot start %s: %s", path,
                     local->message);

@@ -35,7 +35,7 @@ typedef struct {
     char *name;     /* "pcie.0", "pci.0", or the providing controller's bus name */
     char *qom_type; /* "PCIE", "PCI", "pxb-pcie-bus"... */
     QtBusKind kind;
-    guint32 slot_mask; /* usable slots: bit N = slot N */
+    guint32 slot_mask;   /* usable slots: bit N = slot N */
     GPtrArray *occupied; /* QtSlotUse, sorted by slot and function */
     gboolean hotplug;
     QtHotplugMechanism mechanism;

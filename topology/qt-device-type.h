@@ -39,12 +39,12 @@ typedef struct {
     QtFlavour flavour;
     QtRole role;
     QtProvenance *role_provenance;
-    gboolean user_creatable;  /* HMP info qdm: not "no-user" */
-    char *qdm_bus;            /* HMP info qdm: "PCI", "System", ... or NULL */
-    char *category;           /* HMP info qdm section, e.g. "Controller/Bridge/Hub devices" */
-    gboolean hotpluggable;    /* trial: device_add of the class is not refused */
+    gboolean user_creatable; /* HMP info qdm: not "no-user" */
+    char *qdm_bus;           /* HMP info qdm: "PCI", "System", ... or NULL */
+    char *category;          /* HMP info qdm section, e.g. "Controller/Bridge/Hub devices" */
+    gboolean hotpluggable;   /* trial: device_add of the class is not refused */
     QtProvenance *hotplug_provenance;
-    GPtrArray *properties;    /* QtDeviceProperty; only for controllers */
+    GPtrArray *properties; /* QtDeviceProperty; only for controllers */
 } QtDeviceType;
 
 QtDeviceType *qt_device_type_new(const char *name);

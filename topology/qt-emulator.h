@@ -24,17 +24,17 @@ typedef struct {
 } QtEmulatorIdentity;
 
 typedef struct {
-    char *path;               /* absolute path of the binary */
+    char *path; /* absolute path of the binary */
     QtEmulatorIdentity identity;
-    char *version;            /* "7.2.22" */
-    char *package;            /* "Debian 1:7.2+dfsg-7+deb12u18+b3" */
-    char *target;             /* "x86_64" */
-    char *accel;              /* the accelerator probes ran with */
-    GPtrArray *machines;      /* QtMachineType, sorted by name */
-    GHashTable *devices;      /* name -> QtDeviceType (owned) */
-    GPtrArray *classes;       /* QtTopologyClass */
-    double probe_ms;          /* wall time of the probe that built it */
-    gint64 probed_at;         /* unix seconds */
+    char *version;       /* "7.2.22" */
+    char *package;       /* "Debian 1:7.2+dfsg-7+deb12u18+b3" */
+    char *target;        /* "x86_64" */
+    char *accel;         /* the accelerator probes ran with */
+    GPtrArray *machines; /* QtMachineType, sorted by name */
+    GHashTable *devices; /* name -> QtDeviceType (owned) */
+    GPtrArray *classes;  /* QtTopologyClass */
+    double probe_ms;     /* wall time of the probe that built it */
+    gint64 probed_at;    /* unix seconds */
 } QtEmulator;
 
 QtEmulator *qt_emulator_new(const char *path);

@@ -1,3 +1,5 @@
 #include "qt-probe-error.h"
 
-G_DEFINE_QUARK(qt - probe - error - quark, qt_probe_error)
+/* clang-format off */
+G_DEFINE_QUARK(qt-probe-error-quark, qt_probe_error)
+/* clang-format on */

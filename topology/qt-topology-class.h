@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 /* one controller type tried on a root bus */
 typedef struct {
     char *driver;
-    gboolean cold;               /* accepted on the command line */
+    gboolean cold; /* accepted on the command line */
     QtProvenance *cold_provenance;
     /* hot: device_add into the root bus of a paused instance; only tried
      * when the root bus has a hotplug handler */
@@ -34,10 +34,10 @@ typedef struct {
 } QtRootBus;
 
 typedef struct {
-    char *id;          /* "class-N", stable within one probe */
-    char *fingerprint; /* what was compared to group machine types */
-    char *representative; /* the machine type whose trials the class holds */
-    GPtrArray *machines;  /* names of the member machine types */
+    char *id;              /* "class-N", stable within one probe */
+    char *fingerprint;     /* what was compared to group machine types */
+    char *representative;  /* the machine type whose trials the class holds */
+    GPtrArray *machines;   /* names of the member machine types */
     GPtrArray *root_buses; /* QtRootBus */
     /* host bridges: how many can be added (index limit found by trial);
      * -1 when the class has none */
