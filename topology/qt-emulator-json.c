@@ -156,6 +156,7 @@ static json_object *controller_to_json(const QtControllerTrial *t, gboolean prov
     json_object_object_add(o, "provides",
                            t->provides != NULL ? bus_to_json(t->provides, provenance) : NULL);
     json_object_object_add(o, "numa", json_object_new_boolean(t->numa));
+    json_object_object_add(o, "properties", str_or_null(t->properties));
     if (provenance) {
         json_object_object_add(o, "coldProvenance", provenance_to_json(t->cold_provenance));
         json_object_object_add(o, "hotProvenance", provenance_to_json(t->hot_provenance));
@@ -164,10 +165,10 @@ static json_object *controller_to_json(const QtControllerTrial *t, gboolean prov
     return o;
 }
 
-static json_object *controllers_to_json(const QtRootBus *rb, gboolean provenance)
+static json_object *controllers_to_json(GPtrArray *controllers, gboolean provenance)
 {
     json_object *a = json_object_new_array();
-    g_autoptr(GPtrArray) sorted = sorted_copy(rb->controllers, controller_cmp);
+    g_autoptr(GPtrArray) sorted = sorted_copy(controllers, controller_cmp);
 
     for (guint i = 0; i < sorted->len; i++)
         json_object_array_add(a, controller_to_json(sorted->pdata[i], provenance));
@@ -194,10 +195,11 @@ static json_object *class_to_json(const QtTopologyClass *c)
         if (rb->bus == NULL)
             empty = qt_bus_new("");
         json_object_object_add(ro, "bus", bus_to_json(rb->bus != NULL ? rb->bus : empty, TRUE));
-        json_object_object_add(ro, "controllers", controllers_to_json(rb, TRUE));
+        json_object_object_add(ro, "controllers", controllers_to_json(rb->controllers, TRUE));
         json_object_array_add(roots, ro);
     }
     json_object_object_add(o, "rootBuses", roots);
+    json_object_object_add(o, "hostBridges", controllers_to_json(c->host_bridges, TRUE));
     json_object_object_add(o, "hostBridgeDriver", str_or_null(c->host_bridge_driver));
     json_object_object_add(o, "hostBridgeMaxIndex",
                            json_object_new_int(c->host_bridge_driver_max_index));
@@ -319,10 +321,11 @@ json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineTyp
             if (rb->bus == NULL)
                 continue;
             bo = bus_to_json(rb->bus, explain);
-            json_object_object_add(bo, "controllers", controllers_to_json(rb, explain));
+            json_object_object_add(bo, "controllers", controllers_to_json(rb->controllers, explain));
             json_object_array_add(buses, bo);
         }
         json_object_object_add(o, "buses", buses);
+        json_object_object_add(o, "hostBridges", controllers_to_json(c->host_bridges, explain));
     }
     return o;
 }
@@ -644,11 +647,32 @@ static QtControllerTrial *controller_from_json(json_object *o, const char *path,
             return NULL;
     }
     if (!get_bool(o, path, "numa", &t->numa, error) ||
+        !get_string(o, path, "properties", TRUE, &t->properties, error) ||
         !get_provenance(o, path, "coldProvenance", &t->cold_provenance, error) ||
         !get_provenance(o, path, "hotProvenance", &t->hot_provenance, error) ||
         !get_provenance(o, path, "numaProvenance", &t->numa_provenance, error))
         return NULL;
     return g_steal_pointer(&t);
+}
+
+/* an array of controller trials into @out, sorted by driver */
+static gboolean controllers_from_json(json_object *controllers, const char *controllers_path,
+                                      GPtrArray *out, GError **error)
+{
+    for (gsize i = 0; i < json_object_array_length(controllers); i++) {
+        g_autofree char *p = item(controllers_path, i);
+        json_object *co = get_item_object(controllers, controllers_path, i, error);
+        QtControllerTrial *t;
+
+        if (co == NULL)
+            return FALSE;
+        t = controller_from_json(co, p, error);
+        if (t == NULL)
+            return FALSE;
+        g_ptr_array_add(out, t);
+    }
+    g_ptr_array_sort(out, controller_cmp);
+    return TRUE;
 }
 
 static QtRootBus *root_bus_from_json(json_object *o, const char *path, GError **error)
@@ -666,21 +690,9 @@ static QtRootBus *root_bus_from_json(json_object *o, const char *path, GError **
     if (bus == NULL)
         return NULL;
     rb = qt_root_bus_new(bus);
-    if (!get_array(o, path, "controllers", &controllers, error))
+    if (!get_array(o, path, "controllers", &controllers, error) ||
+        !controllers_from_json(controllers, controllers_path, rb->controllers, error))
         return NULL;
-    for (gsize i = 0; i < json_object_array_length(controllers); i++) {
-        g_autofree char *p = item(controllers_path, i);
-        json_object *co = get_item_object(controllers, controllers_path, i, error);
-        QtControllerTrial *t;
-
-        if (co == NULL)
-            return NULL;
-        t = controller_from_json(co, p, error);
-        if (t == NULL)
-            return NULL;
-        g_ptr_array_add(rb->controllers, t);
-    }
-    g_ptr_array_sort(rb->controllers, controller_cmp);
     return g_steal_pointer(&rb);
 }
 
@@ -723,6 +735,13 @@ static QtTopologyClass *class_from_json(json_object *o, const char *path, GError
         if (rb == NULL)
             return NULL;
         g_ptr_array_add(c->root_buses, rb);
+    }
+    {
+        g_autofree char *hb_path = join(path, "hostBridges");
+        json_object *hbs;
+        if (!get_array(o, path, "hostBridges", &hbs, error) ||
+            !controllers_from_json(hbs, hb_path, c->host_bridges, error))
+            return NULL;
     }
     if (!get_string(o, path, "hostBridgeDriver", TRUE, &c->host_bridge_driver, error) ||
         !get_int32(o, path, "hostBridgeMaxIndex", -1, G_MAXINT, &c->host_bridge_driver_max_index,

@@ -7,6 +7,7 @@ QtTopologyClass *qt_topology_class_new(const char *id)
     c->id = g_strdup(id);
     c->machines = g_ptr_array_new_with_free_func(g_free);
     c->root_buses = g_ptr_array_new_with_free_func((GDestroyNotify)qt_root_bus_free);
+    c->host_bridges = g_ptr_array_new_with_free_func((GDestroyNotify)qt_controller_trial_free);
     c->host_bridge_driver_max_index = -1;
     return c;
 }
@@ -22,6 +23,8 @@ void qt_topology_class_free(QtTopologyClass *c)
         g_ptr_array_unref(c->machines);
     if (c->root_buses != NULL)
         g_ptr_array_unref(c->root_buses);
+    if (c->host_bridges != NULL)
+        g_ptr_array_unref(c->host_bridges);
     g_free(c->host_bridge_driver);
     qt_provenance_free(c->host_bridge_provenance);
     g_free(c);
@@ -59,6 +62,7 @@ void qt_controller_trial_free(QtControllerTrial *t)
     if (t == NULL)
         return;
     g_free(t->driver);
+    g_free(t->properties);
     qt_provenance_free(t->cold_provenance);
     qt_provenance_free(t->hot_provenance);
     qt_bus_free(t->provides);

@@ -23,6 +23,9 @@ typedef struct {
      * rejected.  For an expander bus or host bridge this is a new root
      * bus. */
     QtBus *provides;
+    /* qtree values of notable properties QEMU gave the cold-plugged
+     * controller ("hotplug=true,io-reserve=4096"), or NULL */
+    char *properties;
     /* NUMA: the controller was accepted with a numa_node (NULL: not tried) */
     QtProvenance *numa_provenance;
     gboolean numa;
@@ -39,6 +42,9 @@ typedef struct {
     char *representative;  /* the machine type whose trials the class holds */
     GPtrArray *machines;   /* names of the member machine types */
     GPtrArray *root_buses; /* QtRootBus */
+    /* host bridges tried on the machine itself (QtControllerTrial); each
+     * one that is accepted adds a root bus */
+    GPtrArray *host_bridges;
     /* host bridges: how many can be added (index limit found by trial);
      * -1 when the class has none */
     int host_bridge_driver_max_index;

@@ -685,7 +685,7 @@ static void test_atomic(void **state)
     text_b = read_text(path);
     store(f->cache, a);
     text_a = read_text(path);
-    assert_true(strlen(text_b) > 10 * strlen(text_a));
+    assert_true(strlen(text_b) > 3 * strlen(text_a));
 
     for (int round = 0; round < 10; round++) {
         gint64 until = g_get_monotonic_time() + g_rand_int_range(rand, 5, 100) * 1000;
