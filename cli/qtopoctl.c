@@ -7,13 +7,22 @@
 #include <string.h>
 
 #include "qt-config.h"
+#include "qt-cache.h"
+#include "qt-probe.h"
 #include "qt-qmp.h"
+#include "qt-probe-error.h"
 
 typedef struct {
     gboolean direct;
     gboolean json;
+    gboolean force;
+    gboolean explain;
+    gboolean verbose;
+    int jobs;
     char *socket_path;
     char *accel;
+    char *cache_dir;
+    char *role;
 } CtlOptions;
 
 typedef int (*CtlFunc)(CtlOptions *opts, int argc, char **argv);
@@ -30,6 +39,7 @@ enum {
     EXIT_FAILURE_GENERIC = 1,
     EXIT_USAGE = 2,
     EXIT_QEMU = 3,
+    EXIT_NOT_FOUND = 4,
 };
 
 static int report_error(const char *what, const GError *error)
@@ -37,94 +47,364 @@ static int report_error(const char *what, const GError *error)
     g_printerr("qtopoctl: %s: %s\n", what, error->message);
     if (error->domain == QT_QMP_ERROR)
         return EXIT_QEMU;
+    if (error->domain == QT_PROBE_ERROR && error->code == QT_PROBE_ERROR_NOT_FOUND)
+        return EXIT_NOT_FOUND;
     return EXIT_FAILURE_GENERIC;
 }
 
-static void print_machines_json(QtQemuInstance *inst, GPtrArray *machines, const char *emulator)
+static void print_json(json_object *o)
 {
-    QtQmpClient *client = qt_qemu_instance_get_client(inst);
-    g_autoptr(json_object) root = json_object_new_object();
-    json_object *arr = json_object_new_array();
-    int major, minor, micro;
-
-    qt_qmp_client_get_version(client, &major, &minor, &micro);
-    json_object_object_add(root, "emulator", json_object_new_string(emulator));
-    json_object_object_add(
-        root, "version",
-        json_object_new_string_len(g_strdup_printf("%d.%d.%d", major, minor, micro), 0));
-    for (guint i = 0; i < machines->len; i++) {
-        QtQmpMachineInfo *m = machines->pdata[i];
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "name", json_object_new_string(m->name));
-        if (m->alias)
-            json_object_object_add(o, "alias", json_object_new_string(m->alias));
-        json_object_object_add(o, "default", json_object_new_boolean(m->is_default));
-        json_object_object_add(o, "deprecated", json_object_new_boolean(m->deprecated));
-        json_object_object_add(o, "cpuMax", json_object_new_int64(m->cpu_max));
-        json_object_array_add(arr, o);
-    }
-    json_object_object_add(root, "machines", arr);
     printf("%s\n",
-           json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+           json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static gint compare_machine(gconstpointer a, gconstpointer b)
+static void on_progress(const char *machine, const char *status, gpointer user_data)
 {
-    const QtQmpMachineInfo *ma = *(QtQmpMachineInfo *const *)a;
-    const QtQmpMachineInfo *mb = *(QtQmpMachineInfo *const *)b;
-    return g_strcmp0(ma->name, mb->name);
+    CtlOptions *opts = user_data;
+
+    if (opts->verbose)
+        g_printerr("  %-28s %s\n", machine ? machine : "(binary)", status);
+}
+
+static QtProbeOptions probe_options(CtlOptions *opts, const char *const *machines)
+{
+    QtProbeOptions po = {0};
+
+    po.accel = opts->accel;
+    po.jobs = (guint)MAX(opts->jobs, 0);
+    po.machines = machines;
+    return po;
+}
+
+/* the model of @emulator: from the cache when it is valid, else probed
+ * (and stored) */
+static QtEmulator *get_model(CtlOptions *opts, const char *emulator, gboolean force, GError **error)
+{
+    g_autofree char *path = strchr(emulator, '/') ? g_canonicalize_filename(emulator, NULL)
+                                                  : g_find_program_in_path(emulator);
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GAsyncResult) res = NULL;
+    QtProbeOptions po = probe_options(opts, NULL);
+    QtEmulator *e;
+
+    if (path == NULL) {
+        g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
+                    "emulator '%s' not found in PATH", emulator);
+        return NULL;
+    }
+    if (!force) {
+        e = qt_cache_load(opts->cache_dir, path, &local);
+        if (e != NULL)
+            return e;
+        if (!g_error_matches(local, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND))
+            g_info("cache: %s; probing again", local->message);
+        g_clear_error(&local);
+    }
+    qt_probe_emulator_async(path, &po, on_progress, opts, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    e = qt_probe_emulator_finish(res, error);
+    if (e != NULL && !qt_cache_store(opts->cache_dir, e, &local))
+        g_printerr("qtopoctl: warning: cannot store the cache: %s\n", local->message);
+    return e;
+}
+
+static guint count_status(const QtEmulator *e, QtMachineStatus status)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < e->machines->len; i++)
+        n += ((QtMachineType *)e->machines->pdata[i])->status == status;
+    return n;
+}
+
+static int cmd_probe(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(QtEmulator) e = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (argc != 1) {
+        g_printerr("usage: qtopoctl probe EMULATOR [--force]\n");
+        return EXIT_USAGE;
+    }
+    e = get_model(opts, argv[0], opts->force, &error);
+    if (e == NULL)
+        return report_error(argv[0], error);
+    if (opts->json) {
+        g_autoptr(json_object) o = json_object_new_object();
+        json_object_object_add(o, "emulator", json_object_new_string(e->path));
+        json_object_object_add(o, "version", json_object_new_string(e->version));
+        json_object_object_add(o, "target", json_object_new_string(e->target));
+        json_object_object_add(o, "machines", json_object_new_int((int)e->machines->len));
+        json_object_object_add(o, "ok", json_object_new_int((int)count_status(e, QT_MACHINE_OK)));
+        json_object_object_add(o, "failed",
+                               json_object_new_int((int)count_status(e, QT_MACHINE_FAILED)));
+        json_object_object_add(o, "classes", json_object_new_int((int)e->classes->len));
+        json_object_object_add(o, "probeMs", json_object_new_double(e->probe_ms));
+        print_json(o);
+        return EXIT_OK;
+    }
+    printf("%s: QEMU %s (%s), %u machine types: %u ok, %u failed; %u topology classes; "
+           "probed in %.0f ms\n",
+           e->path, e->version, e->target, e->machines->len, count_status(e, QT_MACHINE_OK),
+           count_status(e, QT_MACHINE_FAILED), e->classes->len, e->probe_ms);
+    return EXIT_OK;
 }
 
 static int cmd_machines(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtQemuInstance) inst = NULL;
-    g_autoptr(GAsyncResult) res = NULL;
-    g_autoptr(GAsyncResult) stop_res = NULL;
+    g_autoptr(QtEmulator) e = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) machines = NULL;
-    QtQmpClient *client;
-    int major, minor, micro;
 
     if (argc != 1) {
-        g_printerr("usage: qtopoctl --direct machines EMULATOR\n");
+        g_printerr("usage: qtopoctl machines EMULATOR\n");
         return EXIT_USAGE;
     }
-    inst = qt_qemu_instance_new(argv[0]);
-    qt_qemu_instance_set_accel(inst, opts->accel);
-    qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
-    qt_sync_wait(&res);
-    if (!qt_qemu_instance_start_finish(inst, res, &error))
+    e = get_model(opts, argv[0], FALSE, &error);
+    if (e == NULL)
         return report_error(argv[0], error);
-    client = qt_qemu_instance_get_client(inst);
-    g_clear_object(&res);
-    qt_qmp_query_machines_async(client, NULL, qt_sync_cb, &res);
-    qt_sync_wait(&res);
-    machines = qt_qmp_query_machines_finish(client, res, &error);
-    qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &stop_res);
-    qt_sync_wait(&stop_res);
-    if (machines == NULL)
-        return report_error(argv[0], error);
-    g_ptr_array_sort(machines, compare_machine);
-
     if (opts->json) {
-        print_machines_json(inst, machines, argv[0]);
+        g_autoptr(json_object) doc = qt_emulator_to_json(e);
+        json_object *machines = NULL;
+        json_object_object_get_ex(doc, "machines", &machines);
+        print_json(machines);
         return EXIT_OK;
     }
-    qt_qmp_client_get_version(client, &major, &minor, &micro);
-    printf("%s: QEMU %d.%d.%d, %u machine types\n", argv[0], major, minor, micro, machines->len);
-    printf("%-28s %-12s %s\n", "MACHINE", "ALIAS", "FLAGS");
-    for (guint i = 0; i < machines->len; i++) {
-        QtQmpMachineInfo *m = machines->pdata[i];
-        printf("%-28s %-12s %s%s\n", m->name, m->alias ? m->alias : "-",
-               m->is_default ? "default " : "", m->deprecated ? "deprecated" : "");
+    printf("%s: QEMU %s, %u machine types, %u classes\n", e->path, e->version, e->machines->len,
+           e->classes->len);
+    printf("%-26s %-10s %-8s %-9s %s\n", "MACHINE", "ALIAS", "STATUS", "CLASS", "NOTES");
+    for (guint i = 0; i < e->machines->len; i++) {
+        QtMachineType *m = e->machines->pdata[i];
+        printf("%-26s %-10s %-8s %-9s %s%s%s\n", m->name, m->alias ? m->alias : "-",
+               qt_machine_status_to_string(m->status), m->class_id ? m->class_id : "-",
+               m->is_default ? "default " : "", m->deprecated ? "deprecated " : "",
+               m->error ? m->error : "");
     }
     return EXIT_OK;
 }
 
+static void print_bus(const QtBus *b, const char *indent)
+{
+    g_autoptr(GString) slots = g_string_new(NULL);
+
+    for (guint i = 0; i < b->occupied->len; i++) {
+        const QtSlotUse *u = b->occupied->pdata[i];
+        g_string_append_printf(slots, "%s%02x.%x %s%s", slots->len ? ", " : "", u->slot,
+                               u->function, u->driver, u->multifunction ? " (mf)" : "");
+    }
+    printf("%s%s: %s (%s), %u slots, hotplug %s%s%s%s\n", indent, b->name,
+           qt_bus_kind_to_string(b->kind), b->qom_type ? b->qom_type : "?", qt_bus_slot_count(b),
+           b->hotplug ? "yes" : "no", b->hotplug ? " via " : "",
+           b->hotplug ? qt_hotplug_mechanism_to_string(b->mechanism) : "",
+           b->handler_type && b->hotplug ? "" : "");
+    if (slots->len)
+        printf("%s  occupied: %s\n", indent, slots->str);
+}
+
+static void print_provenance(const char *indent, const char *what, const QtProvenance *p)
+{
+    if (p == NULL)
+        return;
+    printf("%s%s: [%s] %s -> %s\n", indent, what, qt_source_to_string(p->source), p->detail,
+           p->outcome ? p->outcome : "");
+}
+
+static void print_trials(GPtrArray *trials, gboolean explain)
+{
+    for (guint j = 0; j < trials->len; j++) {
+        const QtControllerTrial *t = trials->pdata[j];
+        printf("    %-22s cold %-3s hot %-3s%s", t->driver, t->cold ? "yes" : "no",
+               t->hot ? "yes" : "no", t->numa ? " numa" : "");
+        if (t->provides)
+            printf("  -> %s bus, %u slot%s, hotplug %s", qt_bus_kind_to_string(t->provides->kind),
+                   qt_bus_slot_count(t->provides), qt_bus_slot_count(t->provides) == 1 ? "" : "s",
+                   t->provides->hotplug ? qt_hotplug_mechanism_to_string(t->provides->mechanism)
+                                        : "no");
+        if (t->properties)
+            printf("  [%s]", t->properties);
+        printf("\n");
+        if (explain) {
+            print_provenance("        ", "cold", t->cold_provenance);
+            print_provenance("        ", "hot", t->hot_provenance);
+            print_provenance("        ", "numa", t->numa_provenance);
+            if (t->provides)
+                print_provenance("        ", "provided bus hotplug",
+                                 t->provides->hotplug_provenance);
+        }
+    }
+}
+
+static int cmd_machine(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(QtEmulator) e = NULL;
+    g_autoptr(GError) error = NULL;
+    const QtMachineType *m;
+    const QtTopologyClass *c;
+
+    if (argc != 2) {
+        g_printerr("usage: qtopoctl machine EMULATOR MACHINE [--explain]\n");
+        return EXIT_USAGE;
+    }
+    e = get_model(opts, argv[0], FALSE, &error);
+    if (e == NULL)
+        return report_error(argv[0], error);
+    m = qt_emulator_find_machine(e, argv[1]);
+    if (m == NULL) {
+        g_printerr("qtopoctl: %s has no machine type '%s'\n", e->path, argv[1]);
+        return EXIT_NOT_FOUND;
+    }
+    if (opts->json) {
+        g_autoptr(json_object) o = qt_emulator_machine_to_json(e, m, opts->explain);
+        print_json(o);
+        return EXIT_OK;
+    }
+    printf("%s%s%s%s: %s", m->name, m->alias ? " (" : "", m->alias ? m->alias : "",
+           m->alias ? ")" : "", qt_machine_status_to_string(m->status));
+    if (m->status != QT_MACHINE_OK) {
+        printf(": %s\n", m->error ? m->error : "not probed");
+        return m->status == QT_MACHINE_FAILED ? EXIT_QEMU : EXIT_OK;
+    }
+    c = qt_emulator_find_class(e, m->class_id);
+    printf(", %s (%u machine types, facts from %s)\n", c->id, c->machines->len, c->representative);
+    if (c->root_buses->len == 0)
+        printf("  no PCI root bus\n");
+    for (guint i = 0; i < c->root_buses->len; i++) {
+        const QtRootBus *rb = c->root_buses->pdata[i];
+        print_bus(rb->bus, "  ");
+        if (opts->explain) {
+            print_provenance("      ", "hotplug", rb->bus->hotplug_provenance);
+            print_provenance("      ", "slots", rb->bus->slots_provenance);
+        }
+        if (rb->controllers->len)
+            printf("  controllers on %s:\n", rb->bus->name);
+        print_trials(rb->controllers, opts->explain);
+    }
+    if (c->host_bridges->len) {
+        printf("  host bridges (on the machine):\n");
+        print_trials(c->host_bridges, opts->explain);
+    }
+    if (c->host_bridge_driver)
+        printf("  %s: index up to %d\n", c->host_bridge_driver, c->host_bridge_driver_max_index);
+    if (opts->explain)
+        print_provenance("      ", "index limit", c->host_bridge_provenance);
+    return EXIT_OK;
+}
+
+static int cmd_devices(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(QtEmulator) e = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) sorted = NULL;
+    g_autoptr(json_object) arr = NULL;
+    QtRole role = QT_ROLE_ENDPOINT;
+
+    if (argc != 1) {
+        g_printerr("usage: qtopoctl devices EMULATOR [--role ROLE]\n");
+        return EXIT_USAGE;
+    }
+    if (opts->role && !qt_role_from_string(opts->role, &role)) {
+        g_printerr("qtopoctl: unknown role '%s'\n", opts->role);
+        return EXIT_USAGE;
+    }
+    e = get_model(opts, argv[0], FALSE, &error);
+    if (e == NULL)
+        return report_error(argv[0], error);
+    sorted = qt_emulator_sorted_devices(e);
+    arr = json_object_new_array();
+    if (!opts->json)
+        printf("%-28s %-7s %-24s %-7s %s\n", "DEVICE", "FLAVOUR", "ROLE", "HOTPLUG", "USER");
+    for (guint i = 0; i < sorted->len; i++) {
+        const QtDeviceType *t = sorted->pdata[i];
+        if (opts->role && t->role != role)
+            continue;
+        if (opts->json) {
+            json_object_array_add(arr, qt_device_type_to_json(t));
+            continue;
+        }
+        printf("%-28s %-7s %-24s %-7s %s\n", t->name, qt_flavour_to_string(t->flavour),
+               qt_role_to_string(t->role), t->hotpluggable ? "yes" : "no",
+               t->user_creatable ? "yes" : "no");
+        if (opts->explain) {
+            print_provenance("    ", "role", t->role_provenance);
+            print_provenance("    ", "hotplug", t->hotplug_provenance);
+        }
+    }
+    if (opts->json)
+        print_json(arr);
+    return EXIT_OK;
+}
+
+/* until qtopod has a configuration, the emulators are the qemu-system-*
+ * binaries in PATH */
+static GPtrArray *find_emulators(void)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) dirs = g_strsplit(g_getenv("PATH") ? g_getenv("PATH") : "/usr/bin", ":", -1);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (char **d = dirs; *d; d++) {
+        g_autoptr(GDir) dir = g_dir_open(*d, 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir)) != NULL) {
+            g_autofree char *path = NULL;
+            if (!g_str_has_prefix(name, "qemu-system-") || g_hash_table_contains(seen, name))
+                continue;
+            path = g_build_filename(*d, name, NULL);
+            if (!g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
+                continue;
+            g_hash_table_add(seen, g_strdup(name));
+            g_ptr_array_add(out, g_steal_pointer(&path));
+        }
+    }
+    g_ptr_array_sort(out, (GCompareFunc)g_strcmp0);
+    return out;
+}
+
+static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(GPtrArray) found = find_emulators();
+    g_autoptr(json_object) arr = json_object_new_array();
+
+    if (!opts->json)
+        printf("%-34s %-8s %s\n", "EMULATOR", "VERSION", "STATE");
+    for (guint i = 0; i < found->len; i++) {
+        const char *path = found->pdata[i];
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QtEmulator) e = qt_cache_load(opts->cache_dir, path, &error);
+        const char *state = e ? "probed"
+                            : g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND)
+                                ? "not probed"
+                                : "stale";
+
+        if (opts->json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "path", json_object_new_string(path));
+            json_object_object_add(o, "state", json_object_new_string(state));
+            if (e) {
+                json_object_object_add(o, "version", json_object_new_string(e->version));
+                json_object_object_add(o, "machines", json_object_new_int((int)e->machines->len));
+                json_object_object_add(o, "classes", json_object_new_int((int)e->classes->len));
+            }
+            json_object_array_add(arr, o);
+            continue;
+        }
+        printf("%-34s %-8s %s", path, e ? e->version : "-", state);
+        if (e)
+            printf(" (%u machine types, %u classes)", e->machines->len, e->classes->len);
+        printf("\n");
+    }
+    if (opts->json)
+        print_json(arr);
+    return EXIT_OK;
+}
+
 static const CtlCommand commands[] = {
-    {"machines", "EMULATOR", "machine types of a QEMU binary, with aliases and flags",
-     cmd_machines},
+    {"emulators", "", "the QEMU binaries found and their probe state", cmd_emulators},
+    {"probe", "EMULATOR [--force]", "probe a binary (from the cache unless --force)", cmd_probe},
+    {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
+    {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
+    {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
 };
 
 static void print_help(void)
@@ -147,6 +427,12 @@ int main(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "print JSON documents", NULL},
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &opts.socket_path, "qtopod's socket", "PATH"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &opts.accel, "accelerator for probes (tcg)", "ACCEL"},
+        {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.cache_dir, "probe cache directory", "DIR"},
+        {"jobs", 'j', 0, G_OPTION_ARG_INT, &opts.jobs, "concurrent QEMU instances", "N"},
+        {"force", 0, 0, G_OPTION_ARG_NONE, &opts.force, "probe even when cached", NULL},
+        {"explain", 0, 0, G_OPTION_ARG_NONE, &opts.explain, "show where each fact came from", NULL},
+        {"role", 0, 0, G_OPTION_ARG_STRING, &opts.role, "only device types of this role", "ROLE"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
         {NULL},
     };
@@ -167,6 +453,8 @@ int main(int argc, char **argv)
         print_help();
         return EXIT_USAGE;
     }
+    if (opts.cache_dir == NULL)
+        opts.cache_dir = qt_cache_default_dir();
     if (!opts.direct) {
         g_printerr("qtopoctl: this build has no qtopod client yet; use --direct\n");
         return EXIT_USAGE;

@@ -321,7 +321,8 @@ json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineTyp
             if (rb->bus == NULL)
                 continue;
             bo = bus_to_json(rb->bus, explain);
-            json_object_object_add(bo, "controllers", controllers_to_json(rb->controllers, explain));
+            json_object_object_add(bo, "controllers",
+                                   controllers_to_json(rb->controllers, explain));
             json_object_array_add(buses, bo);
         }
         json_object_object_add(o, "buses", buses);

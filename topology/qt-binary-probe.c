@@ -1,0 +1,596 @@
+/* the binary probe: one "-machine none" instance, every query pipelined */
+#include <string.h>
+
+#include "qt-probe-error.h"
+#include "qt-probe-private.h"
+
+/* a bus name no machine has: device_add into it fails after the class
+ * check and before anything is created */
+#define NO_SUCH_BUS "qtopo-no-such-bus"
+
+typedef struct {
+    QtEmulator *e; /* borrowed: the caller keeps it alive until the end */
+    QtProbeOptions options;
+    gboolean full;
+    QtQemuInstance *inst;
+    QtBinaryFacts *facts;
+    guint pending;
+    GError *error;
+    /* round one */
+    char *target;
+    GPtrArray *machines;
+    GPtrArray *all_types;
+    GPtrArray *express;
+    GPtrArray *conventional;
+    GPtrArray *acpi;
+    char *qdm;
+} BinaryProbe;
+
+void qt_binary_facts_free(QtBinaryFacts *f)
+{
+    if (f == NULL)
+        return;
+    g_hash_table_unref(f->parents);
+    g_hash_table_unref(f->express);
+    g_hash_table_unref(f->conventional);
+    g_hash_table_unref(f->acpi);
+    g_free(f);
+}
+
+gboolean qt_binary_facts_is_a(const QtBinaryFacts *f, const char *type, const char *ancestor)
+{
+    /* bounded: a cycle in what QEMU reported must not hang us */
+    for (int depth = 0; type != NULL && depth < 64; depth++) {
+        if (g_str_equal(type, ancestor))
+            return TRUE;
+        type = g_hash_table_lookup(f->parents, type);
+    }
+    return FALSE;
+}
+
+static void binary_probe_free(BinaryProbe *bp)
+{
+    g_clear_object(&bp->inst);
+    qt_binary_facts_free(bp->facts);
+    g_clear_error(&bp->error);
+    g_free(bp->target);
+    g_clear_pointer(&bp->machines, g_ptr_array_unref);
+    g_clear_pointer(&bp->all_types, g_ptr_array_unref);
+    g_clear_pointer(&bp->express, g_ptr_array_unref);
+    g_clear_pointer(&bp->conventional, g_ptr_array_unref);
+    g_clear_pointer(&bp->acpi, g_ptr_array_unref);
+    g_free(bp->qdm);
+    g_free(bp);
+}
+
+QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,
+                                      const QtProbeOptions *options)
+{
+    QtQemuInstance *inst = qt_qemu_instance_new(path);
+
+    qt_qemu_instance_set_machine(inst, machine);
+    qt_qemu_instance_set_accel(inst, options->accel);
+    if (options->startup_timeout_ms)
+        qt_qemu_instance_set_startup_timeout(inst, options->startup_timeout_ms);
+    if (options->command_timeout_ms)
+        qt_qemu_instance_set_command_timeout(inst, options->command_timeout_ms);
+    if (options->runtime_dir)
+        qt_qemu_instance_set_runtime_dir(inst, options->runtime_dir);
+    return inst;
+}
+
+/* the first error wins; the rest of the round still has to come back */
+static void note_error(BinaryProbe *bp, GError *error)
+{
+    if (bp->error == NULL)
+        bp->error = error;
+    else
+        g_error_free(error);
+}
+
+static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    g_autoptr(GTask) task = user_data;
+    BinaryProbe *bp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    if (bp->error) {
+        g_task_return_error(task, g_steal_pointer(&bp->error));
+        return;
+    }
+    g_task_return_pointer(task, g_steal_pointer(&bp->facts), (GDestroyNotify)qt_binary_facts_free);
+}
+
+static void finish(GTask *task)
+{
+    BinaryProbe *bp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_async(bp->inst, NULL, on_stopped, task);
+}
+
+static GHashTable *name_set(GPtrArray *types)
+{
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (guint i = 0; types && i < types->len; i++) {
+        QtQmpTypeInfo *t = types->pdata[i];
+        g_hash_table_add(set, g_strdup(t->name));
+    }
+    return set;
+}
+
+typedef struct {
+    char *bus;
+    char *category;
+    gboolean no_user;
+} QdmEntry;
+
+static void qdm_entry_free(QdmEntry *q)
+{
+    g_free(q->bus);
+    g_free(q->category);
+    g_free(q);
+}
+
+/* HMP "info qdm": a category line ("Network devices:") then lines like
+ * name "e1000", bus PCI, alias "x", desc "Intel Gigabit Ethernet", no-user */
+static GHashTable *parse_qdm(const char *text)
+{
+    GHashTable *out =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)qdm_entry_free);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autofree char *category = NULL;
+
+    for (char **l = lines; *l; l++) {
+        char *line = g_strstrip(*l);
+        const char *q1, *q2, *bus;
+        QdmEntry *entry;
+
+        if (*line == '\0')
+            continue;
+        if (!g_str_has_prefix(line, "name \"")) {
+            if (g_str_has_suffix(line, ":")) {
+                g_free(category);
+                category = g_strndup(line, strlen(line) - 1);
+            }
+            continue;
+        }
+        q1 = line + 6;
+        q2 = strchr(q1, '"');
+        if (q2 == NULL)
+            continue;
+        entry = g_new0(QdmEntry, 1);
+        entry->category = g_strdup(category);
+        entry->no_user = g_str_has_suffix(line, ", no-user");
+        bus = strstr(q2, ", bus ");
+        if (bus != NULL)
+            entry->bus = g_strndup(bus + 6, strcspn(bus + 6, ","));
+        g_hash_table_replace(out, g_strndup(q1, (gsize)(q2 - q1)), entry);
+    }
+    return out;
+}
+
+static QtRole role_from_ancestry(const QtBinaryFacts *f, const char *name, gboolean express,
+                                 gboolean conventional)
+{
+    if (qt_binary_facts_is_a(f, name, "pcie-root-port-base"))
+        return QT_ROLE_ROOT_PORT;
+    if (qt_binary_facts_is_a(f, name, "pcie-slot"))
+        return QT_ROLE_SWITCH_DOWNSTREAM;
+    if (qt_binary_facts_is_a(f, name, "pcie-port"))
+        return QT_ROLE_SWITCH_UPSTREAM;
+    if (qt_binary_facts_is_a(f, name, "base-pci-bridge"))
+        return express && !conventional ? QT_ROLE_PCIE_PCI_BRIDGE : QT_ROLE_PCI_BRIDGE;
+    if (qt_binary_facts_is_a(f, name, "pci-host-bridge"))
+        return QT_ROLE_HOST_BRIDGE;
+    return QT_ROLE_ENDPOINT;
+}
+
+static char *ancestry_text(const QtBinaryFacts *f, const char *name)
+{
+    g_autoptr(GString) s = g_string_new(name);
+    const char *t = g_hash_table_lookup(f->parents, name);
+
+    for (int depth = 0; t != NULL && depth < 64; depth++) {
+        g_string_append_printf(s, " < %s", t);
+        t = g_hash_table_lookup(f->parents, t);
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* is this type one the probe tries as a controller? */
+static gboolean is_controller_candidate(const QtDeviceType *t)
+{
+    if (!t->user_creatable)
+        return FALSE;
+    if (qt_role_is_controller(t->role))
+        return TRUE;
+    /* an expander bus is a plain PCI device to QOM; QEMU files it with
+     * the bridges, and a trial tells whether it adds a root bus */
+    return t->flavour != QT_FLAVOUR_NONE && t->category != NULL &&
+           strstr(t->category, "Bridge") != NULL;
+}
+
+static void build_device_types(BinaryProbe *bp, GHashTable *qdm)
+{
+    QtBinaryFacts *f = bp->facts;
+
+    for (guint i = 0; i < bp->all_types->len; i++) {
+        QtQmpTypeInfo *ti = bp->all_types->pdata[i];
+        gboolean pci, host, ex, conv;
+        QtDeviceType *t;
+        QdmEntry *q;
+        g_autofree char *chain = NULL;
+
+        if (ti->abstract)
+            continue;
+        pci = qt_binary_facts_is_a(f, ti->name, "pci-device");
+        host = qt_binary_facts_is_a(f, ti->name, "pci-host-bridge");
+        if (!pci && !host)
+            continue;
+        ex = g_hash_table_contains(f->express, ti->name);
+        conv = g_hash_table_contains(f->conventional, ti->name);
+        t = qt_device_type_new(ti->name);
+        t->parent = g_strdup(ti->parent);
+        if (!pci)
+            t->flavour = QT_FLAVOUR_NONE;
+        else if (ex && conv)
+            t->flavour = QT_FLAVOUR_HYBRID;
+        else if (ex)
+            t->flavour = QT_FLAVOUR_PCIE;
+        else
+            t->flavour = QT_FLAVOUR_PCI;
+        t->role = role_from_ancestry(f, ti->name, ex, conv);
+        chain = ancestry_text(f, ti->name);
+        t->role_provenance = qt_provenance_new(QT_SOURCE_QMP, "qom-list-types ancestry", chain);
+        q = g_hash_table_lookup(qdm, ti->name);
+        if (q != NULL) {
+            t->user_creatable = !q->no_user;
+            t->qdm_bus = g_strdup(q->bus);
+            t->category = g_strdup(q->category);
+        }
+        if (t->role == QT_ROLE_HOST_BRIDGE && !t->user_creatable)
+            t->role = QT_ROLE_OTHER; /* built into machines; never placed */
+        if (t->role == QT_ROLE_ENDPOINT && is_controller_candidate(t))
+            t->role = QT_ROLE_OTHER; /* until a trial shows it is an expander */
+        g_hash_table_replace(bp->e->devices, g_strdup(t->name), t);
+    }
+}
+
+typedef struct {
+    GTask *task;
+    QtDeviceType *type; /* borrowed from the model */
+} TypeCall;
+
+static void round_two_done(GTask *task)
+{
+    BinaryProbe *bp = g_task_get_task_data(task);
+
+    if (--bp->pending == 0)
+        finish(task);
+}
+
+static void on_properties(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    TypeCall *call = user_data;
+    BinaryProbe *bp = g_task_get_task_data(call->task);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) props =
+        qt_qmp_device_list_properties_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (props != NULL) {
+        for (guint i = 0; i < props->len; i++) {
+            QtQmpPropertyInfo *p = props->pdata[i];
+            QtDeviceProperty *dp = g_new0(QtDeviceProperty, 1);
+            dp->name = g_strdup(p->name);
+            dp->type = g_strdup(p->type);
+            dp->default_value = g_strdup(p->default_value);
+            g_ptr_array_add(call->type->properties, dp);
+        }
+    } else {
+        g_debug("device-list-properties %s: %s", call->type->name, error->message);
+    }
+    (void)bp;
+    round_two_done(call->task);
+    g_free(call);
+}
+
+static void round_two(GTask *task)
+{
+    BinaryProbe *bp = g_task_get_task_data(task);
+    QtQmpClient *client = qt_qemu_instance_get_client(bp->inst);
+    GHashTableIter iter;
+    gpointer value;
+
+    bp->pending = 1;
+    g_hash_table_iter_init(&iter, bp->e->devices);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        QtDeviceType *t = value;
+        TypeCall *call;
+
+        if (!is_controller_candidate(t))
+            continue;
+        call = g_new0(TypeCall, 1);
+        call->task = task;
+        call->type = t;
+        bp->pending++;
+        qt_qmp_device_list_properties_async(client, t->name, NULL, on_properties, call);
+    }
+    round_two_done(task);
+}
+
+static void round_one_done(GTask *task)
+{
+    BinaryProbe *bp = g_task_get_task_data(task);
+    g_autoptr(GHashTable) qdm = NULL;
+
+    if (--bp->pending > 0)
+        return;
+    if (bp->error) {
+        finish(task);
+        return;
+    }
+    bp->facts = g_new0(QtBinaryFacts, 1);
+    bp->facts->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; i < bp->all_types->len; i++) {
+        QtQmpTypeInfo *t = bp->all_types->pdata[i];
+        if (t->parent)
+            g_hash_table_replace(bp->facts->parents, g_strdup(t->name), g_strdup(t->parent));
+    }
+    bp->facts->express = name_set(bp->express);
+    bp->facts->conventional = name_set(bp->conventional);
+    bp->facts->acpi = name_set(bp->acpi);
+
+    g_free(bp->e->target);
+    bp->e->target = g_steal_pointer(&bp->target);
+    if (!bp->full) {
+        finish(task);
+        return;
+    }
+    g_ptr_array_set_size(bp->e->machines, 0);
+    for (guint i = 0; i < bp->machines->len; i++) {
+        QtQmpMachineInfo *mi = bp->machines->pdata[i];
+        QtMachineType *m = qt_machine_type_new(mi->name);
+        m->alias = g_strdup(mi->alias);
+        m->is_default = mi->is_default;
+        m->deprecated = mi->deprecated;
+        g_ptr_array_add(bp->e->machines, m);
+    }
+    qdm = parse_qdm(bp->qdm);
+    build_device_types(bp, qdm);
+    round_two(task);
+}
+
+#define ROUND_ONE_CB(fname, field, finish_fn, type)                                                \
+    static void fname(GObject *source, GAsyncResult *res, gpointer user_data)                      \
+    {                                                                                              \
+        GTask *task = user_data;                                                                   \
+        BinaryProbe *bp = g_task_get_task_data(task);                                              \
+        GError *error = NULL;                                                                      \
+        type val = finish_fn(QT_QMP_CLIENT(source), res, &error);                                  \
+        if (error)                                                                                 \
+            note_error(bp, error);                                                                 \
+        else                                                                                       \
+            bp->field = val;                                                                       \
+        round_one_done(task);                                                                      \
+    }
+
+ROUND_ONE_CB(on_target, target, qt_qmp_query_target_finish, char *)
+ROUND_ONE_CB(on_machines, machines, qt_qmp_query_machines_finish, GPtrArray *)
+ROUND_ONE_CB(on_all_types, all_types, qt_qmp_qom_list_types_finish, GPtrArray *)
+ROUND_ONE_CB(on_express, express, qt_qmp_qom_list_types_finish, GPtrArray *)
+ROUND_ONE_CB(on_conventional, conventional, qt_qmp_qom_list_types_finish, GPtrArray *)
+ROUND_ONE_CB(on_acpi, acpi, qt_qmp_qom_list_types_finish, GPtrArray *)
+ROUND_ONE_CB(on_qdm, qdm, qt_qmp_hmp_finish, char *)
+
+static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    BinaryProbe *bp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    QtQmpClient *client;
+    int major, minor, micro;
+
+    if (!qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
+        g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
+                                "cannot probe %s: %s", bp->e->path, error->message);
+        g_object_unref(task);
+        return;
+    }
+    client = qt_qemu_instance_get_client(bp->inst);
+    qt_qmp_client_get_version(client, &major, &minor, &micro);
+    g_free(bp->e->version);
+    bp->e->version = g_strdup_printf("%d.%d.%d", major, minor, micro);
+    g_free(bp->e->package);
+    bp->e->package = g_strdup(qt_qmp_client_get_package(client));
+
+    bp->pending = 7;
+    qt_qmp_query_target_async(client, NULL, on_target, task);
+    qt_qmp_query_machines_async(client, NULL, on_machines, task);
+    qt_qmp_qom_list_types_async(client, NULL, TRUE, NULL, on_all_types, task);
+    qt_qmp_qom_list_types_async(client, "pci-express-device", FALSE, NULL, on_express, task);
+    qt_qmp_qom_list_types_async(client, "conventional-pci-device", FALSE, NULL, on_conventional,
+                                task);
+    qt_qmp_qom_list_types_async(client, "acpi-device-interface", TRUE, NULL, on_acpi, task);
+    qt_qmp_hmp_async(client, "info qdm", NULL, on_qdm, task);
+}
+
+void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolean full,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    BinaryProbe *bp = g_new0(BinaryProbe, 1);
+
+    bp->e = e;
+    bp->options = *options;
+    bp->full = full;
+    bp->inst = qt_probe_new_instance(e->path, "none", options);
+    g_task_set_task_data(task, bp, (GDestroyNotify)binary_probe_free);
+    qt_qemu_instance_start_async(bp->inst, cancellable, on_started, task);
+}
+
+QtBinaryFacts *qt_binary_probe_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* ---- class hotplug: can a device of this type be hotplugged at all? ----
+ *
+ * device_add into a bus that does not exist: QEMU refuses a class that
+ * cannot be hotplugged (or created by users) before it looks for the bus,
+ * "Parameter 'driver' expects a pluggable device type" (softmmu/
+ * qdev-monitor.c), and nothing is created either way.  Each device_add
+ * costs QEMU 7.2 about 60 ms of sleep (qmp_device_add drains RCU
+ * callbacks), so the types are spread over several idle instances that
+ * run beside the machine probes. */
+
+typedef struct {
+    QtEmulator *e;
+    guint pending;
+    GError *error;
+} ClassProbe;
+
+typedef struct {
+    GTask *task;
+    QtQemuInstance *inst;
+    GPtrArray *types; /* QtDeviceType, borrowed */
+    guint pending;
+} ClassSlice;
+
+static void class_probe_free(ClassProbe *cp)
+{
+    g_clear_error(&cp->error);
+    g_free(cp);
+}
+
+static void class_slice_free(ClassSlice *cs)
+{
+    g_clear_object(&cs->inst);
+    g_ptr_array_unref(cs->types);
+    g_free(cs);
+}
+
+static void class_slice_done(ClassSlice *cs)
+{
+    GTask *task = cs->task;
+    ClassProbe *cp = g_task_get_task_data(task);
+
+    class_slice_free(cs);
+    if (--cp->pending > 0)
+        return;
+    if (cp->error)
+        g_task_return_error(task, g_steal_pointer(&cp->error));
+    else
+        g_task_return_boolean(task, TRUE);
+    g_object_unref(task);
+}
+
+static void on_slice_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    class_slice_done(user_data);
+}
+
+typedef struct {
+    ClassSlice *slice;
+    QtDeviceType *type;
+} ClassCall;
+
+static void on_class_hotplug(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    ClassCall *call = user_data;
+    ClassSlice *cs = call->slice;
+    ClassProbe *cp = g_task_get_task_data(cs->task);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *detail = g_strdup_printf(
+        "device_add driver=%s bus=" NO_SUCH_BUS " on -machine none", call->type->name);
+
+    qt_provenance_free(call->type->hotplug_provenance);
+    call->type->hotplug_provenance = NULL;
+    if (qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error)) {
+        /* cannot happen with a bus that does not exist; keep what QEMU did */
+        call->type->hotpluggable = TRUE;
+        call->type->hotplug_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted");
+    } else if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_COMMAND_FAILED)) {
+        const char *desc = qt_qmp_error_get_desc(error);
+        call->type->hotpluggable = strstr(desc, "pluggable device type") == NULL;
+        call->type->hotplug_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, desc);
+    } else if (cp->error == NULL) {
+        cp->error = g_error_new(QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
+                                "class hotplug trial of %s: %s", call->type->name, error->message);
+    }
+    g_free(call);
+    if (--cs->pending == 0)
+        qt_qemu_instance_stop_async(cs->inst, NULL, on_slice_stopped, cs);
+}
+
+static void on_slice_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    ClassSlice *cs = user_data;
+    ClassProbe *cp = g_task_get_task_data(cs->task);
+    g_autoptr(GError) error = NULL;
+    QtQmpClient *client;
+
+    if (!qt_qemu_instance_start_finish(cs->inst, res, &error)) {
+        if (cp->error == NULL)
+            cp->error = g_error_new(QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
+                                    "class hotplug trials: %s", error->message);
+        class_slice_done(cs);
+        return;
+    }
+    client = qt_qemu_instance_get_client(cs->inst);
+    cs->pending = cs->types->len;
+    for (guint i = 0; i < cs->types->len; i++) {
+        ClassCall *call = g_new0(ClassCall, 1);
+        json_object *props = json_object_new_object();
+
+        call->slice = cs;
+        call->type = cs->types->pdata[i];
+        json_object_object_add(props, "bus", json_object_new_string(NO_SUCH_BUS));
+        qt_qmp_device_add_async(client, call->type->name, NULL, props, NULL, on_class_hotplug,
+                                call);
+    }
+}
+
+void qt_class_probe_async(QtEmulator *e, const QtProbeOptions *options, guint instances,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    ClassProbe *cp = g_new0(ClassProbe, 1);
+    g_autoptr(GPtrArray) types = qt_emulator_sorted_devices(e);
+    g_autoptr(GPtrArray) wanted = g_ptr_array_new();
+    guint per;
+
+    cp->e = e;
+    g_task_set_task_data(task, cp, (GDestroyNotify)class_probe_free);
+    for (guint i = 0; i < types->len; i++) {
+        QtDeviceType *t = types->pdata[i];
+        if (t->user_creatable)
+            g_ptr_array_add(wanted, t);
+    }
+    if (wanted->len == 0) {
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        return;
+    }
+    instances = CLAMP(instances, 1, wanted->len);
+    per = (wanted->len + instances - 1) / instances;
+    cp->pending = (wanted->len + per - 1) / per;
+    for (guint first = 0; first < wanted->len; first += per) {
+        ClassSlice *cs = g_new0(ClassSlice, 1);
+
+        cs->task = task;
+        cs->types = g_ptr_array_new();
+        for (guint i = first; i < wanted->len && i < first + per; i++)
+            g_ptr_array_add(cs->types, wanted->pdata[i]);
+        cs->inst = qt_probe_new_instance(e->path, "none", options);
+        qt_qemu_instance_start_async(cs->inst, cancellable, on_slice_started, cs);
+    }
+}
+
+gboolean qt_class_probe_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}

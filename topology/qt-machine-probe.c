@@ -1,0 +1,1227 @@
+/* one machine type: a paused instance with a batch of cold-plug trials,
+ * read back with info qtree and QOM, relaunched without what QEMU refuses */
+#include <stdlib.h>
+#include <string.h>
+
+#include "qt-probe-error.h"
+#include "qt-probe-private.h"
+
+/* a machine type never costs more launches than this */
+#define MAX_LAUNCHES 24
+/* index series (host bridges): values tried go up to this */
+#define SERIES_MAX 64
+/* expander buses get bus numbers from the top down, this far apart */
+#define BUS_NR_TOP  248
+#define BUS_NR_STEP 8
+/* qtree properties of a controller that matter to placement, where
+ * machine versions differ (e.g. io-reserve on some q35 versions) */
+static const char *const notable_props[] = {"hotplug", "io-reserve", "bus-reserve", NULL};
+
+static const char *const numa_args[] = {
+    "-m",      "256M",
+    "-object", "memory-backend-ram,id=qtopo-mem0,size=128M",
+    "-numa",   "node,nodeid=0,memdev=qtopo-mem0",
+    "-object", "memory-backend-ram,id=qtopo-mem1,size=128M",
+    "-numa",   "node,nodeid=1,memdev=qtopo-mem1",
+    NULL,
+};
+
+typedef struct {
+    const QtEmulator *e;
+    const QtBinaryFacts *facts;
+    QtProbeOptions options;
+    char *machine;
+    GCancellable *cancellable;
+    QtMachineResult *result;
+
+    GPtrArray *batch;     /* QtTrialDevice: what the next launch carries */
+    gboolean numa;        /* the next launch carries the NUMA configuration */
+    char *numa_outcome;   /* QEMU's refusal of the NUMA configuration */
+    gboolean speculative; /* the batch came from a similar machine type */
+    gboolean bare;        /* the launch learns the root buses only */
+    GHashTable *rejected; /* trial id -> QEMU's message */
+    /* bisection, when QEMU refuses the batch without naming a device: the
+     * suspects hold the culprit, and the batch without all of them starts */
+    GPtrArray *suspects;  /* trial ids, or NULL when not bisecting */
+    GHashTable *left_out; /* trial ids the current test launch leaves out */
+    char *bisect_message;
+    GPtrArray *tried; /* QtTrialDevice: everything ever in a batch */
+
+    QtQemuInstance *inst;
+    QtQtreeBus *qtree;
+    GPtrArray *read_buses;    /* QtBus being read (borrowed from the result) */
+    GHashTable *handler_of;   /* bus name -> handler QOM path */
+    GHashTable *handler_type; /* handler path -> QOM type */
+    guint pending;
+    gint64 t0;
+    int counter;     /* numbering of ids, chassis, chassis_nr, index */
+    int bus_nr_used; /* expander buses numbered so far */
+} MachineProbe;
+
+void qt_trial_device_free(QtTrialDevice *d)
+{
+    if (d == NULL)
+        return;
+    g_free(d->id);
+    g_free(d->driver);
+    g_free(d->bus);
+    g_free(d->args);
+    g_free(d->series);
+    g_free(d);
+}
+
+QtTrialDevice *qt_trial_device_copy(const QtTrialDevice *d)
+{
+    QtTrialDevice *c = g_new0(QtTrialDevice, 1);
+
+    c->id = g_strdup(d->id);
+    c->driver = g_strdup(d->driver);
+    c->bus = g_strdup(d->bus);
+    c->args = g_strdup(d->args);
+    c->numa = d->numa;
+    c->series = g_strdup(d->series);
+    c->series_value = d->series_value;
+    return c;
+}
+
+void qt_machine_result_free(QtMachineResult *r)
+{
+    if (r == NULL)
+        return;
+    g_free(r->machine);
+    g_free(r->error);
+    g_clear_pointer(&r->root_buses, g_ptr_array_unref);
+    g_clear_pointer(&r->host_bridges, g_ptr_array_unref);
+    g_free(r->host_bridge_driver);
+    qt_provenance_free(r->host_bridge_provenance);
+    g_clear_pointer(&r->batch, g_ptr_array_unref);
+    g_clear_pointer(&r->expanders, g_hash_table_unref);
+    g_clear_pointer(&r->notable, g_hash_table_unref);
+    g_free(r->fingerprint);
+    g_free(r);
+}
+
+static QtMachineResult *result_new(const char *machine)
+{
+    QtMachineResult *r = g_new0(QtMachineResult, 1);
+
+    r->machine = g_strdup(machine);
+    r->root_buses = g_ptr_array_new_with_free_func((GDestroyNotify)qt_root_bus_free);
+    r->host_bridges = g_ptr_array_new_with_free_func((GDestroyNotify)qt_controller_trial_free);
+    r->host_bridge_max_index = -1;
+    r->batch = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
+    r->expanders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    r->notable = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return r;
+}
+
+static void machine_probe_free(MachineProbe *mp)
+{
+    g_free(mp->machine);
+    g_clear_object(&mp->cancellable);
+    qt_machine_result_free(mp->result);
+    g_ptr_array_unref(mp->batch);
+    g_free(mp->numa_outcome);
+    g_hash_table_unref(mp->rejected);
+    g_clear_pointer(&mp->suspects, g_ptr_array_unref);
+    g_hash_table_unref(mp->left_out);
+    g_free(mp->bisect_message);
+    g_ptr_array_unref(mp->tried);
+    g_clear_object(&mp->inst);
+    qt_qtree_bus_free(mp->qtree);
+    g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
+    g_hash_table_unref(mp->handler_of);
+    g_hash_table_unref(mp->handler_type);
+    g_free(mp);
+}
+
+static gboolean is_trial_id(const char *id)
+{
+    return id != NULL && g_str_has_prefix(id, QT_TRIAL_PREFIX);
+}
+
+static void launch(GTask *task);
+static void done(GTask *task);
+
+/* ---- building trials ---- */
+
+static gboolean has_prop(const QtDeviceType *t, const char *name)
+{
+    return qt_device_type_get_property(t, name) != NULL;
+}
+
+/* a -device value for @t on @bus with fresh numbers for the properties
+ * that must be unique (chassis, chassis_nr, bus_nr, index) */
+static QtTrialDevice *make_trial(MachineProbe *mp, const QtDeviceType *t, const char *bus,
+                                 gboolean numa, const char *series, int series_value)
+{
+    QtTrialDevice *d = g_new0(QtTrialDevice, 1);
+    g_autoptr(GString) args = g_string_new(t->name);
+    int n = ++mp->counter;
+
+    d->id = g_strdup_printf(QT_TRIAL_PREFIX "%d", n);
+    d->driver = g_strdup(t->name);
+    d->bus = g_strdup(bus);
+    d->numa = numa;
+    d->series = g_strdup(series);
+    d->series_value = series_value;
+    if (bus)
+        g_string_append_printf(args, ",bus=%s", bus);
+    g_string_append_printf(args, ",id=%s", d->id);
+    /* unique (chassis, slot) among ports; unique chassis_nr among bridges */
+    if (has_prop(t, "chassis"))
+        g_string_append_printf(args, ",chassis=%d", n);
+    if (has_prop(t, "chassis_nr"))
+        g_string_append_printf(args, ",chassis_nr=%d", n);
+    if (has_prop(t, "bus_nr")) {
+        /* distinct, from the top down; QEMU refuses a bus number in use */
+        int nr = BUS_NR_TOP - BUS_NR_STEP * mp->bus_nr_used++;
+        g_string_append_printf(args, ",bus_nr=%d", nr > 0 ? nr : 255 - mp->bus_nr_used);
+    }
+    if (series != NULL)
+        g_string_append_printf(args, ",%s=%d", series, series_value);
+    else if (has_prop(t, "index"))
+        g_string_append_printf(args, ",index=%d", n);
+    if (numa)
+        g_string_append(args, ",numa_node=1");
+    d->args = g_string_free(g_steal_pointer(&args), FALSE);
+    return d;
+}
+
+static gboolean is_candidate(const QtDeviceType *t)
+{
+    if (!t->user_creatable)
+        return FALSE;
+    if (qt_role_is_controller(t->role))
+        return TRUE;
+    return t->role == QT_ROLE_OTHER && t->flavour != QT_FLAVOUR_NONE && t->category &&
+           strstr(t->category, "Bridge") != NULL;
+}
+
+/* every controller type on every root bus; host bridges once each, with
+ * an index series; NUMA variants of whatever takes a numa_node */
+static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
+{
+    g_autoptr(GPtrArray) types = qt_emulator_sorted_devices(mp->e);
+
+    g_ptr_array_set_size(mp->batch, 0);
+    mp->numa = FALSE;
+    for (guint i = 0; i < types->len; i++) {
+        const QtDeviceType *t = types->pdata[i];
+
+        if (!is_candidate(t))
+            continue;
+        if (t->flavour == QT_FLAVOUR_NONE) {
+            /* a host bridge: numbered by index; the series finds the limit
+             * and leaves the first values free for the other trials */
+            if (has_prop(t, "numa_node")) {
+                g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, TRUE, NULL, 0));
+                mp->numa = TRUE;
+            }
+            if (has_prop(t, "index")) {
+                int first = mp->counter + 3;
+                for (int v = first; v <= SERIES_MAX; v++)
+                    g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, "index", v));
+            } else {
+                g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, NULL, 0));
+            }
+            continue;
+        }
+        for (guint b = 0; b < root_names->len; b++) {
+            g_ptr_array_add(mp->batch, make_trial(mp, t, root_names->pdata[b], FALSE, NULL, 0));
+            if (t->role != QT_ROLE_ROOT_PORT && !qt_role_is_controller(t->role) &&
+                has_prop(t, "numa_node")) {
+                g_ptr_array_add(mp->batch, make_trial(mp, t, root_names->pdata[b], TRUE, NULL, 0));
+                mp->numa = TRUE;
+            }
+        }
+    }
+    for (guint i = 0; i < mp->batch->len; i++)
+        g_ptr_array_add(mp->tried, qt_trial_device_copy(mp->batch->pdata[i]));
+}
+
+/* ---- rejections ---- */
+
+static QtTrialDevice *find_in_batch(MachineProbe *mp, const char *id, guint *index)
+{
+    for (guint i = 0; i < mp->batch->len; i++) {
+        QtTrialDevice *d = mp->batch->pdata[i];
+        if (g_str_equal(d->id, id)) {
+            if (index)
+                *index = i;
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* QEMU reports a refused -device as "<binary>: -device <value>: <why>" */
+static char *trial_id_in(const char *message)
+{
+    const char *p = strstr(message, "id=" QT_TRIAL_PREFIX);
+    gsize len;
+
+    if (p == NULL)
+        return NULL;
+    p += 3;
+    len = strspn(p + strlen(QT_TRIAL_PREFIX), "0123456789") + strlen(QT_TRIAL_PREFIX);
+    return g_strndup(p, len);
+}
+
+static char *reason_after(const char *message, const char *args)
+{
+    const char *p = strstr(message, args);
+
+    if (p != NULL) {
+        p += strlen(args);
+        if (g_str_has_prefix(p, ": "))
+            p += 2;
+        return g_strndup(p, strcspn(p, ";"));
+    }
+    return g_strdup(message);
+}
+
+static void drop_numa(MachineProbe *mp, const char *why)
+{
+    mp->numa = FALSE;
+    g_free(mp->numa_outcome);
+    mp->numa_outcome = g_strdup(why);
+    for (guint i = mp->batch->len; i > 0; i--) {
+        QtTrialDevice *d = mp->batch->pdata[i - 1];
+        if (d->numa) {
+            g_hash_table_replace(mp->rejected, g_strdup(d->id), g_strdup(why));
+            g_ptr_array_remove_index(mp->batch, i - 1);
+        }
+    }
+}
+
+static void end_bisect(MachineProbe *mp)
+{
+    g_clear_pointer(&mp->suspects, g_ptr_array_unref);
+    g_hash_table_remove_all(mp->left_out);
+    g_clear_pointer(&mp->bisect_message, g_free);
+}
+
+/* the next test launch leaves out the second half of the suspects */
+static void bisect_next(MachineProbe *mp)
+{
+    g_hash_table_remove_all(mp->left_out);
+    for (guint i = mp->suspects->len / 2; i < mp->suspects->len; i++)
+        g_hash_table_add(mp->left_out, g_strdup(mp->suspects->pdata[i]));
+}
+
+static void reject(MachineProbe *mp, const char *id, const char *why)
+{
+    guint idx;
+
+    if (find_in_batch(mp, id, &idx)) {
+        g_hash_table_replace(mp->rejected, g_strdup(id), g_strdup(why));
+        g_ptr_array_remove_index(mp->batch, idx);
+    }
+}
+
+/* a bisection test launch: @started says whether QEMU came up with the
+ * suspects in left_out left out; narrow the suspects down */
+static void bisect_step(MachineProbe *mp, gboolean started)
+{
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(g_free);
+    gboolean all_out = g_hash_table_size(mp->left_out) == mp->suspects->len;
+
+    if (all_out && !started) {
+        /* not the devices at all: the NUMA configuration, or the machine */
+        g_autofree char *why = g_strdup(mp->bisect_message);
+        end_bisect(mp);
+        if (mp->numa)
+            drop_numa(mp, why);
+        else
+            mp->bisect_message = g_steal_pointer(&why); /* the machine's own refusal */
+        return;
+    }
+    for (guint i = 0; i < mp->suspects->len; i++) {
+        const char *id = mp->suspects->pdata[i];
+        /* started: the culprit is among those left out; else among those in */
+        if (g_hash_table_contains(mp->left_out, id) == started)
+            g_ptr_array_add(keep, g_strdup(id));
+    }
+    g_ptr_array_unref(mp->suspects);
+    mp->suspects = g_steal_pointer(&keep);
+    if (mp->suspects->len == 1) {
+        /* proven: the batch without it starts, with it does not */
+        g_autofree char *why = g_strdup(mp->bisect_message);
+        g_autofree char *id = g_strdup(mp->suspects->pdata[0]);
+        end_bisect(mp);
+        reject(mp, id, why);
+        return;
+    }
+    if (mp->suspects->len == 0) {
+        end_bisect(mp);
+        return;
+    }
+    bisect_next(mp);
+}
+
+/* the launch failed with QEMU's @message: decide what to try next;
+ * FALSE when the machine type itself does not start */
+static gboolean handle_refusal(GTask *task, const char *message)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autofree char *id = trial_id_in(message);
+    guint idx = 0;
+    QtTrialDevice *d = id ? find_in_batch(mp, id, &idx) : NULL;
+
+    if (mp->speculative && (d != NULL || mp->numa || mp->batch->len > 0)) {
+        /* this machine type differs from the one its batch came from:
+         * learn it from scratch */
+        g_debug("probe %s: speculative batch refused (%s); starting over", mp->machine, message);
+        mp->speculative = FALSE;
+        mp->bare = TRUE;
+        mp->numa = FALSE;
+        g_ptr_array_set_size(mp->batch, 0);
+        g_ptr_array_set_size(mp->tried, 0);
+        g_hash_table_remove_all(mp->rejected);
+        return TRUE;
+    }
+    if (d != NULL) {
+        g_autofree char *why = reason_after(message, d->args);
+
+        g_debug("probe %s: %s refused: %s", mp->machine, d->args, why);
+        end_bisect(mp);
+        if (d->series != NULL) {
+            /* the limit is monotone: every later value is over it too */
+            QtMachineResult *r = mp->result;
+            g_autofree char *driver = g_strdup(d->driver);
+            g_autofree char *series = g_strdup(d->series);
+            int v = d->series_value;
+            g_autofree char *detail = g_strdup_printf("-device %s on %s", d->args, mp->machine);
+
+            g_free(r->host_bridge_driver);
+            r->host_bridge_driver = g_strdup(driver);
+            qt_provenance_free(r->host_bridge_provenance);
+            r->host_bridge_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
+            for (guint i = mp->batch->len; i > 0; i--) {
+                QtTrialDevice *s = mp->batch->pdata[i - 1];
+                if (g_strcmp0(s->driver, driver) == 0 && g_strcmp0(s->series, series) == 0 &&
+                    s->series_value >= v)
+                    g_ptr_array_remove_index(mp->batch, i - 1);
+            }
+            return TRUE;
+        }
+        reject(mp, d->id, why);
+        return TRUE;
+    }
+    if (mp->numa && strstr(message, "qtopo-mem") != NULL) {
+        /* QEMU names the -numa or -object option it refuses */
+        end_bisect(mp);
+        drop_numa(mp, message);
+        return TRUE;
+    }
+    if (mp->suspects != NULL) {
+        bisect_step(mp, FALSE);
+        /* a message kept after the bisection ended: the machine refuses
+         * to start even without the devices */
+        return !(mp->suspects == NULL && mp->bisect_message != NULL);
+    }
+    if (!mp->bare && (mp->batch->len > 0 || mp->numa)) {
+        /* refused without a name: find the culprit, first proving that the
+         * batch is the problem at all */
+        mp->suspects = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < mp->batch->len; i++)
+            g_ptr_array_add(mp->suspects, g_strdup(((QtTrialDevice *)mp->batch->pdata[i])->id));
+        mp->bisect_message = g_strdup(message);
+        g_hash_table_remove_all(mp->left_out);
+        for (guint i = 0; i < mp->suspects->len; i++)
+            g_hash_table_add(mp->left_out, g_strdup(mp->suspects->pdata[i]));
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* ---- reading the instance ---- */
+
+static gboolean is_pci_bus(MachineProbe *mp, const QtQtreeBus *bus)
+{
+    return bus->type != NULL && qt_binary_facts_is_a(mp->facts, bus->type, "PCI");
+}
+
+static gboolean is_root_bus(MachineProbe *mp, const QtQtreeBus *bus)
+{
+    return is_pci_bus(mp, bus) && bus->parent != NULL &&
+           qt_binary_facts_is_a(mp->facts, bus->parent->type, "pci-host-bridge");
+}
+
+static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean one_slot)
+{
+    QtBus *bus = qt_bus_new(qb->name);
+
+    bus->qom_type = g_strdup(qb->type);
+    bus->kind = qt_binary_facts_is_a(mp->facts, qb->type, "PCIE") ? QT_BUS_PCIE : QT_BUS_PCI;
+    if (one_slot) {
+        /* PCIe: a port's link has one device, number 0 (PCIe base spec,
+         * 7.3.1); QEMU 7.2 accepts others there, the guest never sees them */
+        bus->slot_mask = 1;
+        bus->slots_provenance = qt_provenance_new(
+            QT_SOURCE_SPEC, "PCIe base spec 7.3.1: downstream of a port", "device number 0 only");
+    } else {
+        bus->slot_mask = 0xffffffffu;
+        bus->slots_provenance =
+            qt_provenance_new(QT_SOURCE_SPEC, "PCI: 5-bit device number", "32 slots");
+    }
+    for (guint i = 0; i < qb->devices->len; i++) {
+        const QtQtreeDev *dev = qb->devices->pdata[i];
+        const char *mf = qt_qtree_dev_get(dev, "multifunction");
+        int slot, fn;
+
+        if (is_trial_id(dev->id) || !qt_qtree_dev_get_addr(dev, &slot, &fn))
+            continue;
+        qt_bus_add_occupied(bus, slot, fn, dev->type, dev->id, g_strcmp0(mf, "true") == 0);
+    }
+    return bus;
+}
+
+static QtControllerTrial *trial_for(GPtrArray *list, const char *driver)
+{
+    QtControllerTrial *t;
+
+    for (guint i = 0; i < list->len; i++) {
+        t = list->pdata[i];
+        if (g_str_equal(t->driver, driver))
+            return t;
+    }
+    t = qt_controller_trial_new(driver);
+    g_ptr_array_add(list, t);
+    return t;
+}
+
+static QtRootBus *root_bus_named(QtMachineResult *r, const char *name)
+{
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        if (g_str_equal(rb->bus->name, name))
+            return rb;
+    }
+    return NULL;
+}
+
+typedef struct {
+    MachineProbe *mp;
+    GPtrArray *roots;
+    GHashTable *owned; /* trial id -> the root bus it created */
+} CollectRoots;
+
+/* the trial device that created root bus @bus, or NULL when the bus is the
+ * machine's own: an expander's bus is named after it, a host bridge's hangs
+ * under it, and some expanders put an internal bridge carrying their own
+ * id on their new root bus */
+static const char *root_bus_owner(MachineProbe *mp, const QtQtreeBus *bus)
+{
+    if (is_trial_id(bus->name))
+        return bus->name;
+    if (is_trial_id(bus->parent->id))
+        return bus->parent->id;
+    for (guint i = 0; i < bus->devices->len; i++) {
+        const QtQtreeDev *dev = bus->devices->pdata[i];
+        QtTrialDevice *d = is_trial_id(dev->id) ? find_in_batch(mp, dev->id, NULL) : NULL;
+        if (d != NULL && g_strcmp0(d->bus, bus->name) != 0)
+            return dev->id;
+    }
+    return NULL;
+}
+
+static void collect_roots(QtQtreeBus *bus, gpointer user_data)
+{
+    CollectRoots *c = user_data;
+    const char *owner;
+
+    if (!is_root_bus(c->mp, bus))
+        return;
+    owner = root_bus_owner(c->mp, bus);
+    if (owner == NULL)
+        g_ptr_array_add(c->roots, bus);
+    else
+        g_hash_table_replace(c->owned, g_strdup(owner), bus);
+}
+
+typedef struct {
+    const char *id;
+    QtQtreeBus *found;
+    gboolean root;
+    QtQtreeDev *dev;
+} FindTrial;
+
+static void find_trial_bus(QtQtreeBus *bus, gpointer user_data)
+{
+    FindTrial *f = user_data;
+
+    if (f->found)
+        return;
+    if (bus->parent && g_strcmp0(bus->parent->id, f->id) == 0) {
+        f->found = bus;
+        f->dev = bus->parent;
+    }
+    /* an expander bus: a new root bus named after the device, hosted by a
+     * host bridge QEMU creates for it */
+    if (f->found == NULL && g_strcmp0(bus->name, f->id) == 0) {
+        f->found = bus;
+        f->root = TRUE;
+    }
+}
+
+typedef struct {
+    const char *id;
+    QtQtreeDev *dev;
+} FindDev;
+
+static void find_dev(QtQtreeBus *bus, gpointer user_data)
+{
+    FindDev *f = user_data;
+
+    for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
+        QtQtreeDev *d = bus->devices->pdata[i];
+        if (g_strcmp0(d->id, f->id) == 0)
+            f->dev = d;
+    }
+}
+
+static char *notable_text(const QtQtreeDev *dev)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (const char *const *p = notable_props; dev && *p; p++) {
+        const char *v = qt_qtree_dev_get(dev, *p);
+        if (v)
+            g_string_append_printf(s, "%s%s=%s", s->len ? "," : "", *p, v);
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* turn the qtree into the result: root buses with occupancy, and for
+ * every trial device the outcome and the bus it provides */
+static gboolean collect(MachineProbe *mp, GError **error)
+{
+    QtMachineResult *r = mp->result;
+    g_autoptr(GPtrArray) roots = g_ptr_array_new();
+    g_autoptr(GHashTable) owned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    CollectRoots c = {mp, roots, owned};
+
+    g_ptr_array_set_size(r->root_buses, 0);
+    g_ptr_array_set_size(r->host_bridges, 0);
+    g_ptr_array_set_size(r->batch, 0);
+    mp->read_buses = g_ptr_array_new();
+    qt_qtree_foreach_bus(mp->qtree, collect_roots, &c);
+    for (guint i = 0; i < roots->len; i++) {
+        QtQtreeBus *qb = roots->pdata[i];
+        QtRootBus *rb = qt_root_bus_new(bus_from_qtree(mp, qb, FALSE));
+        g_ptr_array_add(r->root_buses, rb);
+        g_ptr_array_add(mp->read_buses, rb->bus);
+    }
+    if (mp->bare)
+        return TRUE;
+
+    /* accepted trials */
+    for (guint i = 0; i < mp->batch->len; i++) {
+        QtTrialDevice *d = mp->batch->pdata[i];
+        FindTrial f = {d->id, NULL, FALSE, NULL};
+        FindDev fd = {d->id, NULL};
+        QtControllerTrial *t;
+        g_autofree char *detail = g_strdup_printf("-device %s on %s", d->args, mp->machine);
+        g_autofree char *notable = NULL;
+
+        g_ptr_array_add(r->batch, qt_trial_device_copy(d));
+        if (d->bus != NULL) {
+            QtRootBus *rb = root_bus_named(r, d->bus);
+            if (rb == NULL)
+                continue; /* its bus is gone: cannot happen when QEMU accepted it */
+            t = trial_for(rb->controllers, d->driver);
+        } else {
+            t = trial_for(r->host_bridges, d->driver);
+        }
+        if (d->numa) {
+            t->numa = TRUE;
+            qt_provenance_free(t->numa_provenance);
+            t->numa_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted");
+            continue;
+        }
+        if (t->cold_provenance != NULL)
+            continue; /* one of a series: the first tells */
+        t->cold = TRUE;
+        t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted");
+        qt_qtree_foreach_bus(mp->qtree, find_trial_bus, &f);
+        qt_qtree_foreach_bus(mp->qtree, find_dev, &fd);
+        if (f.found != NULL && is_pci_bus(mp, f.found)) {
+            const QtDeviceType *dt = qt_emulator_find_device(mp->e, d->driver);
+            gboolean port =
+                dt && (dt->role == QT_ROLE_ROOT_PORT || dt->role == QT_ROLE_SWITCH_DOWNSTREAM);
+            t->provides = bus_from_qtree(mp, f.found, port);
+            /* a PCI device that created a root bus is an expander bus */
+            if (g_hash_table_contains(owned, d->id) && dt && dt->flavour != QT_FLAVOUR_NONE)
+                g_hash_table_add(r->expanders, g_strdup(d->driver));
+            g_ptr_array_add(mp->read_buses, t->provides);
+        }
+        notable = notable_text(fd.dev);
+        if (notable && *notable)
+            g_hash_table_replace(r->notable,
+                                 g_strdup_printf("%s/%s", d->bus ? d->bus : "", d->driver),
+                                 g_steal_pointer(&notable));
+    }
+    /* refused trials */
+    for (guint i = 0; i < mp->tried->len; i++) {
+        QtTrialDevice *d = mp->tried->pdata[i];
+        const char *why = g_hash_table_lookup(mp->rejected, d->id);
+        g_autofree char *detail = g_strdup_printf("-device %s on %s", d->args, mp->machine);
+        QtControllerTrial *t;
+
+        if (why == NULL)
+            continue;
+        if (d->bus != NULL) {
+            QtRootBus *rb = root_bus_named(r, d->bus);
+            if (rb == NULL)
+                continue;
+            t = trial_for(rb->controllers, d->driver);
+        } else {
+            t = trial_for(r->host_bridges, d->driver);
+        }
+        if (d->numa) {
+            if (t->numa_provenance == NULL)
+                t->numa_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
+        } else if (t->cold_provenance == NULL) {
+            t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
+        }
+    }
+    r->numa = mp->numa;
+    return TRUE;
+}
+
+static QtHotplugMechanism mechanism_of(MachineProbe *mp, const char *type)
+{
+    if (type == NULL)
+        return QT_HOTPLUG_OTHER;
+    if (g_hash_table_contains(mp->facts->acpi, type))
+        return QT_HOTPLUG_ACPI;
+    if (qt_binary_facts_is_a(mp->facts, type, "pcie-slot"))
+        return QT_HOTPLUG_PCIE_NATIVE;
+    if (qt_binary_facts_is_a(mp->facts, type, "base-pci-bridge"))
+        return QT_HOTPLUG_SHPC;
+    if (qt_binary_facts_is_a(mp->facts, type, "pci-host-bridge"))
+        return QT_HOTPLUG_HOST_BRIDGE;
+    return QT_HOTPLUG_OTHER;
+}
+
+static void classify_buses(MachineProbe *mp)
+{
+    for (guint i = 0; i < mp->read_buses->len; i++) {
+        QtBus *bus = mp->read_buses->pdata[i];
+        const char *path = g_hash_table_lookup(mp->handler_of, bus->name);
+        g_autofree char *detail = g_strdup_printf("qom-get %s hotplug-handler", bus->name);
+        g_autofree char *outcome = NULL;
+
+        if (path == NULL || *path == '\0' || g_str_has_prefix(path, "error: ")) {
+            bus->hotplug = FALSE;
+            bus->mechanism = QT_HOTPLUG_NONE;
+            outcome = g_strdup(path && *path ? path : "no handler");
+        } else {
+            const char *type = g_hash_table_lookup(mp->handler_type, path);
+            bus->hotplug = TRUE;
+            bus->mechanism = mechanism_of(mp, type);
+            g_free(bus->handler_type);
+            bus->handler_type = g_strdup(type);
+            outcome = g_strdup_printf("%s (%s)", path, type ? type : "type unknown");
+        }
+        qt_provenance_free(bus->hotplug_provenance);
+        bus->hotplug_provenance = qt_provenance_new(QT_SOURCE_QMP, detail, outcome);
+    }
+}
+
+static void hot_trials(GTask *task);
+static void stop_instance(GTask *task);
+static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
+
+static void step_done(GTask *task, void (*next)(GTask *))
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (--mp->pending == 0)
+        next(task);
+}
+
+typedef struct {
+    GTask *task;
+    char *key;
+    QtControllerTrial *trial; /* for hot trials */
+    char *detail;
+} Call;
+
+static void call_free(Call *c)
+{
+    g_free(c->key);
+    g_free(c->detail);
+    g_free(c);
+}
+
+static void after_types(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    classify_buses(mp);
+    hot_trials(task);
+}
+
+static void on_handler_type(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    MachineProbe *mp = g_task_get_task_data(c->task);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) val = qt_qmp_qom_get_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (val && json_object_is_type(val, json_type_string))
+        g_hash_table_replace(mp->handler_type, g_strdup(c->key),
+                             g_strdup(json_object_get_string(val)));
+    step_done(c->task, after_types);
+    call_free(c);
+}
+
+static void after_handlers(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtQmpClient *client = qt_qemu_instance_get_client(mp->inst);
+    g_autoptr(GHashTable) paths = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter iter;
+    gpointer value;
+
+    mp->pending = 1;
+    g_hash_table_iter_init(&iter, mp->handler_of);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const char *path = value;
+        Call *c;
+
+        if (*path == '\0' || g_str_has_prefix(path, "error: ") ||
+            !g_hash_table_add(paths, (gpointer)path))
+            continue;
+        c = g_new0(Call, 1);
+        c->task = task;
+        c->key = g_strdup(path);
+        mp->pending++;
+        qt_qmp_qom_get_async(client, path, "type", NULL, on_handler_type, c);
+    }
+    step_done(task, after_types);
+}
+
+static void on_handler(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    MachineProbe *mp = g_task_get_task_data(c->task);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) val = qt_qmp_qom_get_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (val && json_object_is_type(val, json_type_string))
+        g_hash_table_replace(mp->handler_of, g_strdup(c->key),
+                             g_strdup(json_object_get_string(val)));
+    else
+        g_hash_table_replace(mp->handler_of, g_strdup(c->key),
+                             g_strdup_printf("error: %s", error ? error->message : "not a path"));
+    step_done(c->task, after_handlers);
+    call_free(c);
+}
+
+static void fail_machine(GTask *task, const char *message);
+
+static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = qt_qmp_hmp_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (text == NULL || (mp->qtree = qt_qtree_parse(text, &error)) == NULL ||
+        !collect(mp, &error)) {
+        g_autofree char *msg = g_strdup_printf("reading the topology failed: %s", error->message);
+        fail_machine(task, msg);
+        return;
+    }
+    mp->pending = 1;
+    for (guint i = 0; i < mp->read_buses->len; i++) {
+        QtBus *bus = mp->read_buses->pdata[i];
+        Call *c = g_new0(Call, 1);
+
+        c->task = task;
+        c->key = g_strdup(bus->name);
+        mp->pending++;
+        /* a bus name is a QOM partial path: buses are children of their
+         * device, named alike */
+        qt_qmp_qom_get_async(QT_QMP_CLIENT(source), bus->name, "hotplug-handler", NULL, on_handler,
+                             c);
+    }
+    step_done(task, after_handlers);
+}
+
+/* the smallest value of @prop no device of the batch uses */
+static int unused_value(MachineProbe *mp, const char *prop)
+{
+    g_autofree char *needle = g_strdup_printf(",%s=", prop);
+
+    for (int v = 1;; v++) {
+        gboolean used = FALSE;
+        for (guint i = 0; i < mp->batch->len && !used; i++) {
+            QtTrialDevice *d = mp->batch->pdata[i];
+            const char *p = strstr(d->args, needle);
+            used = p && atoi(p + strlen(needle)) == v;
+        }
+        if (!used)
+            return v;
+    }
+}
+
+static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error)) {
+        c->trial->hot = TRUE;
+        c->trial->hot_provenance = qt_provenance_new(QT_SOURCE_TRIAL, c->detail, "accepted");
+    } else {
+        c->trial->hot = FALSE;
+        c->trial->hot_provenance = qt_provenance_new(
+            QT_SOURCE_TRIAL, c->detail,
+            qt_qmp_error_get_desc(error) ? qt_qmp_error_get_desc(error) : error->message);
+    }
+    step_done(c->task, stop_instance);
+    call_free(c);
+}
+
+static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+    json_object *props = json_object_new_object();
+    g_autofree char *id = g_strdup_printf(QT_TRIAL_PREFIX "%d", ++mp->counter);
+    g_autoptr(GString) detail = g_string_new(NULL);
+    Call *c = g_new0(Call, 1);
+
+    g_string_printf(detail, "device_add driver=%s", t->driver);
+    if (bus) {
+        json_object_object_add(props, "bus", json_object_new_string(bus));
+        g_string_append_printf(detail, " bus=%s", bus);
+    }
+    if (dt && has_prop(dt, "chassis")) {
+        json_object_object_add(props, "chassis", json_object_new_int(mp->counter));
+        g_string_append_printf(detail, " chassis=%d", mp->counter);
+    }
+    if (dt && has_prop(dt, "chassis_nr")) {
+        json_object_object_add(props, "chassis_nr", json_object_new_int(mp->counter));
+        g_string_append_printf(detail, " chassis_nr=%d", mp->counter);
+    }
+    if (dt && has_prop(dt, "index")) {
+        int v = unused_value(mp, "index");
+        json_object_object_add(props, "index", json_object_new_int(v));
+        g_string_append_printf(detail, " index=%d", v);
+    }
+    g_string_append_printf(detail, " on paused %s", mp->machine);
+    c->task = task;
+    c->trial = t;
+    c->detail = g_string_free(g_steal_pointer(&detail), FALSE);
+    mp->pending++;
+    qt_qmp_device_add_async(qt_qemu_instance_get_client(mp->inst), t->driver, id, props, NULL,
+                            on_hot, c);
+}
+
+/* hot legality: device_add into each hotpluggable root bus of a paused
+ * instance, for each controller accepted cold there; host bridges too */
+static void hot_trials(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
+
+    mp->pending = 1;
+    if (!mp->bare) {
+        for (guint i = 0; i < r->root_buses->len; i++) {
+            QtRootBus *rb = r->root_buses->pdata[i];
+            for (guint j = 0; rb->bus->hotplug && j < rb->controllers->len; j++) {
+                QtControllerTrial *t = rb->controllers->pdata[j];
+                if (t->cold)
+                    hot_add(task, t, rb->bus->name);
+            }
+        }
+        for (guint j = 0; j < r->host_bridges->len; j++) {
+            QtControllerTrial *t = r->host_bridges->pdata[j];
+            if (t->cold)
+                hot_add(task, t, NULL);
+        }
+    }
+    step_done(task, stop_instance);
+}
+
+static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    g_clear_object(&mp->inst);
+    g_clear_pointer(&mp->qtree, qt_qtree_bus_free);
+    g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
+    g_hash_table_remove_all(mp->handler_of);
+    g_hash_table_remove_all(mp->handler_type);
+    for (guint i = 0; i < mp->result->root_buses->len; i++) {
+        QtRootBus *rb = mp->result->root_buses->pdata[i];
+        g_ptr_array_add(names, rb->bus->name);
+    }
+    if (!mp->bare && mp->speculative && !batch_covers(mp, names)) {
+        /* a root bus the borrowed batch knew nothing of: learn this
+         * machine type from scratch, with what its own launch showed */
+        mp->speculative = FALSE;
+        g_ptr_array_set_size(mp->tried, 0);
+        g_hash_table_remove_all(mp->rejected);
+    } else if (!mp->bare) {
+        done(task);
+        return;
+    }
+    /* the root buses are known: now the trials */
+    mp->bare = FALSE;
+    build_full_batch(mp, names);
+    if (mp->batch->len == 0) {
+        done(task);
+        return;
+    }
+    launch(task);
+}
+
+/* does every root bus carry at least one device of the batch? */
+static gboolean batch_covers(MachineProbe *mp, GPtrArray *names)
+{
+    for (guint i = 0; i < names->len; i++) {
+        gboolean covered = FALSE;
+        for (guint j = 0; j < mp->batch->len && !covered; j++) {
+            QtTrialDevice *d = mp->batch->pdata[j];
+            covered = g_strcmp0(d->bus, names->pdata[i]) == 0;
+        }
+        if (!covered)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void stop_instance(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_async(mp->inst, NULL, on_stopped, task);
+}
+
+static void fail_machine(GTask *task, const char *message)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    g_free(mp->result->error);
+    mp->result->error = g_strdup(message);
+    mp->result->ok = FALSE;
+    if (mp->inst) {
+        qt_qemu_instance_kill(mp->inst);
+        g_clear_object(&mp->inst);
+    }
+    done(task);
+}
+
+static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    g_clear_object(&mp->inst);
+    bisect_step(mp, TRUE);
+    if (mp->result->launches >= MAX_LAUNCHES) {
+        fail_machine(task, "too many launches to find the refused device");
+        return;
+    }
+    launch(task);
+}
+
+static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+
+    if (!qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
+        g_clear_object(&mp->inst);
+        if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED) &&
+            mp->result->launches < MAX_LAUNCHES && handle_refusal(task, error->message)) {
+            launch(task);
+            return;
+        }
+        fail_machine(task, mp->bisect_message ? mp->bisect_message : error->message);
+        return;
+    }
+    if (mp->suspects != NULL) {
+        /* a bisection test: that it started is all it had to say */
+        qt_qemu_instance_stop_async(mp->inst, NULL, on_bisect_stopped, task);
+        return;
+    }
+    qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
+}
+
+static void launch(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (g_task_return_error_if_cancelled(task)) {
+        g_object_unref(task);
+        return;
+    }
+    mp->inst = qt_probe_new_instance(mp->e->path, mp->machine, &mp->options);
+    if (mp->numa && !mp->bare) {
+        for (const char *const *a = numa_args; *a; a++)
+            qt_qemu_instance_add_arg(mp->inst, *a);
+    }
+    for (guint i = 0; !mp->bare && i < mp->batch->len; i++) {
+        QtTrialDevice *d = mp->batch->pdata[i];
+        if (g_hash_table_contains(mp->left_out, d->id))
+            continue;
+        qt_qemu_instance_add_arg(mp->inst, "-device");
+        qt_qemu_instance_add_arg(mp->inst, d->args);
+    }
+    mp->result->launches++;
+    qt_qemu_instance_start_async(mp->inst, mp->cancellable, on_started, task);
+}
+
+/* ---- the result ---- */
+
+static gint compare_root(gconstpointer a, gconstpointer b)
+{
+    const QtRootBus *x = *(QtRootBus *const *)a, *y = *(QtRootBus *const *)b;
+    return g_strcmp0(x->bus->name, y->bus->name);
+}
+
+static gint compare_trial(gconstpointer a, gconstpointer b)
+{
+    const QtControllerTrial *x = *(QtControllerTrial *const *)a;
+    const QtControllerTrial *y = *(QtControllerTrial *const *)b;
+    return g_strcmp0(x->driver, y->driver);
+}
+
+static void bus_fingerprint(GString *s, const QtBus *b)
+{
+    g_string_append_printf(s, "[%s %s %08x hotplug=%d %s %s", b->qom_type,
+                           qt_bus_kind_to_string(b->kind), b->slot_mask, b->hotplug,
+                           qt_hotplug_mechanism_to_string(b->mechanism),
+                           b->handler_type ? b->handler_type : "-");
+    for (guint i = 0; i < b->occupied->len; i++) {
+        const QtSlotUse *u = b->occupied->pdata[i];
+        g_string_append_printf(s, " %02x.%d=%s%s", u->slot, u->function, u->driver,
+                               u->multifunction ? "+mf" : "");
+    }
+    g_string_append_c(s, ']');
+}
+
+static void trial_fingerprint(GString *s, QtMachineResult *r, const char *bus,
+                              const QtControllerTrial *t)
+{
+    g_autofree char *key = g_strdup_printf("%s/%s", bus, t->driver);
+    const char *notable = g_hash_table_lookup(r->notable, key);
+
+    /* what was refused is left out: a machine type probed with a borrowed
+     * batch never tried it, and refusals are the same within a class */
+    if (!t->cold)
+        return;
+    g_string_append_printf(s, "  ctl %s hot=%d numa=%d %s ", t->driver, t->hot, t->numa,
+                           notable ? notable : "");
+    if (t->provides)
+        bus_fingerprint(s, t->provides);
+    g_string_append_c(s, '\n');
+}
+
+static char *fingerprint(QtMachineResult *r)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        g_string_append_printf(s, "root %s ", rb->bus->name);
+        bus_fingerprint(s, rb->bus);
+        g_string_append_c(s, '\n');
+        for (guint j = 0; j < rb->controllers->len; j++)
+            trial_fingerprint(s, r, rb->bus->name, rb->controllers->pdata[j]);
+    }
+    for (guint j = 0; j < r->host_bridges->len; j++)
+        trial_fingerprint(s, r, "", r->host_bridges->pdata[j]);
+    g_string_append_printf(s, "host-bridge-max-index %d\nnuma %d\n", r->host_bridge_max_index,
+                           r->numa);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void done(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
+
+    r->ms = (double)(g_get_monotonic_time() - mp->t0) / 1000.0;
+    if (r->error == NULL) {
+        int max_series = -1;
+        r->ok = TRUE;
+        r->borrowed = mp->speculative;
+        for (guint i = 0; i < r->batch->len; i++) {
+            QtTrialDevice *d = r->batch->pdata[i];
+            if (d->series) {
+                max_series = MAX(max_series, d->series_value);
+                if (r->host_bridge_driver == NULL)
+                    r->host_bridge_driver = g_strdup(d->driver);
+            }
+        }
+        /* the highest value accepted is the limit, whether this launch saw
+         * the refusal of the next one or borrowed a batch that stops there */
+        r->host_bridge_max_index = max_series;
+        g_ptr_array_sort(r->root_buses, compare_root);
+        for (guint i = 0; i < r->root_buses->len; i++)
+            g_ptr_array_sort(((QtRootBus *)r->root_buses->pdata[i])->controllers, compare_trial);
+        g_ptr_array_sort(r->host_bridges, compare_trial);
+        r->fingerprint = fingerprint(r);
+    }
+    g_task_return_pointer(task, g_steal_pointer(&mp->result),
+                          (GDestroyNotify)qt_machine_result_free);
+    g_object_unref(task);
+}
+
+void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, const char *machine,
+                            const QtMachineResult *seed, const QtProbeOptions *options,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    MachineProbe *mp = g_new0(MachineProbe, 1);
+
+    mp->e = e;
+    mp->facts = facts;
+    mp->options = *options;
+    mp->machine = g_strdup(machine);
+    mp->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    mp->result = result_new(machine);
+    mp->batch = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
+    mp->tried = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
+    mp->rejected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    mp->left_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    mp->handler_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    mp->handler_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    mp->t0 = g_get_monotonic_time();
+    g_task_set_task_data(task, mp, (GDestroyNotify)machine_probe_free);
+
+    if (seed != NULL && seed->ok && seed->batch->len > 0) {
+        for (guint i = 0; i < seed->batch->len; i++) {
+            QtTrialDevice *d = seed->batch->pdata[i];
+            g_ptr_array_add(mp->batch, qt_trial_device_copy(d));
+            g_ptr_array_add(mp->tried, qt_trial_device_copy(d));
+            mp->counter = MAX(mp->counter, atoi(d->id + strlen(QT_TRIAL_PREFIX)));
+            mp->bus_nr_used += strstr(d->args, ",bus_nr=") != NULL;
+        }
+        mp->numa = seed->numa;
+        mp->speculative = TRUE;
+    } else {
+        mp->bare = TRUE;
+    }
+    launch(task);
+}
+
+QtMachineResult *qt_machine_probe_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}

@@ -1,0 +1,440 @@
+/* the probe of one emulator: the binary probe, then every machine type in
+ * parallel, then the classes */
+#include <string.h>
+
+#include "qt-probe-error.h"
+#include "qt-probe-private.h"
+
+typedef struct {
+    QtEmulator *e;
+    QtProbeOptions options;
+    char *accel;
+    char *runtime_dir;
+    QtProbeProgressFunc progress;
+    gpointer progress_data;
+    GCancellable *cancellable;
+    QtBinaryFacts *facts;
+    GPtrArray *todo;     /* machine names, in launch order */
+    GHashTable *seed_of; /* machine -> the machine whose batch it borrows */
+    GHashTable *waiting; /* seed -> GPtrArray of machines waiting for it */
+    GHashTable *results; /* machine -> QtMachineResult */
+    GQueue ready;
+    guint running;
+    guint jobs;
+    guint class_jobs;
+    guint outstanding;      /* machine probes not finished */
+    gboolean class_pending; /* the class hotplug trials still run */
+    GError *class_error;
+    gint64 t0;
+    gboolean full; /* a whole-emulator probe, not a re-probe */
+} Probe;
+
+static void probe_free(Probe *p)
+{
+    qt_emulator_free(p->e);
+    g_free(p->accel);
+    g_free(p->runtime_dir);
+    g_clear_object(&p->cancellable);
+    qt_binary_facts_free(p->facts);
+    g_clear_pointer(&p->todo, g_ptr_array_unref);
+    g_clear_pointer(&p->seed_of, g_hash_table_unref);
+    g_clear_pointer(&p->waiting, g_hash_table_unref);
+    g_clear_pointer(&p->results, g_hash_table_unref);
+    g_queue_clear(&p->ready);
+    g_clear_error(&p->class_error);
+    g_free(p);
+}
+
+static gsize common_prefix(const char *a, const char *b)
+{
+    gsize n = 0;
+
+    while (a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* which machine types go first, and which borrow whose batch.  The "seeds"
+ * are QEMU's current types (those with an alias, and the default); every
+ * other type borrows from the seed it shares the longest name prefix with,
+ * provided they share at least its first "word" (up to the first '-').
+ * Only a heuristic for speed: a wrong guess costs a relaunch, never a
+ * wrong fact. */
+static void plan(Probe *p)
+{
+    g_autoptr(GPtrArray) seeds = g_ptr_array_new();
+    g_autoptr(GPtrArray) others = g_ptr_array_new();
+
+    for (guint i = 0; i < p->e->machines->len; i++) {
+        QtMachineType *m = p->e->machines->pdata[i];
+        gboolean wanted = p->options.machines == NULL;
+
+        for (const char *const *w = p->options.machines; w && *w && !wanted; w++)
+            wanted = g_str_equal(*w, m->name) || g_strcmp0(*w, m->alias) == 0;
+        if (!wanted)
+            continue;
+        if (m->alias != NULL || m->is_default)
+            g_ptr_array_add(seeds, m->name);
+        else
+            g_ptr_array_add(others, m->name);
+    }
+    for (guint i = 0; i < others->len; i++) {
+        const char *name = others->pdata[i];
+        const char *dash = strchr(name, '-');
+        gsize need = dash ? (gsize)(dash - name) + 1 : strlen(name) + 1;
+        const char *best = NULL;
+        gsize best_len = 0;
+
+        for (guint j = 0; j < seeds->len; j++) {
+            gsize n = common_prefix(name, seeds->pdata[j]);
+            if (n >= need && n > best_len) {
+                best = seeds->pdata[j];
+                best_len = n;
+            }
+        }
+        if (best == NULL) {
+            g_ptr_array_add(seeds, (gpointer)name);
+            continue;
+        }
+        g_hash_table_replace(p->seed_of, g_strdup(name), g_strdup(best));
+    }
+    /* seeds first; the rest as their seeds finish */
+    for (guint i = 0; i < seeds->len; i++)
+        g_ptr_array_add(p->todo, g_strdup(seeds->pdata[i]));
+    for (guint i = 0; i < others->len; i++) {
+        const char *seed = g_hash_table_lookup(p->seed_of, others->pdata[i]);
+        GPtrArray *w;
+
+        if (seed == NULL)
+            continue;
+        w = g_hash_table_lookup(p->waiting, seed);
+        if (w == NULL) {
+            w = g_ptr_array_new_with_free_func(g_free);
+            g_hash_table_replace(p->waiting, g_strdup(seed), w);
+        }
+        g_ptr_array_add(w, g_strdup(others->pdata[i]));
+        g_ptr_array_add(p->todo, g_strdup(others->pdata[i]));
+    }
+    for (guint i = 0; i < seeds->len; i++)
+        g_queue_push_tail(&p->ready, g_strdup(seeds->pdata[i]));
+    p->outstanding = p->todo->len;
+}
+
+static void pump(GTask *task);
+static void finish(GTask *task);
+
+static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Probe *p = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    QtMachineResult *r = qt_machine_probe_finish(res, &error);
+    GPtrArray *waiters;
+
+    p->running--;
+    p->outstanding--;
+    if (r == NULL) {
+        /* only cancellation ends a machine probe without a result */
+        g_debug("machine probe: %s", error->message);
+    } else {
+        const char *name = r->machine;
+        if (p->progress) {
+            g_autofree char *status =
+                r->ok ? g_strdup_printf("ok (%u launches, %.0f ms)", r->launches, r->ms)
+                      : g_strdup_printf("failed: %s", r->error);
+            p->progress(name, status, p->progress_data);
+        }
+        g_hash_table_replace(p->results, g_strdup(name), r);
+        waiters = g_hash_table_lookup(p->waiting, name);
+        for (guint i = 0; waiters && i < waiters->len; i++)
+            g_queue_push_head(&p->ready, g_strdup(waiters->pdata[i]));
+    }
+    if (p->outstanding == 0 && !p->class_pending) {
+        finish(task);
+        return;
+    }
+    pump(task);
+}
+
+static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Probe *p = g_task_get_task_data(task);
+
+    p->class_pending = FALSE;
+    if (!qt_class_probe_finish(res, &p->class_error))
+        g_debug("class probe: %s", p->class_error->message);
+    if (p->outstanding == 0)
+        finish(task);
+}
+
+static void pump(GTask *task)
+{
+    Probe *p = g_task_get_task_data(task);
+
+    while (p->running < p->jobs && !g_queue_is_empty(&p->ready)) {
+        g_autofree char *name = g_queue_pop_head(&p->ready);
+        const char *seed_name = g_hash_table_lookup(p->seed_of, name);
+        const QtMachineResult *seed = seed_name ? g_hash_table_lookup(p->results, seed_name) : NULL;
+
+        p->running++;
+        qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, p->cancellable, on_machine,
+                               task);
+    }
+}
+
+static QtControllerTrial *trial_copy(const QtControllerTrial *t)
+{
+    QtControllerTrial *c = qt_controller_trial_new(t->driver);
+
+    c->cold = t->cold;
+    c->cold_provenance = t->cold_provenance ? qt_provenance_copy(t->cold_provenance) : NULL;
+    c->hot = t->hot;
+    c->hot_provenance = t->hot_provenance ? qt_provenance_copy(t->hot_provenance) : NULL;
+    c->provides = t->provides ? qt_bus_copy(t->provides) : NULL;
+    c->numa = t->numa;
+    c->numa_provenance = t->numa_provenance ? qt_provenance_copy(t->numa_provenance) : NULL;
+    return c;
+}
+
+static QtTopologyClass *class_from_result(const char *id, const QtMachineResult *r)
+{
+    QtTopologyClass *c = qt_topology_class_new(id);
+
+    c->fingerprint = g_strdup(r->fingerprint);
+    c->representative = g_strdup(r->machine);
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        const QtRootBus *rb = r->root_buses->pdata[i];
+        QtRootBus *copy = qt_root_bus_new(qt_bus_copy(rb->bus));
+
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *t = rb->controllers->pdata[j];
+            QtControllerTrial *tc = trial_copy(t);
+            g_autofree char *key = g_strdup_printf("%s/%s", rb->bus->name, t->driver);
+            tc->properties = g_strdup(g_hash_table_lookup(r->notable, key));
+            g_ptr_array_add(copy->controllers, tc);
+        }
+        g_ptr_array_add(c->root_buses, copy);
+    }
+    for (guint j = 0; j < r->host_bridges->len; j++) {
+        const QtControllerTrial *t = r->host_bridges->pdata[j];
+        QtControllerTrial *tc = trial_copy(t);
+        g_autofree char *key = g_strdup_printf("/%s", t->driver);
+        tc->properties = g_strdup(g_hash_table_lookup(r->notable, key));
+        g_ptr_array_add(c->host_bridges, tc);
+    }
+    c->host_bridge_driver_max_index = r->host_bridge_max_index;
+    c->host_bridge_driver = g_strdup(r->host_bridge_driver);
+    if (r->host_bridge_provenance)
+        c->host_bridge_provenance = qt_provenance_copy(r->host_bridge_provenance);
+    return c;
+}
+
+/* machine types with one fingerprint share a class; the class holds the
+ * facts of a member that ran the trials itself, rather than one that
+ * borrowed a batch, since only it saw QEMU's refusals */
+static void build_classes(Probe *p)
+{
+    QtEmulator *e = p->e;
+    g_autoptr(GHashTable) by_print = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    /* a re-probe keeps the classes of the machine types it did not touch */
+    for (guint i = 0; i < e->classes->len; i++) {
+        QtTopologyClass *c = e->classes->pdata[i];
+        for (guint j = c->machines->len; j > 0; j--) {
+            if (g_hash_table_contains(p->results, c->machines->pdata[j - 1]))
+                g_ptr_array_remove_index(c->machines, j - 1);
+        }
+    }
+    for (guint i = e->classes->len; i > 0; i--) {
+        QtTopologyClass *c = e->classes->pdata[i - 1];
+        if (c->machines->len == 0)
+            g_ptr_array_remove_index(e->classes, i - 1);
+        else
+            g_hash_table_insert(by_print, c->fingerprint, c);
+    }
+
+    for (guint i = 0; i < e->machines->len; i++) {
+        QtMachineType *m = e->machines->pdata[i];
+        const QtMachineResult *r = g_hash_table_lookup(p->results, m->name);
+        QtTopologyClass *c;
+
+        if (r == NULL)
+            continue;
+        m->probe_ms = r->ms;
+        g_clear_pointer(&m->error, g_free);
+        g_clear_pointer(&m->class_id, g_free);
+        if (!r->ok) {
+            m->status = QT_MACHINE_FAILED;
+            m->error = g_strdup(r->error);
+            continue;
+        }
+        m->status = QT_MACHINE_OK;
+        c = g_hash_table_lookup(by_print, r->fingerprint);
+        if (c == NULL) {
+            g_autofree char *id = NULL;
+            for (guint n = e->classes->len + 1;; n++) {
+                g_free(id);
+                id = g_strdup_printf("class-%u", n);
+                if (qt_emulator_find_class(e, id) == NULL)
+                    break;
+            }
+            c = class_from_result(id, r);
+            g_ptr_array_add(e->classes, c);
+            g_hash_table_insert(by_print, c->fingerprint, c);
+        } else if (!r->borrowed) {
+            const QtMachineResult *cur = g_hash_table_lookup(p->results, c->representative);
+            if (cur == NULL || cur->borrowed) {
+                /* a member that ran its own trials explains the class better */
+                QtTopologyClass *better = class_from_result(c->id, r);
+                g_ptr_array_extend_and_steal(better->machines, g_steal_pointer(&c->machines));
+                c->machines = g_ptr_array_new_with_free_func(g_free);
+                for (guint k = 0; k < e->classes->len; k++) {
+                    if (e->classes->pdata[k] == c) {
+                        g_hash_table_insert(by_print, better->fingerprint, better);
+                        e->classes->pdata[k] = better;
+                        qt_topology_class_free(c);
+                        break;
+                    }
+                }
+                c = better;
+            }
+        }
+        g_ptr_array_add(c->machines, g_strdup(m->name));
+        m->class_id = g_strdup(c->id);
+    }
+    for (guint i = 0; i < e->classes->len; i++)
+        g_ptr_array_sort(((QtTopologyClass *)e->classes->pdata[i])->machines,
+                         (GCompareFunc)g_strcmp0);
+
+    /* roles only a trial can tell: a PCI device that adds a root bus */
+    g_hash_table_iter_init(&iter, p->results);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        QtMachineResult *r = value;
+        GHashTableIter it;
+        gpointer driver;
+
+        g_hash_table_iter_init(&it, r->expanders);
+        while (g_hash_table_iter_next(&it, &driver, NULL)) {
+            QtDeviceType *t = qt_emulator_find_device(e, driver);
+            if (t == NULL || t->role == QT_ROLE_EXPANDER_BUS)
+                continue;
+            g_autofree char *detail =
+                g_strdup_printf("-device %s on %s", (char *)driver, r->machine);
+            t->role = QT_ROLE_EXPANDER_BUS;
+            qt_provenance_free(t->role_provenance);
+            t->role_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "adds a root bus");
+        }
+    }
+}
+
+static void finish(GTask *task)
+{
+    Probe *p = g_task_get_task_data(task);
+
+    if (g_task_return_error_if_cancelled(task)) {
+        g_object_unref(task);
+        return;
+    }
+    if (p->class_error) {
+        g_task_return_error(task, g_steal_pointer(&p->class_error));
+        g_object_unref(task);
+        return;
+    }
+    build_classes(p);
+    p->e->probe_ms = (double)(g_get_monotonic_time() - p->t0) / 1000.0;
+    p->e->probed_at = g_get_real_time() / G_USEC_PER_SEC;
+    g_task_return_pointer(task, g_steal_pointer(&p->e), (GDestroyNotify)qt_emulator_free);
+    g_object_unref(task);
+}
+
+static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Probe *p = g_task_get_task_data(task);
+    GError *error = NULL;
+
+    p->running--;
+    p->facts = qt_binary_probe_finish(res, &error);
+    if (p->facts == NULL) {
+        g_task_return_error(task, error);
+        g_object_unref(task);
+        return;
+    }
+    if (p->progress)
+        p->progress(NULL, "ok", p->progress_data);
+    plan(p);
+    if (p->full) {
+        p->class_pending = TRUE;
+        qt_class_probe_async(p->e, &p->options, p->class_jobs, p->cancellable, on_classes, task);
+    }
+    if (p->outstanding == 0 && !p->class_pending) {
+        finish(task);
+        return;
+    }
+    pump(task);
+}
+
+static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable)
+{
+    Probe *p = g_new0(Probe, 1);
+
+    p->options = *options;
+    p->accel = g_strdup(options->accel ? options->accel : "tcg");
+    p->options.accel = p->accel;
+    p->runtime_dir = g_strdup(options->runtime_dir);
+    p->options.runtime_dir = p->runtime_dir;
+    p->jobs = options->jobs ? options->jobs : MAX(g_get_num_processors(), 1);
+    p->class_jobs = options->class_jobs ? options->class_jobs : 12;
+    p->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    p->todo = g_ptr_array_new_with_free_func(g_free);
+    p->seed_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    p->waiting =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+    p->results = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify)qt_machine_result_free);
+    g_queue_init(&p->ready);
+    p->t0 = g_get_monotonic_time();
+    return p;
+}
+
+void qt_probe_emulator_async(const char *path, const QtProbeOptions *options,
+                             QtProbeProgressFunc progress, gpointer progress_data,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    Probe *p = probe_new(options, cancellable);
+    g_autofree char *resolved = NULL;
+    GError *error = NULL;
+
+    g_task_set_source_tag(task, qt_probe_emulator_async);
+    g_task_set_task_data(task, p, (GDestroyNotify)probe_free);
+    p->full = TRUE;
+    p->progress = progress;
+    p->progress_data = progress_data;
+    resolved =
+        strchr(path, '/') ? g_canonicalize_filename(path, NULL) : g_find_program_in_path(path);
+    if (resolved == NULL) {
+        g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
+                                "emulator '%s' not found in PATH", path);
+        g_object_unref(task);
+        return;
+    }
+    p->e = qt_emulator_new(resolved);
+    if (!qt_emulator_identity_read(resolved, &p->e->identity, &error)) {
+        g_task_return_error(task, error);
+        g_object_unref(task);
+        return;
+    }
+    p->e->accel = g_strdup(p->accel);
+    p->running = 1;
+    qt_binary_probe_async(p->e, &p->options, TRUE, cancellable, on_binary, task);
+}
+
+QtEmulator *qt_probe_emulator_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
