@@ -506,6 +506,7 @@ static void on_class_hotplug(GObject *source, GAsyncResult *res, gpointer user_d
     g_autofree char *detail = g_strdup_printf(
         "device_add driver=%s bus=" NO_SUCH_BUS " on -machine none", call->type->name);
 
+    g_debug("class probe: %s answered", call->type->name);
     qt_provenance_free(call->type->hotplug_provenance);
     call->type->hotplug_provenance = NULL;
     if (qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error)) {

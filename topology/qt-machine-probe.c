@@ -8,8 +8,11 @@
 
 /* a machine type never costs more launches than this */
 #define MAX_LAUNCHES 24
-/* index series (host bridges): values tried go up to this */
-#define SERIES_MAX 64
+/* index limits (host bridges): the batch carries value SERIES_FIRST (the
+ * value below is left for the hot-plug trial, 1 is the NUMA variant's); a
+ * search of one-device launches finds the highest accepted value, up to */
+#define SERIES_FIRST 3
+#define SERIES_CAP   4096
 /* expander buses get bus numbers from the top down, this far apart */
 #define BUS_NR_TOP  248
 #define BUS_NR_STEP 8
@@ -17,14 +20,18 @@
  * machine versions differ (e.g. io-reserve on some q35 versions) */
 static const char *const notable_props[] = {"hotplug", "io-reserve", "bus-reserve", NULL};
 
+/* two nodes; 256 MiB each, since some machines want node memory aligned
+ * to that (memory is mapped lazily: it costs nothing) */
+/* clang-format off */
 static const char *const numa_args[] = {
-    "-m",      "256M",
-    "-object", "memory-backend-ram,id=qtopo-mem0,size=128M",
-    "-numa",   "node,nodeid=0,memdev=qtopo-mem0",
-    "-object", "memory-backend-ram,id=qtopo-mem1,size=128M",
-    "-numa",   "node,nodeid=1,memdev=qtopo-mem1",
+    "-m", "512M",
+    "-object", "memory-backend-ram,id=qtopo-mem0,size=256M",
+    "-numa", "node,nodeid=0,memdev=qtopo-mem0",
+    "-object", "memory-backend-ram,id=qtopo-mem1,size=256M",
+    "-numa", "node,nodeid=1,memdev=qtopo-mem1",
     NULL,
 };
+/* clang-format on */
 
 typedef struct {
     const QtEmulator *e;
@@ -45,11 +52,18 @@ typedef struct {
     GPtrArray *suspects;  /* trial ids, or NULL when not bisecting */
     GHashTable *left_out; /* trial ids the current test launch leaves out */
     char *bisect_message;
+    /* the index limit search: one host bridge at index search_value */
+    QtTrialDevice *search; /* the batch's accepted device being searched */
+    int search_good, search_bad;
+    char *search_refusal;
+    char *search_args;
     GPtrArray *tried; /* QtTrialDevice: everything ever in a batch */
 
     QtQemuInstance *inst;
     QtQtreeBus *qtree;
     GPtrArray *read_buses;    /* QtBus being read (borrowed from the result) */
+    GHashTable *bus_path;     /* bus name -> the QOM path to ask it by */
+    GPtrArray *unresolved;    /* bus names that path did not find */
     GHashTable *handler_of;   /* bus name -> handler QOM path */
     GHashTable *handler_type; /* handler path -> QOM type */
     guint pending;
@@ -126,10 +140,15 @@ static void machine_probe_free(MachineProbe *mp)
     g_clear_pointer(&mp->suspects, g_ptr_array_unref);
     g_hash_table_unref(mp->left_out);
     g_free(mp->bisect_message);
+    qt_trial_device_free(mp->search);
+    g_free(mp->search_refusal);
+    g_free(mp->search_args);
     g_ptr_array_unref(mp->tried);
     g_clear_object(&mp->inst);
     qt_qtree_bus_free(mp->qtree);
     g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
+    g_hash_table_unref(mp->bus_path);
+    g_ptr_array_unref(mp->unresolved);
     g_hash_table_unref(mp->handler_of);
     g_hash_table_unref(mp->handler_type);
     g_free(mp);
@@ -181,7 +200,7 @@ static QtTrialDevice *make_trial(MachineProbe *mp, const QtDeviceType *t, const 
     if (series != NULL)
         g_string_append_printf(args, ",%s=%d", series, series_value);
     else if (has_prop(t, "index"))
-        g_string_append_printf(args, ",index=%d", n);
+        g_string_append_printf(args, ",index=%d", SERIES_FIRST - 2);
     if (numa)
         g_string_append(args, ",numa_node=1");
     d->args = g_string_free(g_steal_pointer(&args), FALSE);
@@ -219,9 +238,7 @@ static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
                 mp->numa = TRUE;
             }
             if (has_prop(t, "index")) {
-                int first = mp->counter + 3;
-                for (int v = first; v <= SERIES_MAX; v++)
-                    g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, "index", v));
+                g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, "index", SERIES_FIRST));
             } else {
                 g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, NULL, 0));
             }
@@ -386,7 +403,7 @@ static gboolean handle_refusal(GTask *task, const char *message)
 
         g_debug("probe %s: %s refused: %s", mp->machine, d->args, why);
         end_bisect(mp);
-        if (d->series != NULL) {
+        if (d->series != NULL && d->series_value > SERIES_FIRST && !mp->speculative) {
             /* the limit is monotone: every later value is over it too */
             QtMachineResult *r = mp->result;
             g_autofree char *driver = g_strdup(d->driver);
@@ -402,6 +419,17 @@ static gboolean handle_refusal(GTask *task, const char *message)
                 QtTrialDevice *s = mp->batch->pdata[i - 1];
                 if (g_strcmp0(s->driver, driver) == 0 && g_strcmp0(s->series, series) == 0 &&
                     s->series_value >= v)
+                    g_ptr_array_remove_index(mp->batch, i - 1);
+            }
+            return TRUE;
+        }
+        if (d->series != NULL) {
+            /* its first value refused: the type itself is, with the series */
+            g_autofree char *driver = g_strdup(d->driver);
+            reject(mp, d->id, why);
+            for (guint i = mp->batch->len; i > 0; i--) {
+                QtTrialDevice *s = mp->batch->pdata[i - 1];
+                if (g_strcmp0(s->driver, driver) == 0 && s->series != NULL)
                     g_ptr_array_remove_index(mp->batch, i - 1);
             }
             return TRUE;
@@ -452,6 +480,16 @@ static gboolean is_root_bus(MachineProbe *mp, const QtQtreeBus *bus)
 static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean one_slot)
 {
     QtBus *bus = qt_bus_new(qb->name);
+
+    /* a bus is a QOM child of its device: an id'd device lives under
+     * /machine/peripheral; a built-in one's bus name is unique enough to be
+     * a partial path */
+    if (qb->parent && qb->parent->id && *qb->parent->id)
+        g_hash_table_replace(
+            mp->bus_path, g_strdup(qb->name),
+            g_strdup_printf("/machine/peripheral/%s/%s", qb->parent->id, qb->name));
+    else
+        g_hash_table_replace(mp->bus_path, g_strdup(qb->name), g_strdup(qb->name));
 
     bus->qom_type = g_strdup(qb->type);
     bus->kind = qt_binary_facts_is_a(mp->facts, qb->type, "PCIE") ? QT_BUS_PCIE : QT_BUS_PCI;
@@ -687,6 +725,17 @@ static gboolean collect(MachineProbe *mp, GError **error)
             t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
         }
     }
+    /* a candidate of no known role that added no root bus is not a
+     * controller after all: keep it out of the model */
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        for (guint j = rb->controllers->len; j > 0; j--) {
+            QtControllerTrial *t = rb->controllers->pdata[j - 1];
+            const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+            if (dt && dt->role == QT_ROLE_OTHER && !g_hash_table_contains(r->expanders, t->driver))
+                g_ptr_array_remove_index(rb->controllers, j - 1);
+        }
+    }
     r->numa = mp->numa;
     return TRUE;
 }
@@ -734,6 +783,8 @@ static void classify_buses(MachineProbe *mp)
 static void hot_trials(GTask *task);
 static void stop_instance(GTask *task);
 static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
+static gboolean start_search(MachineProbe *mp);
+static void search_launch(GTask *task);
 
 static void step_done(GTask *task, void (*next)(GTask *))
 {
@@ -779,6 +830,7 @@ static void on_handler_type(GObject *source, GAsyncResult *res, gpointer user_da
     call_free(c);
 }
 
+static void after_handlers(GTask *task);
 static void after_handlers(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
@@ -805,6 +857,8 @@ static void after_handlers(GTask *task)
     step_done(task, after_types);
 }
 
+static void after_first_handlers(GTask *task);
+
 static void on_handler(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
@@ -818,8 +872,86 @@ static void on_handler(GObject *source, GAsyncResult *res, gpointer user_data)
     else
         g_hash_table_replace(mp->handler_of, g_strdup(c->key),
                              g_strdup_printf("error: %s", error ? error->message : "not a path"));
+    /* the first round may miss; the walk of /machine/unattached may not */
+    if (c->detail == NULL && val == NULL)
+        g_ptr_array_add(mp->unresolved, g_strdup(c->key));
+    step_done(c->task, c->detail ? after_handlers : after_first_handlers);
+    call_free(c);
+}
+
+static void ask_handler(GTask *task, const char *bus, const char *path, gboolean last_try)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    Call *c = g_new0(Call, 1);
+
+    c->task = task;
+    c->key = g_strdup(bus);
+    c->detail = last_try ? g_strdup(path) : NULL;
+    mp->pending++;
+    qt_qmp_qom_get_async(qt_qemu_instance_get_client(mp->inst), path, "hotplug-handler", NULL,
+                         on_handler, c);
+}
+
+static void on_bridge_children(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    MachineProbe *mp = g_task_get_task_data(c->task);
+    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, NULL);
+
+    for (guint i = 0; props && i < props->len; i++) {
+        QtQmpPropertyInfo *pi = props->pdata[i];
+        for (guint j = 0; j < mp->unresolved->len; j++) {
+            if (g_str_equal(pi->name, mp->unresolved->pdata[j]) &&
+                g_str_has_prefix(pi->type, "child<")) {
+                g_autofree char *path = g_strdup_printf("%s/%s", c->key, pi->name);
+                ask_handler(c->task, pi->name, path, TRUE);
+            }
+        }
+    }
     step_done(c->task, after_handlers);
     call_free(c);
+}
+
+/* buses QEMU made for an expander have no id'd parent and share their name
+ * with the device: find them among the children of the host bridges and
+ * bridges QEMU created itself */
+static void on_unattached(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, NULL);
+
+    mp->pending = 1;
+    for (guint i = 0; props && i < props->len; i++) {
+        QtQmpPropertyInfo *pi = props->pdata[i];
+        g_autofree char *type = NULL;
+        Call *c;
+
+        if (!g_str_has_prefix(pi->type, "child<") || !g_str_has_suffix(pi->type, ">"))
+            continue;
+        type = g_strndup(pi->type + 6, strlen(pi->type) - 7);
+        if (!qt_binary_facts_is_a(mp->facts, type, "pci-host-bridge") &&
+            !qt_binary_facts_is_a(mp->facts, type, "base-pci-bridge"))
+            continue;
+        c = g_new0(Call, 1);
+        c->task = task;
+        c->key = g_strdup_printf("/machine/unattached/%s", pi->name);
+        mp->pending++;
+        qt_qmp_qom_list_async(QT_QMP_CLIENT(source), c->key, NULL, on_bridge_children, c);
+    }
+    step_done(task, after_handlers);
+}
+
+static void after_first_handlers(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (mp->unresolved->len == 0) {
+        after_handlers(task);
+        return;
+    }
+    qt_qmp_qom_list_async(qt_qemu_instance_get_client(mp->inst), "/machine/unattached", NULL,
+                          on_unattached, task);
 }
 
 static void fail_machine(GTask *task, const char *message);
@@ -840,17 +972,9 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
     mp->pending = 1;
     for (guint i = 0; i < mp->read_buses->len; i++) {
         QtBus *bus = mp->read_buses->pdata[i];
-        Call *c = g_new0(Call, 1);
-
-        c->task = task;
-        c->key = g_strdup(bus->name);
-        mp->pending++;
-        /* a bus name is a QOM partial path: buses are children of their
-         * device, named alike */
-        qt_qmp_qom_get_async(QT_QMP_CLIENT(source), bus->name, "hotplug-handler", NULL, on_handler,
-                             c);
+        ask_handler(task, bus->name, g_hash_table_lookup(mp->bus_path, bus->name), FALSE);
     }
-    step_done(task, after_handlers);
+    step_done(task, after_first_handlers);
 }
 
 /* the smallest value of @prop no device of the batch uses */
@@ -960,6 +1084,8 @@ static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
     g_clear_object(&mp->inst);
     g_clear_pointer(&mp->qtree, qt_qtree_bus_free);
     g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
+    g_hash_table_remove_all(mp->bus_path);
+    g_ptr_array_set_size(mp->unresolved, 0);
     g_hash_table_remove_all(mp->handler_of);
     g_hash_table_remove_all(mp->handler_type);
     for (guint i = 0; i < mp->result->root_buses->len; i++) {
@@ -973,6 +1099,10 @@ static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
         g_ptr_array_set_size(mp->tried, 0);
         g_hash_table_remove_all(mp->rejected);
     } else if (!mp->bare) {
+        if (!mp->speculative && start_search(mp)) {
+            search_launch(task);
+            return;
+        }
         done(task);
         return;
     }
@@ -984,6 +1114,121 @@ static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     launch(task);
+}
+
+/* ---- index limit search ---- */
+
+/* the next value to try: doubling until QEMU refuses, then halving the gap */
+static int search_next(MachineProbe *mp)
+{
+    if (mp->search_bad == 0)
+        return mp->search_good * 2 <= SERIES_CAP ? mp->search_good * 2 : 0;
+    if (mp->search_bad - mp->search_good <= 1)
+        return 0;
+    return mp->search_good + (mp->search_bad - mp->search_good) / 2;
+}
+
+/* start a search when the batch's host bridge with an index was accepted */
+static gboolean start_search(MachineProbe *mp)
+{
+    for (guint i = 0; i < mp->batch->len && mp->search == NULL; i++) {
+        QtTrialDevice *d = mp->batch->pdata[i];
+        if (d->series != NULL && !d->numa) {
+            mp->search = qt_trial_device_copy(d);
+            mp->search_good = d->series_value;
+            mp->search_bad = 0;
+        }
+    }
+    return mp->search != NULL && search_next(mp) > 0;
+}
+
+static void search_finish(MachineProbe *mp)
+{
+    QtMachineResult *r = mp->result;
+    QtTrialDevice *d = mp->search;
+    g_autoptr(GString) args = g_string_new(NULL);
+    const char *p;
+
+    /* the limit enters the batch others borrow: they prove it holds */
+    p = strstr(d->args, ",index=");
+    g_string_append_len(args, d->args, p ? p - d->args : (gssize)strlen(d->args));
+    g_string_append_printf(args, ",index=%d", mp->search_good);
+    g_free(d->args);
+    d->args = g_string_free(g_steal_pointer(&args), FALSE);
+    g_free(d->id);
+    d->id = g_strdup_printf(QT_TRIAL_PREFIX "%d", ++mp->counter);
+    p = strstr(d->args, ",id=");
+    if (p) {
+        /* keep the id inside the args in step with the new one */
+        g_autoptr(GString) fixed = g_string_new_len(d->args, p - d->args);
+        const char *rest = strchr(p + 4, ',');
+        g_string_append_printf(fixed, ",id=%s%s", d->id, rest ? rest : "");
+        g_free(d->args);
+        d->args = g_string_free(g_steal_pointer(&fixed), FALSE);
+    }
+    d->series_value = mp->search_good;
+    g_ptr_array_add(r->batch, qt_trial_device_copy(d));
+    g_free(r->host_bridge_driver);
+    r->host_bridge_driver = g_strdup(d->driver);
+    qt_provenance_free(r->host_bridge_provenance);
+    r->host_bridge_provenance = qt_provenance_new(
+        QT_SOURCE_TRIAL, mp->search_args ? mp->search_args : "index search",
+        mp->search_refusal ? mp->search_refusal : "no refusal up to the search's cap");
+}
+
+static void search_launch(GTask *task);
+
+static void on_search_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    g_clear_object(&mp->inst);
+    search_launch(task);
+}
+
+static void on_search_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    int v = GPOINTER_TO_INT(g_object_get_data(source, "qt-search-value"));
+
+    if (qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
+        mp->search_good = v;
+        qt_qemu_instance_stop_async(mp->inst, NULL, on_search_stopped, task);
+        return;
+    }
+    g_clear_object(&mp->inst);
+    mp->search_bad = v;
+    g_free(mp->search_refusal);
+    mp->search_refusal = g_strdup(error->message);
+    g_free(mp->search_args);
+    mp->search_args =
+        g_strdup_printf("-device %s,index=%d on %s", mp->search->driver, v, mp->machine);
+    search_launch(task);
+}
+
+/* one launch with nothing but the host bridge at the next value */
+static void search_launch(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    int v = search_next(mp);
+    g_autofree char *args = NULL;
+
+    if (v <= 0 || mp->result->launches >= MAX_LAUNCHES + 16) {
+        search_finish(mp);
+        done(task);
+        return;
+    }
+    args = g_strdup_printf("%s,id=" QT_TRIAL_PREFIX "search,index=%d", mp->search->driver, v);
+    mp->inst = qt_probe_new_instance(mp->e->path, mp->machine, &mp->options);
+    qt_qemu_instance_add_arg(mp->inst, "-device");
+    qt_qemu_instance_add_arg(mp->inst, args);
+    g_object_set_data(G_OBJECT(mp->inst), "qt-search-value", GINT_TO_POINTER(v));
+    mp->result->launches++;
+    qt_qemu_instance_start_async(mp->inst, mp->cancellable, on_search_started, task);
 }
 
 /* does every root bus carry at least one device of the batch? */
@@ -1200,6 +1445,8 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
     mp->tried = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
     mp->rejected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mp->left_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    mp->bus_path = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    mp->unresolved = g_ptr_array_new_with_free_func(g_free);
     mp->handler_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mp->handler_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mp->t0 = g_get_monotonic_time();
