@@ -725,17 +725,6 @@ static gboolean collect(MachineProbe *mp, GError **error)
             t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
         }
     }
-    /* a candidate of no known role that added no root bus is not a
-     * controller after all: keep it out of the model */
-    for (guint i = 0; i < r->root_buses->len; i++) {
-        QtRootBus *rb = r->root_buses->pdata[i];
-        for (guint j = rb->controllers->len; j > 0; j--) {
-            QtControllerTrial *t = rb->controllers->pdata[j - 1];
-            const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
-            if (dt && dt->role == QT_ROLE_OTHER && !g_hash_table_contains(r->expanders, t->driver))
-                g_ptr_array_remove_index(rb->controllers, j - 1);
-        }
-    }
     r->numa = mp->numa;
     return TRUE;
 }

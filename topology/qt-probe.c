@@ -197,7 +197,17 @@ static QtControllerTrial *trial_copy(const QtControllerTrial *t)
     return c;
 }
 
-static QtTopologyClass *class_from_result(const char *id, const QtMachineResult *r)
+/* a candidate of no known role that added no root bus (a PCI-to-ISA
+ * bridge, say) is not a controller: it stays out of the model */
+static gboolean is_controller(const QtEmulator *e, const char *driver)
+{
+    const QtDeviceType *t = qt_emulator_find_device(e, driver);
+
+    return t == NULL || t->role != QT_ROLE_OTHER;
+}
+
+static QtTopologyClass *class_from_result(const QtEmulator *e, const char *id,
+                                          const QtMachineResult *r)
 {
     QtTopologyClass *c = qt_topology_class_new(id);
 
@@ -209,7 +219,10 @@ static QtTopologyClass *class_from_result(const char *id, const QtMachineResult 
 
         for (guint j = 0; j < rb->controllers->len; j++) {
             const QtControllerTrial *t = rb->controllers->pdata[j];
-            QtControllerTrial *tc = trial_copy(t);
+            QtControllerTrial *tc;
+            if (!is_controller(e, t->driver))
+                continue;
+            tc = trial_copy(t);
             g_autofree char *key = g_strdup_printf("%s/%s", rb->bus->name, t->driver);
             tc->properties = g_strdup(g_hash_table_lookup(r->notable, key));
             g_ptr_array_add(copy->controllers, tc);
@@ -218,7 +231,10 @@ static QtTopologyClass *class_from_result(const char *id, const QtMachineResult 
     }
     for (guint j = 0; j < r->host_bridges->len; j++) {
         const QtControllerTrial *t = r->host_bridges->pdata[j];
-        QtControllerTrial *tc = trial_copy(t);
+        QtControllerTrial *tc;
+        if (!is_controller(e, t->driver))
+            continue;
+        tc = trial_copy(t);
         g_autofree char *key = g_strdup_printf("/%s", t->driver);
         tc->properties = g_strdup(g_hash_table_lookup(r->notable, key));
         g_ptr_array_add(c->host_bridges, tc);
@@ -239,6 +255,26 @@ static void build_classes(Probe *p)
     g_autoptr(GHashTable) by_print = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
     gpointer key, value;
+
+    /* roles only a trial can tell: a PCI device that adds a root bus */
+    g_hash_table_iter_init(&iter, p->results);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        QtMachineResult *r = value;
+        GHashTableIter it;
+        gpointer driver;
+
+        g_hash_table_iter_init(&it, r->expanders);
+        while (g_hash_table_iter_next(&it, &driver, NULL)) {
+            QtDeviceType *t = qt_emulator_find_device(e, driver);
+            if (t == NULL || t->role == QT_ROLE_EXPANDER_BUS)
+                continue;
+            g_autofree char *detail =
+                g_strdup_printf("-device %s on %s", (char *)driver, r->machine);
+            t->role = QT_ROLE_EXPANDER_BUS;
+            qt_provenance_free(t->role_provenance);
+            t->role_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "adds a root bus");
+        }
+    }
 
     /* a re-probe keeps the classes of the machine types it did not touch */
     for (guint i = 0; i < e->classes->len; i++) {
@@ -281,19 +317,19 @@ static void build_classes(Probe *p)
                 if (qt_emulator_find_class(e, id) == NULL)
                     break;
             }
-            c = class_from_result(id, r);
+            c = class_from_result(e, id, r);
             g_ptr_array_add(e->classes, c);
             g_hash_table_insert(by_print, c->fingerprint, c);
         } else if (!r->borrowed) {
             const QtMachineResult *cur = g_hash_table_lookup(p->results, c->representative);
             if (cur == NULL || cur->borrowed) {
                 /* a member that ran its own trials explains the class better */
-                QtTopologyClass *better = class_from_result(c->id, r);
+                QtTopologyClass *better = class_from_result(e, c->id, r);
                 g_ptr_array_extend_and_steal(better->machines, g_steal_pointer(&c->machines));
                 c->machines = g_ptr_array_new_with_free_func(g_free);
                 for (guint k = 0; k < e->classes->len; k++) {
                     if (e->classes->pdata[k] == c) {
-                        g_hash_table_insert(by_print, better->fingerprint, better);
+                        g_hash_table_replace(by_print, better->fingerprint, better);
                         e->classes->pdata[k] = better;
                         qt_topology_class_free(c);
                         break;
@@ -308,26 +344,6 @@ static void build_classes(Probe *p)
     for (guint i = 0; i < e->classes->len; i++)
         g_ptr_array_sort(((QtTopologyClass *)e->classes->pdata[i])->machines,
                          (GCompareFunc)g_strcmp0);
-
-    /* roles only a trial can tell: a PCI device that adds a root bus */
-    g_hash_table_iter_init(&iter, p->results);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        QtMachineResult *r = value;
-        GHashTableIter it;
-        gpointer driver;
-
-        g_hash_table_iter_init(&it, r->expanders);
-        while (g_hash_table_iter_next(&it, &driver, NULL)) {
-            QtDeviceType *t = qt_emulator_find_device(e, driver);
-            if (t == NULL || t->role == QT_ROLE_EXPANDER_BUS)
-                continue;
-            g_autofree char *detail =
-                g_strdup_printf("-device %s on %s", (char *)driver, r->machine);
-            t->role = QT_ROLE_EXPANDER_BUS;
-            qt_provenance_free(t->role_provenance);
-            t->role_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "adds a root bus");
-        }
-    }
 }
 
 static void finish(GTask *task)
