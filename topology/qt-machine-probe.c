@@ -43,6 +43,7 @@ typedef struct {
 
     GPtrArray *batch;     /* QtTrialDevice: what the next launch carries */
     gboolean numa;        /* the next launch carries the NUMA configuration */
+    gboolean numa_stage;  /* the NUMA variants have been added */
     char *numa_outcome;   /* QEMU's refusal of the NUMA configuration */
     gboolean speculative; /* the batch came from a similar machine type */
     gboolean bare;        /* the launch learns the root buses only */
@@ -52,6 +53,7 @@ typedef struct {
     GPtrArray *suspects;  /* trial ids, or NULL when not bisecting */
     GHashTable *left_out; /* trial ids the current test launch leaves out */
     char *bisect_message;
+    gboolean bisect_proven; /* the batch without the suspects is known to start */
     /* the index limit search: one host bridge at index search_value */
     QtTrialDevice *search; /* the batch's accepted device being searched */
     int search_good, search_bad;
@@ -231,12 +233,7 @@ static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
         if (!is_candidate(t))
             continue;
         if (t->flavour == QT_FLAVOUR_NONE) {
-            /* a host bridge: numbered by index; the series finds the limit
-             * and leaves the first values free for the other trials */
-            if (has_prop(t, "numa_node")) {
-                g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, TRUE, NULL, 0));
-                mp->numa = TRUE;
-            }
+            /* a host bridge: numbered by index, its limit searched later */
             if (has_prop(t, "index")) {
                 g_ptr_array_add(mp->batch, make_trial(mp, t, NULL, FALSE, "index", SERIES_FIRST));
             } else {
@@ -246,15 +243,52 @@ static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
         }
         for (guint b = 0; b < root_names->len; b++) {
             g_ptr_array_add(mp->batch, make_trial(mp, t, root_names->pdata[b], FALSE, NULL, 0));
-            if (t->role != QT_ROLE_ROOT_PORT && !qt_role_is_controller(t->role) &&
-                has_prop(t, "numa_node")) {
-                g_ptr_array_add(mp->batch, make_trial(mp, t, root_names->pdata[b], TRUE, NULL, 0));
-                mp->numa = TRUE;
-            }
         }
     }
     for (guint i = 0; i < mp->batch->len; i++)
         g_ptr_array_add(mp->tried, qt_trial_device_copy(mp->batch->pdata[i]));
+}
+
+/* NUMA is tried last, on top of the plain batch QEMU accepted, since the
+ * -numa configuration changes what some machines accept: a NUMA variant
+ * (numa_node=1) of every accepted device that takes a node, except the
+ * ports and bridges, whose node is their bus's */
+static gboolean add_numa_variants(MachineProbe *mp)
+{
+    guint n = mp->batch->len;
+    gboolean added = FALSE;
+
+    mp->numa_stage = TRUE;
+    for (guint i = 0; i < n; i++) {
+        QtTrialDevice *d = mp->batch->pdata[i];
+        const QtDeviceType *t = qt_emulator_find_device(mp->e, d->driver);
+        QtTrialDevice *v;
+
+        if (d->numa || t == NULL || !has_prop(t, "numa_node") ||
+            (t->flavour != QT_FLAVOUR_NONE && qt_role_is_controller(t->role) &&
+             t->role != QT_ROLE_EXPANDER_BUS))
+            continue;
+        v = make_trial(mp, t, d->bus, TRUE, NULL, 0);
+        if (d->series != NULL) {
+            /* a host bridge: the value kept for NUMA */
+            g_autofree char *old = v->args;
+            g_autofree char *plain = g_strdup_printf(",index=%d", SERIES_FIRST - 2);
+            char *p = strstr(old, plain);
+            if (p == NULL) {
+                g_autoptr(GString) a = g_string_new(old);
+                char *nn = strstr(a->str, ",numa_node=");
+                g_string_insert(a, nn ? nn - a->str : (gssize)a->len, plain);
+                v->args = g_string_free(g_steal_pointer(&a), FALSE);
+            } else {
+                v->args = g_steal_pointer(&old);
+            }
+        }
+        g_ptr_array_add(mp->batch, v);
+        g_ptr_array_add(mp->tried, qt_trial_device_copy(v));
+        added = TRUE;
+    }
+    mp->numa = added;
+    return added;
 }
 
 /* ---- rejections ---- */
@@ -314,6 +348,7 @@ static void drop_numa(MachineProbe *mp, const char *why)
 
 static void end_bisect(MachineProbe *mp)
 {
+    mp->bisect_proven = FALSE;
     g_clear_pointer(&mp->suspects, g_ptr_array_unref);
     g_hash_table_remove_all(mp->left_out);
     g_clear_pointer(&mp->bisect_message, g_free);
@@ -362,6 +397,15 @@ static void bisect_step(MachineProbe *mp, gboolean started)
     }
     g_ptr_array_unref(mp->suspects);
     mp->suspects = g_steal_pointer(&keep);
+    if (!started && !mp->bisect_proven) {
+        /* the usual suspects were not it: prove the rest are, leaving them
+         * all out */
+        g_hash_table_remove_all(mp->left_out);
+        for (guint i = 0; i < mp->suspects->len; i++)
+            g_hash_table_add(mp->left_out, g_strdup(mp->suspects->pdata[i]));
+        return;
+    }
+    mp->bisect_proven = TRUE;
     if (mp->suspects->len == 1) {
         /* proven: the batch without it starts, with it does not */
         g_autofree char *why = g_strdup(mp->bisect_message);
@@ -437,7 +481,9 @@ static gboolean handle_refusal(GTask *task, const char *message)
         reject(mp, d->id, why);
         return TRUE;
     }
-    if (mp->numa && strstr(message, "qtopo-mem") != NULL) {
+    if (mp->numa && (strstr(message, "qtopo-mem") != NULL || mp->numa_stage)) {
+        /* the plain batch started before: what fails now is NUMA; QEMU
+         * names the -numa or -object option when it refuses that */
         /* QEMU names the -numa or -object option it refuses */
         end_bisect(mp);
         drop_numa(mp, message);
@@ -450,15 +496,26 @@ static gboolean handle_refusal(GTask *task, const char *message)
         return !(mp->suspects == NULL && mp->bisect_message != NULL);
     }
     if (!mp->bare && (mp->batch->len > 0 || mp->numa)) {
-        /* refused without a name: find the culprit, first proving that the
-         * batch is the problem at all */
+        /* refused without a name: find the culprit.  Devices of no known
+         * role (candidates from QEMU's bridge category) are the usual
+         * suspects, so the first test leaves out just them; when there are
+         * none, it leaves out everything, proving the batch is the cause */
         mp->suspects = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; i < mp->batch->len; i++)
             g_ptr_array_add(mp->suspects, g_strdup(((QtTrialDevice *)mp->batch->pdata[i])->id));
         mp->bisect_message = g_strdup(message);
         g_hash_table_remove_all(mp->left_out);
-        for (guint i = 0; i < mp->suspects->len; i++)
-            g_hash_table_add(mp->left_out, g_strdup(mp->suspects->pdata[i]));
+        for (guint i = 0; i < mp->batch->len; i++) {
+            QtTrialDevice *b = mp->batch->pdata[i];
+            const QtDeviceType *t = qt_emulator_find_device(mp->e, b->driver);
+            if (t && t->role == QT_ROLE_OTHER)
+                g_hash_table_add(mp->left_out, g_strdup(b->id));
+        }
+        if (g_hash_table_size(mp->left_out) == 0 ||
+            g_hash_table_size(mp->left_out) == mp->suspects->len) {
+            for (guint i = 0; i < mp->suspects->len; i++)
+                g_hash_table_add(mp->left_out, g_strdup(mp->suspects->pdata[i]));
+        }
         return TRUE;
     }
     return FALSE;
@@ -770,6 +827,8 @@ static void classify_buses(MachineProbe *mp)
 }
 
 static void hot_trials(GTask *task);
+static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
+                           const QtDeviceType *dt);
 static void stop_instance(GTask *task);
 static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
 static gboolean start_search(MachineProbe *mp);
@@ -1005,6 +1064,20 @@ static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+
+    if (dt && dt->hotplug_provenance && !dt->hotpluggable) {
+        /* the class trial already said no: QEMU would refuse it the same */
+        t->hot = FALSE;
+        t->hot_provenance = qt_provenance_copy(dt->hotplug_provenance);
+        return;
+    }
+    hot_add_device(task, t, bus, dt);
+}
+
+static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
+                           const QtDeviceType *dt)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
     json_object *props = json_object_new_object();
     g_autofree char *id = g_strdup_printf(QT_TRIAL_PREFIX "%d", ++mp->counter);
     g_autoptr(GString) detail = g_string_new(NULL);
@@ -1088,6 +1161,10 @@ static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
         g_ptr_array_set_size(mp->tried, 0);
         g_hash_table_remove_all(mp->rejected);
     } else if (!mp->bare) {
+        if (!mp->speculative && !mp->numa_stage && add_numa_variants(mp)) {
+            launch(task);
+            return;
+        }
         if (!mp->speculative && start_search(mp)) {
             search_launch(task);
             return;

@@ -403,7 +403,7 @@ static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable
     p->runtime_dir = g_strdup(options->runtime_dir);
     p->options.runtime_dir = p->runtime_dir;
     p->jobs = options->jobs ? options->jobs : MAX(g_get_num_processors(), 1);
-    p->class_jobs = options->class_jobs ? options->class_jobs : 12;
+    p->class_jobs = options->class_jobs ? options->class_jobs : 8;
     p->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     p->todo = g_ptr_array_new_with_free_func(g_free);
     p->seed_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

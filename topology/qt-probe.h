@@ -32,7 +32,7 @@ typedef struct {
     const char *accel; /* NULL: "tcg" */
     guint jobs;        /* concurrent QEMU instances; 0: the core count */
     /* instances for the class hotplug trials, which mostly sleep (QEMU 7.2
-     * waits about 60 ms in every device_add); 0: 12 */
+     * waits about 60 ms in every device_add); 0: 8 */
     guint class_jobs;
     guint startup_timeout_ms; /* 0: the launcher's default */
     guint command_timeout_ms; /* 0: the client's default */
