@@ -23,6 +23,7 @@ typedef struct {
     char *accel;
     char *cache_dir;
     char *role;
+    char **machines;
 } CtlOptions;
 
 typedef int (*CtlFunc)(CtlOptions *opts, int argc, char **argv);
@@ -118,16 +119,53 @@ static guint count_status(const QtEmulator *e, QtMachineStatus status)
     return n;
 }
 
+/* probe the named machine types again into the cached model (probing the
+ * whole binary first when there is no valid cache) */
+static QtEmulator *reprobe_machines(CtlOptions *opts, const char *emulator, GError **error)
+{
+    g_autoptr(QtEmulator) e = get_model(opts, emulator, FALSE, error);
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GError) local = NULL;
+    QtProbeOptions po = probe_options(opts, NULL);
+    gint64 t0 = g_get_monotonic_time();
+
+    if (e == NULL)
+        return NULL;
+    qt_probe_machines_async(e, (const char *const *)opts->machines, &po, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    if (!qt_probe_machines_finish(res, error))
+        return NULL;
+    if (!qt_cache_store(opts->cache_dir, e, &local))
+        g_printerr("qtopoctl: warning: cannot store the cache: %s\n", local->message);
+    for (char **m = opts->machines; *m; m++) {
+        const QtMachineType *mt = qt_emulator_find_machine(e, *m);
+        if (!opts->json)
+            printf("%s: %s%s%s (%s) in %.0f ms\n", mt->name,
+                   qt_machine_status_to_string(mt->status), mt->error ? ": " : "",
+                   mt->error ? mt->error : "", mt->class_id ? mt->class_id : "no class",
+                   (double)(g_get_monotonic_time() - t0) / 1000.0);
+    }
+    return g_steal_pointer(&e);
+}
+
 static int cmd_probe(CtlOptions *opts, int argc, char **argv)
 {
     g_autoptr(QtEmulator) e = NULL;
     g_autoptr(GError) error = NULL;
 
     if (argc != 1) {
-        g_printerr("usage: qtopoctl probe EMULATOR [--force]\n");
+        g_printerr("usage: qtopoctl probe EMULATOR [--machine M] [--force]\n");
         return EXIT_USAGE;
     }
-    e = get_model(opts, argv[0], opts->force, &error);
+    if (opts->machines != NULL) {
+        e = reprobe_machines(opts, argv[0], &error);
+        if (e == NULL)
+            return report_error(argv[0], error);
+        if (!opts->json)
+            return EXIT_OK;
+    } else {
+        e = get_model(opts, argv[0], opts->force, &error);
+    }
     if (e == NULL)
         return report_error(argv[0], error);
     if (opts->json) {
@@ -401,7 +439,8 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
 
 static const CtlCommand commands[] = {
     {"emulators", "", "the QEMU binaries found and their probe state", cmd_emulators},
-    {"probe", "EMULATOR [--force]", "probe a binary (from the cache unless --force)", cmd_probe},
+    {"probe", "EMULATOR [--machine M] [--force]",
+     "probe a binary (from the cache unless --force), or one machine type again", cmd_probe},
     {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
     {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
@@ -432,6 +471,8 @@ int main(int argc, char **argv)
         {"force", 0, 0, G_OPTION_ARG_NONE, &opts.force, "probe even when cached", NULL},
         {"explain", 0, 0, G_OPTION_ARG_NONE, &opts.explain, "show where each fact came from", NULL},
         {"role", 0, 0, G_OPTION_ARG_STRING, &opts.role, "only device types of this role", "ROLE"},
+        {"machine", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &opts.machines,
+         "probe only this machine type (repeatable)", "MACHINE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
         {NULL},

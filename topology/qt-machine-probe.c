@@ -1425,15 +1425,19 @@ static void bus_fingerprint(GString *s, const QtBus *b)
     g_string_append_c(s, ']');
 }
 
-static void trial_fingerprint(GString *s, QtMachineResult *r, const char *bus,
+static void trial_fingerprint(GString *s, const QtEmulator *e, QtMachineResult *r, const char *bus,
                               const QtControllerTrial *t)
 {
+    const QtDeviceType *dt = qt_emulator_find_device(e, t->driver);
     g_autofree char *key = g_strdup_printf("%s/%s", bus, t->driver);
     const char *notable = g_hash_table_lookup(r->notable, key);
 
     /* what was refused is left out: a machine type probed with a borrowed
      * batch never tried it, and refusals are the same within a class */
     if (!t->cold)
+        return;
+    /* nor what turned out not to be a controller: the model leaves it out */
+    if (dt && dt->role == QT_ROLE_OTHER && !g_hash_table_contains(r->expanders, t->driver))
         return;
     g_string_append_printf(s, "  ctl %s hot=%d numa=%d %s ", t->driver, t->hot, t->numa,
                            notable ? notable : "");
@@ -1442,7 +1446,7 @@ static void trial_fingerprint(GString *s, QtMachineResult *r, const char *bus,
     g_string_append_c(s, '\n');
 }
 
-static char *fingerprint(QtMachineResult *r)
+static char *fingerprint(const QtEmulator *e, QtMachineResult *r)
 {
     g_autoptr(GString) s = g_string_new(NULL);
 
@@ -1452,10 +1456,10 @@ static char *fingerprint(QtMachineResult *r)
         bus_fingerprint(s, rb->bus);
         g_string_append_c(s, '\n');
         for (guint j = 0; j < rb->controllers->len; j++)
-            trial_fingerprint(s, r, rb->bus->name, rb->controllers->pdata[j]);
+            trial_fingerprint(s, e, r, rb->bus->name, rb->controllers->pdata[j]);
     }
     for (guint j = 0; j < r->host_bridges->len; j++)
-        trial_fingerprint(s, r, "", r->host_bridges->pdata[j]);
+        trial_fingerprint(s, e, r, "", r->host_bridges->pdata[j]);
     g_string_append_printf(s, "host-bridge-max-index %d\nnuma %d\n", r->host_bridge_max_index,
                            r->numa);
     return g_string_free(g_steal_pointer(&s), FALSE);
@@ -1486,7 +1490,7 @@ static void done(GTask *task)
         for (guint i = 0; i < r->root_buses->len; i++)
             g_ptr_array_sort(((QtRootBus *)r->root_buses->pdata[i])->controllers, compare_trial);
         g_ptr_array_sort(r->host_bridges, compare_trial);
-        r->fingerprint = fingerprint(r);
+        r->fingerprint = fingerprint(mp->e, r);
     }
     g_task_return_pointer(task, g_steal_pointer(&mp->result),
                           (GDestroyNotify)qt_machine_result_free);
@@ -1537,4 +1541,54 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
 QtMachineResult *qt_machine_probe_finish(GAsyncResult *result, GError **error)
 {
     return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* a seed rebuilt from a class of the cache: the batch the class's
+ * representative ended with (controllers accepted cold, their NUMA
+ * variants, a host bridge at its highest index), so that a machine type
+ * probed on demand borrows it and needs one launch */
+QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopologyClass *c)
+{
+    MachineProbe mp = {.e = e};
+    QtMachineResult *r = result_new(c->representative);
+    g_autoptr(GPtrArray) batch =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
+
+    mp.batch = batch;
+    r->ok = TRUE;
+    for (guint i = 0; i < c->root_buses->len; i++) {
+        const QtRootBus *rb = c->root_buses->pdata[i];
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *t = rb->controllers->pdata[j];
+            const QtDeviceType *dt = qt_emulator_find_device(e, t->driver);
+            if (!t->cold || dt == NULL)
+                continue;
+            g_ptr_array_add(r->batch, make_trial(&mp, dt, rb->bus->name, FALSE, NULL, 0));
+            if (t->numa) {
+                g_ptr_array_add(r->batch, make_trial(&mp, dt, rb->bus->name, TRUE, NULL, 0));
+                r->numa = TRUE;
+            }
+        }
+    }
+    for (guint j = 0; j < c->host_bridges->len; j++) {
+        const QtControllerTrial *t = c->host_bridges->pdata[j];
+        const QtDeviceType *dt = qt_emulator_find_device(e, t->driver);
+        if (!t->cold || dt == NULL)
+            continue;
+        if (has_prop(dt, "index")) {
+            g_ptr_array_add(r->batch, make_trial(&mp, dt, NULL, FALSE, "index", SERIES_FIRST));
+            if (g_strcmp0(c->host_bridge_driver, t->driver) == 0 &&
+                c->host_bridge_driver_max_index > SERIES_FIRST)
+                g_ptr_array_add(r->batch, make_trial(&mp, dt, NULL, FALSE, "index",
+                                                     c->host_bridge_driver_max_index));
+        } else {
+            g_ptr_array_add(r->batch, make_trial(&mp, dt, NULL, FALSE, NULL, 0));
+        }
+        if (t->numa) {
+            QtTrialDevice *v = make_trial(&mp, dt, NULL, TRUE, NULL, 0);
+            g_ptr_array_add(r->batch, v);
+            r->numa = TRUE;
+        }
+    }
+    return r;
 }

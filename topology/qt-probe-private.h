@@ -90,6 +90,9 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
                             gpointer user_data);
 QtMachineResult *qt_machine_probe_finish(GAsyncResult *result, GError **error);
 
+/* a seed for a machine type probed on demand, from a cached class */
+QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopologyClass *c);
+
 /* configure an instance from @options */
 QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,
                                       const QtProbeOptions *options);

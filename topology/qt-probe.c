@@ -26,12 +26,16 @@ typedef struct {
     gboolean class_pending; /* the class hotplug trials still run */
     GError *class_error;
     gint64 t0;
-    gboolean full; /* a whole-emulator probe, not a re-probe */
+    gboolean full;         /* a whole-emulator probe, not a re-probe */
+    gboolean borrowed_e;   /* e belongs to the caller */
+    GHashTable *synthetic; /* machine -> a seed rebuilt from the cache */
 } Probe;
 
 static void probe_free(Probe *p)
 {
-    qt_emulator_free(p->e);
+    if (!p->borrowed_e)
+        qt_emulator_free(p->e);
+    g_clear_pointer(&p->synthetic, g_hash_table_unref);
     g_free(p->accel);
     g_free(p->runtime_dir);
     g_clear_object(&p->cancellable);
@@ -177,6 +181,9 @@ static void pump(GTask *task)
         const char *seed_name = g_hash_table_lookup(p->seed_of, name);
         const QtMachineResult *seed = seed_name ? g_hash_table_lookup(p->results, seed_name) : NULL;
 
+        if (p->synthetic != NULL)
+            seed = g_hash_table_lookup(p->synthetic, name);
+
         p->running++;
         qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, p->cancellable, on_machine,
                                task);
@@ -311,7 +318,7 @@ static void build_classes(Probe *p)
         c = g_hash_table_lookup(by_print, r->fingerprint);
         if (c == NULL) {
             g_autofree char *id = NULL;
-            for (guint n = e->classes->len + 1;; n++) {
+            for (guint n = 1;; n++) {
                 g_free(id);
                 id = g_strdup_printf("class-%u", n);
                 if (qt_emulator_find_class(e, id) == NULL)
@@ -350,6 +357,12 @@ static void finish(GTask *task)
 {
     Probe *p = g_task_get_task_data(task);
 
+    if (!p->full) {
+        build_classes(p);
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        return;
+    }
     if (g_task_return_error_if_cancelled(task)) {
         g_object_unref(task);
         return;
@@ -453,4 +466,86 @@ void qt_probe_emulator_async(const char *path, const QtProbeOptions *options,
 QtEmulator *qt_probe_emulator_finish(GAsyncResult *result, GError **error)
 {
     return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* ---- re-probing machine types of a cached model ---- */
+
+/* the class to borrow a batch from: the machine type's own, or that of the
+ * probed machine type sharing the longest name prefix with it */
+static const QtTopologyClass *seed_class(const QtEmulator *e, const QtMachineType *m)
+{
+    const QtMachineType *best = NULL;
+    gsize best_len = 0;
+
+    if (m->status == QT_MACHINE_OK && m->class_id)
+        return qt_emulator_find_class(e, m->class_id);
+    for (guint i = 0; i < e->machines->len; i++) {
+        const QtMachineType *o = e->machines->pdata[i];
+        gsize n;
+        if (o == m || o->status != QT_MACHINE_OK)
+            continue;
+        n = common_prefix(o->name, m->name);
+        if (n > best_len) {
+            best = o;
+            best_len = n;
+        }
+    }
+    return best ? qt_emulator_find_class(e, best->class_id) : NULL;
+}
+
+static void on_binary_light(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Probe *p = g_task_get_task_data(task);
+    GError *error = NULL;
+
+    p->facts = qt_binary_probe_finish(res, &error);
+    if (p->facts == NULL) {
+        g_task_return_error(task, error);
+        g_object_unref(task);
+        return;
+    }
+    p->outstanding = p->todo->len;
+    for (guint i = 0; i < p->todo->len; i++)
+        g_queue_push_tail(&p->ready, g_strdup(p->todo->pdata[i]));
+    pump(task);
+}
+
+void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
+                             const QtProbeOptions *options, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    Probe *p = probe_new(options, cancellable);
+
+    g_task_set_source_tag(task, qt_probe_machines_async);
+    g_task_set_task_data(task, p, (GDestroyNotify)probe_free);
+    p->e = emulator;
+    p->borrowed_e = TRUE;
+    p->synthetic = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify)qt_machine_result_free);
+    for (const char *const *w = machines; w && *w; w++) {
+        QtMachineType *m = qt_emulator_find_machine(emulator, *w);
+        const QtTopologyClass *c;
+
+        if (m == NULL) {
+            g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
+                                    "%s has no machine type '%s'", emulator->path, *w);
+            g_object_unref(task);
+            return;
+        }
+        if (g_ptr_array_find_with_equal_func(p->todo, m->name, g_str_equal, NULL))
+            continue;
+        g_ptr_array_add(p->todo, g_strdup(m->name));
+        c = seed_class(emulator, m);
+        if (c != NULL)
+            g_hash_table_replace(p->synthetic, g_strdup(m->name),
+                                 qt_machine_seed_from_class(emulator, c));
+    }
+    qt_binary_probe_async(emulator, &p->options, FALSE, cancellable, on_binary_light, task);
+}
+
+gboolean qt_probe_machines_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
 }

@@ -8,7 +8,7 @@ if [ -z "$cf" ]; then
     exit 77
 fi
 cd "$src"
-files=$(find . -path ./build -prune -o -path './build-*' -prune -o -path ./.git -prune -o \
+files=$(find . -path ./build -prune -o -path './build-*' -prune -o -path ./.git -prune -o -path ./tests/lint/fixture -prune -o \
     \( -name '*.c' -o -name '*.h' \) -print | sort)
 [ -n "$files" ] || { echo "no sources found under $src" >&2; exit 1; }
 # shellcheck disable=SC2086

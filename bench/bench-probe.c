@@ -1,0 +1,154 @@
+/* bench-probe: what discovery costs.
+ *
+ *   cold      a full probe of one binary (every machine type and trial),
+ *             against the floor: machine types x a bare instance's
+ *             start-and-quit time / cores
+ *   on-demand one machine type probed again into a cached model
+ *   cache     loading the cached models of all the binaries given
+ *
+ * Medians over repeated runs; the machine it ran on is printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qt-cache.h"
+#include "qt-probe.h"
+#include "qt-qmp.h"
+
+static int cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(GArray *v)
+{
+    g_array_sort(v, cmp_double);
+    return g_array_index(v, double, v->len / 2);
+}
+
+static double now_ms(void)
+{
+    return (double)g_get_monotonic_time() / 1000.0;
+}
+
+/* a bare instance of the binary: start, negotiate, quit */
+static double bare_start_quit(const char *path)
+{
+    g_autoptr(QtQemuInstance) inst = qt_qemu_instance_new(path);
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GAsyncResult) sres = NULL;
+    double t0 = now_ms();
+
+    qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    if (!qt_qemu_instance_start_finish(inst, res, NULL))
+        g_error("cannot start %s", path);
+    qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &sres);
+    qt_sync_wait(&sres);
+    return now_ms() - t0;
+}
+
+static QtEmulator *probe(const char *path, double *ms)
+{
+    QtProbeOptions po = {0};
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GError) error = NULL;
+    double t0 = now_ms();
+    QtEmulator *e;
+
+    qt_probe_emulator_async(path, &po, NULL, NULL, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    e = qt_probe_emulator_finish(res, &error);
+    if (e == NULL)
+        g_error("probe %s: %s", path, error->message);
+    *ms = now_ms() - t0;
+    return e;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 5;
+    const char *machine = argc > 2 ? argv[2] : "pc-q35-7.2";
+    const char *binaries[] = {"qemu-system-x86_64", "qemu-system-aarch64", "qemu-system-ppc64"};
+    g_autofree char *x86 = g_find_program_in_path(binaries[0]);
+    g_autofree char *cache = g_dir_make_tmp("qt-bench-XXXXXX", NULL);
+    g_autoptr(GArray) cold = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) bare = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) demand = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) load = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(QtEmulator) model = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double floor_ms;
+    guint nmachines = 0;
+
+    if (x86 == NULL) {
+        fprintf(stderr, "qemu-system-x86_64 not found\n");
+        return 77;
+    }
+    if (runs < 1)
+        runs = 1;
+    printf("machine: %ld cores; runs: %d\n", cores, runs);
+
+    for (int i = 0; i < 20; i++) {
+        double ms = bare_start_quit(x86);
+        g_array_append_val(bare, ms);
+    }
+    for (int i = 0; i < runs; i++) {
+        double ms;
+        g_clear_pointer(&model, qt_emulator_free);
+        model = probe(x86, &ms);
+        g_array_append_val(cold, ms);
+    }
+    nmachines = model->machines->len;
+    floor_ms = nmachines * median(bare) / (double)cores;
+    printf("cold probe of %s: %u machine types, %u classes\n", x86, nmachines, model->classes->len);
+    printf("  median %.0f ms (min %.0f); floor %u x %.1f ms / %ld cores = %.0f ms; ratio %.2f\n",
+           median(cold), g_array_index(cold, double, 0), nmachines, median(bare), cores, floor_ms,
+           median(cold) / floor_ms);
+
+    for (int i = 0; i < MAX(runs, 5); i++) {
+        const char *const machines[] = {machine, NULL};
+        QtProbeOptions po = {0};
+        g_autoptr(GAsyncResult) res = NULL;
+        g_autoptr(GError) error = NULL;
+        double t0 = now_ms(), ms;
+
+        qt_probe_machines_async(model, machines, &po, NULL, qt_sync_cb, &res);
+        qt_sync_wait(&res);
+        if (!qt_probe_machines_finish(res, &error))
+            g_error("%s: %s", machine, error->message);
+        ms = now_ms() - t0;
+        g_array_append_val(demand, ms);
+    }
+    printf("one machine type on demand (%s): median %.1f ms\n", machine, median(demand));
+
+    /* the cache: every installed binary probed once, then loaded */
+    for (gsize b = 0; b < G_N_ELEMENTS(binaries); b++) {
+        g_autofree char *path = g_find_program_in_path(binaries[b]);
+        g_autoptr(QtEmulator) e = NULL;
+        g_autoptr(GError) error = NULL;
+        double ms;
+        if (path == NULL)
+            continue;
+        e = b == 0 ? NULL : probe(path, &ms);
+        if (!qt_cache_store(cache, e ? e : model, &error))
+            g_error("store: %s", error->message);
+    }
+    for (int i = 0; i < 50; i++) {
+        double t0 = now_ms(), ms;
+        for (gsize b = 0; b < G_N_ELEMENTS(binaries); b++) {
+            g_autofree char *path = g_find_program_in_path(binaries[b]);
+            g_autoptr(GError) error = NULL;
+            g_autoptr(QtEmulator) e = path ? qt_cache_load(cache, path, &error) : NULL;
+            if (path && e == NULL)
+                g_error("load %s: %s", path, error->message);
+        }
+        ms = now_ms() - t0;
+        g_array_append_val(load, ms);
+    }
+    printf("loading the cached models of %zu binaries: median %.2f ms\n", G_N_ELEMENTS(binaries),
+           median(load));
+    return 0;
+}
