@@ -137,6 +137,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
 
     p->running--;
     p->outstanding--;
+    g_debug("probe: end %s", r ? r->machine : "?");
     if (r == NULL) {
         /* only cancellation ends a machine probe without a result */
         g_debug("machine probe: %s", error->message);
@@ -151,7 +152,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
         g_hash_table_replace(p->results, g_strdup(name), r);
         waiters = g_hash_table_lookup(p->waiting, name);
         for (guint i = 0; waiters && i < waiters->len; i++)
-            g_queue_push_head(&p->ready, g_strdup(waiters->pdata[i]));
+            g_queue_push_tail(&p->ready, g_strdup(waiters->pdata[i]));
     }
     if (p->outstanding == 0 && !p->class_pending) {
         finish(task);
@@ -185,6 +186,7 @@ static void pump(GTask *task)
             seed = g_hash_table_lookup(p->synthetic, name);
 
         p->running++;
+        g_debug("probe: start %s", name);
         qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, p->cancellable, on_machine,
                                task);
     }
@@ -395,15 +397,14 @@ static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
     if (p->progress)
         p->progress(NULL, "ok", p->progress_data);
     plan(p);
+    /* the machine probes first: the class trials mostly sleep */
+    pump(task);
     if (p->full) {
         p->class_pending = TRUE;
         qt_class_probe_async(p->e, &p->options, p->class_jobs, p->cancellable, on_classes, task);
     }
-    if (p->outstanding == 0 && !p->class_pending) {
+    if (p->outstanding == 0 && !p->class_pending)
         finish(task);
-        return;
-    }
-    pump(task);
 }
 
 static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable)
