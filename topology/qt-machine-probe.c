@@ -62,6 +62,7 @@ typedef struct {
     GPtrArray *tried; /* QtTrialDevice: everything ever in a batch */
 
     QtQemuInstance *inst;
+    QtReaper *reaper;
     QtQtreeBus *qtree;
     GPtrArray *read_buses;    /* QtBus being read (borrowed from the result) */
     GHashTable *bus_path;     /* bus name -> the QOM path to ask it by */
@@ -833,6 +834,8 @@ static void stop_instance(GTask *task);
 static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
 static gboolean start_search(MachineProbe *mp);
 static void search_launch(GTask *task);
+static void release_instance(GTask *task, GAsyncReadyCallback when_stopped, void (*next)(GTask *));
+static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_data);
 
 static void step_done(GTask *task, void (*next)(GTask *))
 {
@@ -1136,14 +1139,11 @@ static void hot_trials(GTask *task)
     step_done(task, stop_instance);
 }
 
-static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+static void after_stop(GTask *task)
 {
-    GTask *task = user_data;
     MachineProbe *mp = g_task_get_task_data(task);
     g_autoptr(GPtrArray) names = g_ptr_array_new();
 
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    g_clear_object(&mp->inst);
     g_clear_pointer(&mp->qtree, qt_qtree_bus_free);
     g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
     g_hash_table_remove_all(mp->bus_path);
@@ -1263,7 +1263,7 @@ static void on_search_started(GObject *source, GAsyncResult *res, gpointer user_
 
     if (qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
         mp->search_good = v;
-        qt_qemu_instance_stop_async(mp->inst, NULL, on_search_stopped, task);
+        release_instance(task, on_search_stopped, search_launch);
         return;
     }
     g_clear_object(&mp->inst);
@@ -1312,11 +1312,34 @@ static gboolean batch_covers(MachineProbe *mp, GPtrArray *names)
     return TRUE;
 }
 
-static void stop_instance(GTask *task)
+static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    g_clear_object(&mp->inst);
+    after_stop(task);
+}
+
+/* stop the instance and go on with @next: at once when a reaper takes
+ * the stop over, else once QEMU is gone */
+static void release_instance(GTask *task, GAsyncReadyCallback when_stopped, void (*next)(GTask *))
 {
     MachineProbe *mp = g_task_get_task_data(task);
 
-    qt_qemu_instance_stop_async(mp->inst, NULL, on_stopped, task);
+    if (mp->reaper == NULL) {
+        qt_qemu_instance_stop_async(mp->inst, NULL, when_stopped, task);
+        return;
+    }
+    qt_reaper_stop(mp->reaper, mp->inst);
+    g_clear_object(&mp->inst);
+    next(task);
+}
+
+static void stop_instance(GTask *task)
+{
+    release_instance(task, on_stopped, after_stop);
 }
 
 static void fail_machine(GTask *task, const char *message)
@@ -1333,6 +1356,18 @@ static void fail_machine(GTask *task, const char *message)
     done(task);
 }
 
+static void after_bisect_stop(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    bisect_step(mp, TRUE);
+    if (mp->result->launches >= MAX_LAUNCHES) {
+        fail_machine(task, "too many launches to find the refused device");
+        return;
+    }
+    launch(task);
+}
+
 static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -1340,12 +1375,7 @@ static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_
 
     qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
     g_clear_object(&mp->inst);
-    bisect_step(mp, TRUE);
-    if (mp->result->launches >= MAX_LAUNCHES) {
-        fail_machine(task, "too many launches to find the refused device");
-        return;
-    }
-    launch(task);
+    after_bisect_stop(task);
 }
 
 static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -1366,7 +1396,7 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     }
     if (mp->suspects != NULL) {
         /* a bisection test: that it started is all it had to say */
-        qt_qemu_instance_stop_async(mp->inst, NULL, on_bisect_stopped, task);
+        release_instance(task, on_bisect_stopped, after_bisect_stop);
         return;
     }
     qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
@@ -1499,12 +1529,13 @@ static void done(GTask *task)
 
 void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, const char *machine,
                             const QtMachineResult *seed, const QtProbeOptions *options,
-                            GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data)
+                            QtReaper *reaper, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
 {
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     MachineProbe *mp = g_new0(MachineProbe, 1);
 
+    mp->reaper = reaper;
     mp->e = e;
     mp->facts = facts;
     mp->options = *options;
@@ -1591,4 +1622,35 @@ QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopolog
         }
     }
     return r;
+}
+
+/* ---- the reaper ---- */
+
+static void on_reaped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    QtReaper *reaper = user_data;
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    if (--reaper->pending == 0 && reaper->drained != NULL) {
+        GSourceFunc func = reaper->drained;
+        reaper->drained = NULL;
+        func(reaper->drained_data);
+    }
+}
+
+void qt_reaper_stop(QtReaper *reaper, QtQemuInstance *inst)
+{
+    reaper->pending++;
+    /* the stop's task holds the instance until QEMU is gone */
+    qt_qemu_instance_stop_async(inst, NULL, on_reaped, reaper);
+}
+
+void qt_reaper_when_drained(QtReaper *reaper, GSourceFunc func, gpointer data)
+{
+    if (reaper->pending == 0) {
+        func(data);
+        return;
+    }
+    reaper->drained = func;
+    reaper->drained_data = data;
 }

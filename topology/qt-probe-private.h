@@ -57,6 +57,21 @@ typedef struct {
 void qt_trial_device_free(QtTrialDevice *d);
 QtTrialDevice *qt_trial_device_copy(const QtTrialDevice *d);
 
+/* instances whose stop runs in the background: a probe step need not
+ * wait for QEMU to exit, but the probe as a whole does, so that no process
+ * and no private directory outlives it */
+typedef struct {
+    guint pending;
+    GSourceFunc drained;
+    gpointer drained_data;
+} QtReaper;
+
+/* quit (or kill) @inst in the background; the reaper holds it until it is
+ * gone */
+void qt_reaper_stop(QtReaper *reaper, QtQemuInstance *inst);
+/* call @func(@data) once nothing is pending (at once when nothing is) */
+void qt_reaper_when_drained(QtReaper *reaper, GSourceFunc func, gpointer data);
+
 /* what one machine type's own launch found */
 typedef struct {
     char *machine;
@@ -86,8 +101,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtMachineResult, qt_machine_result_free)
  * whose accepted batch is tried first, or NULL to start from scratch */
 void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, const char *machine,
                             const QtMachineResult *seed, const QtProbeOptions *options,
-                            GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data);
+                            QtReaper *reaper, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
 QtMachineResult *qt_machine_probe_finish(GAsyncResult *result, GError **error);
 
 /* a seed for a machine type probed on demand, from a cached class */

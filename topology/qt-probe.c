@@ -24,6 +24,7 @@ typedef struct {
     guint class_jobs;
     guint outstanding;      /* machine probes not finished */
     gboolean class_pending; /* the class hotplug trials still run */
+    QtReaper reaper;        /* instances quitting in the background */
     GError *class_error;
     gint64 t0;
     gboolean full;         /* a whole-emulator probe, not a re-probe */
@@ -187,8 +188,8 @@ static void pump(GTask *task)
 
         p->running++;
         g_debug("probe: start %s", name);
-        qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, p->cancellable, on_machine,
-                               task);
+        qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, &p->reaper, p->cancellable,
+                               on_machine, task);
     }
 }
 
@@ -355,30 +356,42 @@ static void build_classes(Probe *p)
                          (GCompareFunc)g_strcmp0);
 }
 
+static gboolean finish_drained(gpointer user_data);
+
+/* the probe ends once the last QEMU is gone */
 static void finish(GTask *task)
 {
+    Probe *p = g_task_get_task_data(task);
+
+    qt_reaper_when_drained(&p->reaper, finish_drained, task);
+}
+
+static gboolean finish_drained(gpointer user_data)
+{
+    GTask *task = user_data;
     Probe *p = g_task_get_task_data(task);
 
     if (!p->full) {
         build_classes(p);
         g_task_return_boolean(task, TRUE);
         g_object_unref(task);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (g_task_return_error_if_cancelled(task)) {
         g_object_unref(task);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (p->class_error) {
         g_task_return_error(task, g_steal_pointer(&p->class_error));
         g_object_unref(task);
-        return;
+        return G_SOURCE_REMOVE;
     }
     build_classes(p);
     p->e->probe_ms = (double)(g_get_monotonic_time() - p->t0) / 1000.0;
     p->e->probed_at = g_get_real_time() / G_USEC_PER_SEC;
     g_task_return_pointer(task, g_steal_pointer(&p->e), (GDestroyNotify)qt_emulator_free);
     g_object_unref(task);
+    return G_SOURCE_REMOVE;
 }
 
 static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
