@@ -63,6 +63,7 @@ typedef struct {
 
     QtQemuInstance *inst;
     QtReaper *reaper;
+    void (*after_release)(GTask *task); /* what follows a stop, without a reaper */
     QtQtreeBus *qtree;
     GPtrArray *read_buses;    /* QtBus being read (borrowed from the result) */
     GHashTable *bus_path;     /* bus name -> the QOM path to ask it by */
@@ -834,8 +835,7 @@ static void stop_instance(GTask *task);
 static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
 static gboolean start_search(MachineProbe *mp);
 static void search_launch(GTask *task);
-static void release_instance(GTask *task, GAsyncReadyCallback when_stopped, void (*next)(GTask *));
-static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_data);
+static void release_instance(GTask *task, void (*next)(GTask *));
 
 static void step_done(GTask *task, void (*next)(GTask *))
 {
@@ -1244,16 +1244,6 @@ static void search_finish(MachineProbe *mp)
 
 static void search_launch(GTask *task);
 
-static void on_search_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    MachineProbe *mp = g_task_get_task_data(task);
-
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    g_clear_object(&mp->inst);
-    search_launch(task);
-}
-
 static void on_search_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -1263,7 +1253,7 @@ static void on_search_started(GObject *source, GAsyncResult *res, gpointer user_
 
     if (qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
         mp->search_good = v;
-        release_instance(task, on_search_stopped, search_launch);
+        release_instance(task, search_launch);
         return;
     }
     g_clear_object(&mp->inst);
@@ -1312,24 +1302,27 @@ static gboolean batch_covers(MachineProbe *mp, GPtrArray *names)
     return TRUE;
 }
 
-static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+/* stop the instance and go on with @next: at once when a reaper takes
+ * the stop over, else once QEMU is gone */
+static void on_released(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     MachineProbe *mp = g_task_get_task_data(task);
+    void (*next)(GTask *) = mp->after_release;
 
     qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
     g_clear_object(&mp->inst);
-    after_stop(task);
+    mp->after_release = NULL;
+    next(task);
 }
 
-/* stop the instance and go on with @next: at once when a reaper takes
- * the stop over, else once QEMU is gone */
-static void release_instance(GTask *task, GAsyncReadyCallback when_stopped, void (*next)(GTask *))
+static void release_instance(GTask *task, void (*next)(GTask *))
 {
     MachineProbe *mp = g_task_get_task_data(task);
 
     if (mp->reaper == NULL) {
-        qt_qemu_instance_stop_async(mp->inst, NULL, when_stopped, task);
+        mp->after_release = next;
+        qt_qemu_instance_stop_async(mp->inst, NULL, on_released, task);
         return;
     }
     qt_reaper_stop(mp->reaper, mp->inst);
@@ -1339,7 +1332,7 @@ static void release_instance(GTask *task, GAsyncReadyCallback when_stopped, void
 
 static void stop_instance(GTask *task)
 {
-    release_instance(task, on_stopped, after_stop);
+    release_instance(task, after_stop);
 }
 
 static void fail_machine(GTask *task, const char *message)
@@ -1368,16 +1361,6 @@ static void after_bisect_stop(GTask *task)
     launch(task);
 }
 
-static void on_bisect_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    MachineProbe *mp = g_task_get_task_data(task);
-
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    g_clear_object(&mp->inst);
-    after_bisect_stop(task);
-}
-
 static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -1396,7 +1379,7 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     }
     if (mp->suspects != NULL) {
         /* a bisection test: that it started is all it had to say */
-        release_instance(task, on_bisect_stopped, after_bisect_stop);
+        release_instance(task, after_bisect_stop);
         return;
     }
     qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
