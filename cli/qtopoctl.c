@@ -395,7 +395,7 @@ static GPtrArray *find_emulators(void)
             g_ptr_array_add(out, g_steal_pointer(&path));
         }
     }
-    g_ptr_array_sort(out, (GCompareFunc)g_strcmp0);
+    g_ptr_array_sort(out, qt_compare_string_ptrs);
     return out;
 }
 

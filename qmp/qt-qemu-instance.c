@@ -497,6 +497,11 @@ const char *qt_qemu_instance_get_stderr(QtQemuInstance *self)
     return self->stderr_buf->str;
 }
 
+GError *qt_qemu_instance_get_exit_error(QtQemuInstance *self)
+{
+    return self->exited ? exit_error(self) : NULL;
+}
+
 GPid qt_qemu_instance_get_pid(QtQemuInstance *self)
 {
     return self->pid;

@@ -55,6 +55,9 @@ const char *const *qt_qemu_instance_get_argv(QtQemuInstance *self);
 const char *qt_qemu_instance_get_stderr(QtQemuInstance *self);
 /* QEMU's error lines from stderr, warnings left out; NULL if none */
 char *qt_qemu_instance_get_error_message(QtQemuInstance *self);
+/* once QEMU has exited: how, with its message (QT_QMP_ERROR_EXITED);
+ * NULL while it runs */
+GError *qt_qemu_instance_get_exit_error(QtQemuInstance *self);
 /* the process id (kept after the process has exited; 0 if never started) */
 GPid qt_qemu_instance_get_pid(QtQemuInstance *self);
 gboolean qt_qemu_instance_is_running(QtQemuInstance *self);

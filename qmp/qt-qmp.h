@@ -7,3 +7,4 @@
 #include "qt-qmp-commands.h"
 #include "qt-qemu-instance.h"
 #include "qt-sync.h"
+#include "qt-util.h"

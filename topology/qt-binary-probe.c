@@ -95,7 +95,14 @@ static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
 
     qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
     if (bp->error) {
-        g_task_return_error(task, g_steal_pointer(&bp->error));
+        /* QEMU's own exit reason, when it died, says more than the monitor */
+        g_autoptr(GError) exit = qt_qemu_instance_get_exit_error(bp->inst);
+        const char *why = bp->error->message;
+
+        if (exit && g_error_matches(bp->error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED))
+            why = exit->message;
+        g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
+                                "cannot probe %s: %s", bp->e->path, why);
         return;
     }
     g_task_return_pointer(task, g_steal_pointer(&bp->facts), (GDestroyNotify)qt_binary_facts_free);

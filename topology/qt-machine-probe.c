@@ -63,6 +63,7 @@ typedef struct {
 
     QtQemuInstance *inst;
     QtReaper *reaper;
+    GError *abort_error;                /* the monitor failed mid-probe: the machine fails */
     void (*after_release)(GTask *task); /* what follows a stop, without a reaper */
     QtQtreeBus *qtree;
     GPtrArray *read_buses;    /* QtBus being read (borrowed from the result) */
@@ -136,6 +137,7 @@ static QtMachineResult *result_new(const char *machine)
 static void machine_probe_free(MachineProbe *mp)
 {
     g_free(mp->machine);
+    g_clear_error(&mp->abort_error);
     g_clear_object(&mp->cancellable);
     qt_machine_result_free(mp->result);
     g_ptr_array_unref(mp->batch);
@@ -837,12 +839,32 @@ static gboolean start_search(MachineProbe *mp);
 static void search_launch(GTask *task);
 static void release_instance(GTask *task, void (*next)(GTask *));
 
+static void abort_machine(GTask *task);
+
+/* an answer QEMU did not give: not a fact, the end of this machine's probe */
+static gboolean is_lost(const GError *error)
+{
+    return error != NULL &&
+           !(error->domain == QT_QMP_ERROR && error->code == QT_QMP_ERROR_COMMAND_FAILED);
+}
+
+static void note_lost(MachineProbe *mp, const GError *error)
+{
+    if (mp->abort_error == NULL && is_lost(error))
+        mp->abort_error = g_error_copy(error);
+}
+
 static void step_done(GTask *task, void (*next)(GTask *))
 {
     MachineProbe *mp = g_task_get_task_data(task);
 
-    if (--mp->pending == 0)
-        next(task);
+    if (--mp->pending > 0)
+        return;
+    if (mp->abort_error != NULL) {
+        abort_machine(task);
+        return;
+    }
+    next(task);
 }
 
 typedef struct {
@@ -877,6 +899,7 @@ static void on_handler_type(GObject *source, GAsyncResult *res, gpointer user_da
     if (val && json_object_is_type(val, json_type_string))
         g_hash_table_replace(mp->handler_type, g_strdup(c->key),
                              g_strdup(json_object_get_string(val)));
+    note_lost(mp, error);
     step_done(c->task, after_types);
     call_free(c);
 }
@@ -923,6 +946,7 @@ static void on_handler(GObject *source, GAsyncResult *res, gpointer user_data)
     else
         g_hash_table_replace(mp->handler_of, g_strdup(c->key),
                              g_strdup_printf("error: %s", error ? error->message : "not a path"));
+    note_lost(mp, error);
     /* the first round may miss; the walk of /machine/unattached may not */
     if (c->detail == NULL && val == NULL)
         g_ptr_array_add(mp->unresolved, g_strdup(c->key));
@@ -947,8 +971,10 @@ static void on_bridge_children(GObject *source, GAsyncResult *res, gpointer user
 {
     Call *c = user_data;
     MachineProbe *mp = g_task_get_task_data(c->task);
-    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, &error);
 
+    note_lost(mp, error);
     for (guint i = 0; props && i < props->len; i++) {
         QtQmpPropertyInfo *pi = props->pdata[i];
         for (guint j = 0; j < mp->unresolved->len; j++) {
@@ -970,9 +996,11 @@ static void on_unattached(GObject *source, GAsyncResult *res, gpointer user_data
 {
     GTask *task = user_data;
     MachineProbe *mp = g_task_get_task_data(task);
-    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) props = qt_qmp_qom_list_finish(QT_QMP_CLIENT(source), res, &error);
 
     mp->pending = 1;
+    note_lost(mp, error);
     for (guint i = 0; props && i < props->len; i++) {
         QtQmpPropertyInfo *pi = props->pdata[i];
         g_autofree char *type = NULL;
@@ -1014,6 +1042,11 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr(GError) error = NULL;
     g_autofree char *text = qt_qmp_hmp_finish(QT_QMP_CLIENT(source), res, &error);
 
+    if (text == NULL && is_lost(error)) {
+        mp->abort_error = g_steal_pointer(&error);
+        abort_machine(task);
+        return;
+    }
     if (text == NULL || (mp->qtree = qt_qtree_parse(text, &error)) == NULL ||
         !collect(mp, &error)) {
         g_autofree char *msg = g_strdup_printf("reading the topology failed: %s", error->message);
@@ -1050,7 +1083,10 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
     Call *c = user_data;
     g_autoptr(GError) error = NULL;
 
-    if (qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error)) {
+    gboolean ok = qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error);
+
+    note_lost(g_task_get_task_data(c->task), error);
+    if (ok) {
         c->trial->hot = TRUE;
         c->trial->hot_provenance = qt_provenance_new(QT_SOURCE_TRIAL, c->detail, "accepted");
     } else {
@@ -1333,6 +1369,34 @@ static void release_instance(GTask *task, void (*next)(GTask *))
 static void stop_instance(GTask *task)
 {
     release_instance(task, after_stop);
+}
+
+static void on_aborted(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) exit = NULL;
+    g_autofree char *msg = NULL;
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    exit = qt_qemu_instance_get_exit_error(mp->inst);
+    /* a dropped monitor usually means QEMU died: its own reason says more */
+    if (exit != NULL && g_error_matches(mp->abort_error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED))
+        msg = g_strdup(exit->message);
+    else
+        msg = g_strdup_printf("the probe lost QEMU: %s", mp->abort_error->message);
+    g_clear_object(&mp->inst);
+    fail_machine(task, msg);
+}
+
+/* the monitor failed under a read: stop QEMU (it may be dead already) and
+ * fail the machine type, rather than keep half-read facts */
+static void abort_machine(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    g_debug("probe %s: aborted: %s", mp->machine, mp->abort_error->message);
+    qt_qemu_instance_stop_async(mp->inst, NULL, on_aborted, task);
 }
 
 static void fail_machine(GTask *task, const char *message)

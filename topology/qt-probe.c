@@ -4,6 +4,7 @@
 
 #include "qt-probe-error.h"
 #include "qt-probe-private.h"
+#include "qt-util.h"
 
 typedef struct {
     QtEmulator *e;
@@ -353,7 +354,7 @@ static void build_classes(Probe *p)
     }
     for (guint i = 0; i < e->classes->len; i++)
         g_ptr_array_sort(((QtTopologyClass *)e->classes->pdata[i])->machines,
-                         (GCompareFunc)g_strcmp0);
+                         qt_compare_string_ptrs);
 }
 
 static gboolean finish_drained(gpointer user_data);
