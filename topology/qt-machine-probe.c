@@ -1102,15 +1102,11 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
 static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
 {
     MachineProbe *mp = g_task_get_task_data(task);
-    const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
 
-    if (dt && dt->hotplug_provenance && !dt->hotpluggable) {
-        /* the class trial already said no: QEMU would refuse it the same */
-        t->hot = FALSE;
-        t->hot_provenance = qt_provenance_copy(dt->hotplug_provenance);
-        return;
-    }
-    hot_add_device(task, t, bus, dt);
+    /* always tried, even for a class the class trials may already have
+     * refused: whether they have answered yet is a matter of timing, and
+     * the model must not depend on it */
+    hot_add_device(task, t, bus, qt_emulator_find_device(mp->e, t->driver));
 }
 
 static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
