@@ -569,29 +569,31 @@ void qt_class_probe_async(QtEmulator *e, const QtProbeOptions *options, guint in
     ClassProbe *cp = g_new0(ClassProbe, 1);
     g_autoptr(GPtrArray) types = qt_emulator_sorted_devices(e);
     g_autoptr(GPtrArray) wanted = g_ptr_array_new();
-    guint per;
 
     cp->e = e;
     g_task_set_task_data(task, cp, (GDestroyNotify)class_probe_free);
-    for (guint i = 0; i < types->len; i++) {
-        QtDeviceType *t = types->pdata[i];
-        if (t->user_creatable)
-            g_ptr_array_add(wanted, t);
+    /* controller candidates first: machine probes wait for their verdicts */
+    for (int pass = 0; pass < 2; pass++) {
+        for (guint i = 0; i < types->len; i++) {
+            QtDeviceType *t = types->pdata[i];
+            if (t->user_creatable && is_controller_candidate(t) == (pass == 0))
+                g_ptr_array_add(wanted, t);
+        }
     }
     if (wanted->len == 0) {
         g_task_return_boolean(task, TRUE);
         g_object_unref(task);
         return;
     }
+    /* dealt out round-robin, so every instance starts with candidates */
     instances = CLAMP(instances, 1, wanted->len);
-    per = (wanted->len + instances - 1) / instances;
-    cp->pending = (wanted->len + per - 1) / per;
-    for (guint first = 0; first < wanted->len; first += per) {
+    cp->pending = instances;
+    for (guint n = 0; n < instances; n++) {
         ClassSlice *cs = g_new0(ClassSlice, 1);
 
         cs->task = task;
         cs->types = g_ptr_array_new();
-        for (guint i = first; i < wanted->len && i < first + per; i++)
+        for (guint i = n; i < wanted->len; i += instances)
             g_ptr_array_add(cs->types, wanted->pdata[i]);
         cs->inst = qt_probe_new_instance(e->path, "none", options);
         qt_qemu_instance_start_async(cs->inst, cancellable, on_slice_started, cs);

@@ -1102,11 +1102,17 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
 static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
 {
     MachineProbe *mp = g_task_get_task_data(task);
+    const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
 
-    /* always tried, even for a class the class trials may already have
-     * refused: whether they have answered yet is a matter of timing, and
-     * the model must not depend on it */
-    hot_add_device(task, t, bus, qt_emulator_find_device(mp->e, t->driver));
+    if (dt && dt->hotplug_provenance && !dt->hotpluggable) {
+        /* the class trial said no: QEMU refuses it the same way here, so
+         * the fact is reused rather than paid for again (QEMU sleeps 60 ms
+         * in every failing device_add) */
+        t->hot = FALSE;
+        t->hot_provenance = qt_provenance_copy(dt->hotplug_provenance);
+        return;
+    }
+    hot_add_device(task, t, bus, dt);
 }
 
 static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
@@ -1147,10 +1153,50 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
 
 /* hot legality: device_add into each hotpluggable root bus of a paused
  * instance, for each controller accepted cold there; host bridges too */
+/* the class trials answer controller types first; the hot trials wait for
+ * their verdicts so that which facts are reused never depends on timing.
+ * The wait is bounded: should the class trials fail, the hot trials are
+ * made the expensive way. */
+#define CLASS_VERDICT_WAIT_MS 15000
+
+static gboolean verdicts_known(MachineProbe *mp)
+{
+    QtMachineResult *r = mp->result;
+
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        for (guint j = 0; rb->bus->hotplug && j < rb->controllers->len; j++) {
+            QtControllerTrial *t = rb->controllers->pdata[j];
+            const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+            if (t->cold && dt && dt->hotplug_provenance == NULL)
+                return FALSE;
+        }
+    }
+    for (guint j = 0; j < r->host_bridges->len; j++) {
+        QtControllerTrial *t = r->host_bridges->pdata[j];
+        const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+        if (t->cold && dt && dt->hotplug_provenance == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean on_verdict_poll(gpointer user_data)
+{
+    hot_trials(user_data);
+    return G_SOURCE_REMOVE;
+}
+
 static void hot_trials(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     QtMachineResult *r = mp->result;
+
+    if (!mp->bare && !verdicts_known(mp) &&
+        g_get_monotonic_time() - mp->t0 < CLASS_VERDICT_WAIT_MS * 1000) {
+        g_timeout_add(5, on_verdict_poll, task);
+        return;
+    }
 
     mp->pending = 1;
     if (!mp->bare) {
