@@ -43,6 +43,15 @@ enum {
     EXIT_NOT_FOUND = 4,
 };
 
+static void ctl_options_clear(CtlOptions *opts)
+{
+    g_clear_pointer(&opts->socket_path, g_free);
+    g_clear_pointer(&opts->accel, g_free);
+    g_clear_pointer(&opts->cache_dir, g_free);
+    g_clear_pointer(&opts->role, g_free);
+    g_clear_pointer(&opts->machines, g_strfreev);
+}
+
 static int report_error(const char *what, const GError *error)
 {
     g_printerr("qtopoctl: %s: %s\n", what, error->message);
@@ -501,8 +510,11 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-        if (g_strcmp0(commands[i].name, argv[1]) == 0)
-            return commands[i].func(&opts, argc - 2, argv + 2);
+        if (g_strcmp0(commands[i].name, argv[1]) == 0) {
+            int rc = commands[i].func(&opts, argc - 2, argv + 2);
+            ctl_options_clear(&opts);
+            return rc;
+        }
     }
     g_printerr("qtopoctl: unknown command '%s'\n", argv[1]);
     print_help();

@@ -16,7 +16,7 @@ typedef enum {
 typedef struct {
     QtSource source;
     /* what was asked or tried: "qom-get pcie.0 hotplug-handler",
-     * "-device pxb,bus=pcie.0,id=qt-trial-3 on pc-q35-7.2" */
+     * "-device pxb,bus=pcie.0,id=qtopo-t3 on <machine>" */
     char *detail;
     /* "accepted", a value, or QEMU's own error text */
     char *outcome;
