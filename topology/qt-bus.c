@@ -1,5 +1,7 @@
 #include "qt-bus.h"
 
+#include "qt-enum-private.h"
+
 QtBus *qt_bus_new(const char *name)
 {
     QtBus *bus = g_new0(QtBus, 1);
@@ -110,45 +112,6 @@ static const char *const mechanism_names[] = {
     [QT_HOTPLUG_OTHER] = "other",
 };
 
-static int name_index(const char *const *names, guint n, const char *s)
-{
-    for (guint i = 0; s != NULL && i < n; i++) {
-        if (g_str_equal(s, names[i]))
-            return (int)i;
-    }
-    return -1;
-}
+QT_DEFINE_ENUM_NAMES(QtBusKind, qt_bus_kind, kind_names)
 
-const char *qt_bus_kind_to_string(QtBusKind k)
-{
-    if ((guint)k >= G_N_ELEMENTS(kind_names))
-        return NULL;
-    return kind_names[k];
-}
-
-gboolean qt_bus_kind_from_string(const char *s, QtBusKind *out)
-{
-    int i = name_index(kind_names, G_N_ELEMENTS(kind_names), s);
-
-    if (i < 0)
-        return FALSE;
-    *out = (QtBusKind)i;
-    return TRUE;
-}
-
-const char *qt_hotplug_mechanism_to_string(QtHotplugMechanism m)
-{
-    if ((guint)m >= G_N_ELEMENTS(mechanism_names))
-        return NULL;
-    return mechanism_names[m];
-}
-
-gboolean qt_hotplug_mechanism_from_string(const char *s, QtHotplugMechanism *out)
-{
-    int i = name_index(mechanism_names, G_N_ELEMENTS(mechanism_names), s);
-
-    if (i < 0)
-        return FALSE;
-    *out = (QtHotplugMechanism)i;
-    return TRUE;
-}
+QT_DEFINE_ENUM_NAMES(QtHotplugMechanism, qt_hotplug_mechanism, mechanism_names)

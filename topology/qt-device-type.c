@@ -1,5 +1,7 @@
 #include "qt-device-type.h"
 
+#include "qt-enum-private.h"
+
 QtDeviceType *qt_device_type_new(const char *name)
 {
     QtDeviceType *t = g_new0(QtDeviceType, 1);
@@ -86,45 +88,6 @@ static const char *const role_names[] = {
     [QT_ROLE_OTHER] = "other",
 };
 
-static int name_index(const char *const *names, guint n, const char *s)
-{
-    for (guint i = 0; s != NULL && i < n; i++) {
-        if (g_str_equal(s, names[i]))
-            return (int)i;
-    }
-    return -1;
-}
+QT_DEFINE_ENUM_NAMES(QtFlavour, qt_flavour, flavour_names)
 
-const char *qt_flavour_to_string(QtFlavour f)
-{
-    if ((guint)f >= G_N_ELEMENTS(flavour_names))
-        return NULL;
-    return flavour_names[f];
-}
-
-gboolean qt_flavour_from_string(const char *s, QtFlavour *out)
-{
-    int i = name_index(flavour_names, G_N_ELEMENTS(flavour_names), s);
-
-    if (i < 0)
-        return FALSE;
-    *out = (QtFlavour)i;
-    return TRUE;
-}
-
-const char *qt_role_to_string(QtRole r)
-{
-    if ((guint)r >= G_N_ELEMENTS(role_names))
-        return NULL;
-    return role_names[r];
-}
-
-gboolean qt_role_from_string(const char *s, QtRole *out)
-{
-    int i = name_index(role_names, G_N_ELEMENTS(role_names), s);
-
-    if (i < 0)
-        return FALSE;
-    *out = (QtRole)i;
-    return TRUE;
-}
+QT_DEFINE_ENUM_NAMES(QtRole, qt_role, role_names)

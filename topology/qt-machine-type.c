@@ -1,5 +1,7 @@
 #include "qt-machine-type.h"
 
+#include "qt-enum-private.h"
+
 QtMachineType *qt_machine_type_new(const char *name)
 {
     QtMachineType *m = g_new0(QtMachineType, 1);
@@ -26,20 +28,4 @@ static const char *const status_names[] = {
     [QT_MACHINE_FAILED] = "failed",
 };
 
-const char *qt_machine_status_to_string(QtMachineStatus s)
-{
-    if ((guint)s >= G_N_ELEMENTS(status_names))
-        return NULL;
-    return status_names[s];
-}
-
-gboolean qt_machine_status_from_string(const char *s, QtMachineStatus *out)
-{
-    for (guint i = 0; s != NULL && i < G_N_ELEMENTS(status_names); i++) {
-        if (g_str_equal(s, status_names[i])) {
-            *out = (QtMachineStatus)i;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
+QT_DEFINE_ENUM_NAMES(QtMachineStatus, qt_machine_status, status_names)

@@ -1,5 +1,7 @@
 #include "qt-provenance.h"
 
+#include "qt-enum-private.h"
+
 QtProvenance *qt_provenance_new(QtSource source, const char *detail, const char *outcome)
 {
     QtProvenance *p = g_new0(QtProvenance, 1);
@@ -33,20 +35,4 @@ static const char *const source_names[] = {
     [QT_SOURCE_SPEC] = "spec",
 };
 
-const char *qt_source_to_string(QtSource source)
-{
-    if ((guint)source >= G_N_ELEMENTS(source_names))
-        return NULL;
-    return source_names[source];
-}
-
-gboolean qt_source_from_string(const char *s, QtSource *out)
-{
-    for (guint i = 0; s != NULL && i < G_N_ELEMENTS(source_names); i++) {
-        if (g_str_equal(s, source_names[i])) {
-            *out = (QtSource)i;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
+QT_DEFINE_ENUM_NAMES(QtSource, qt_source, source_names)
