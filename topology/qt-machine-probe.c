@@ -44,7 +44,6 @@ typedef struct {
     GPtrArray *batch;     /* QtTrialDevice: what the next launch carries */
     gboolean numa;        /* the next launch carries the NUMA configuration */
     gboolean numa_stage;  /* the NUMA variants have been added */
-    char *numa_outcome;   /* QEMU's refusal of the NUMA configuration */
     gboolean speculative; /* the batch came from a similar machine type */
     gboolean bare;        /* the launch learns the root buses only */
     GHashTable *rejected; /* trial id -> QEMU's message */
@@ -141,7 +140,6 @@ static void machine_probe_free(MachineProbe *mp)
     g_clear_object(&mp->cancellable);
     qt_machine_result_free(mp->result);
     g_ptr_array_unref(mp->batch);
-    g_free(mp->numa_outcome);
     g_hash_table_unref(mp->rejected);
     g_clear_pointer(&mp->suspects, g_ptr_array_unref);
     g_hash_table_unref(mp->left_out);
@@ -339,8 +337,6 @@ static char *reason_after(const char *message, const char *args)
 static void drop_numa(MachineProbe *mp, const char *why)
 {
     mp->numa = FALSE;
-    g_free(mp->numa_outcome);
-    mp->numa_outcome = g_strdup(why);
     for (guint i = mp->batch->len; i > 0; i--) {
         QtTrialDevice *d = mp->batch->pdata[i - 1];
         if (d->numa) {
