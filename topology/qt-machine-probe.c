@@ -13,6 +13,9 @@
  * search of one-device launches finds the highest accepted value, up to */
 #define SERIES_FIRST 3
 #define SERIES_CAP   4096
+/* where QEMU puts the devices created with an id */
+#define PERIPHERAL "/machine/peripheral/"
+
 /* expander buses get bus numbers from the top down, this far apart */
 #define BUS_NR_TOP  248
 #define BUS_NR_STEP 8
@@ -41,12 +44,13 @@ typedef struct {
     GCancellable *cancellable;
     QtMachineResult *result;
 
-    GPtrArray *batch;     /* QtTrialDevice: what the next launch carries */
-    gboolean numa;        /* the next launch carries the NUMA configuration */
-    gboolean numa_stage;  /* the NUMA variants have been added */
-    gboolean speculative; /* the batch came from a similar machine type */
-    gboolean bare;        /* the launch learns the root buses only */
-    GHashTable *rejected; /* trial id -> QEMU's message */
+    GPtrArray *batch;            /* QtTrialDevice: what the next launch carries */
+    gboolean numa;               /* the next launch carries the NUMA configuration */
+    gboolean numa_stage;         /* the NUMA variants have been added */
+    gboolean speculative;        /* the batch came from a similar machine type */
+    const QtMachineResult *seed; /* that machine type's result, or NULL */
+    gboolean bare;               /* the launch learns the root buses only */
+    GHashTable *rejected;        /* trial id -> QEMU's message */
     /* bisection, when QEMU refuses the batch without naming a device: the
      * suspects hold the culprit, and the batch without all of them starts */
     GPtrArray *suspects;  /* trial ids, or NULL when not bisecting */
@@ -542,9 +546,8 @@ static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean on
      * /machine/peripheral; a built-in one's bus name is unique enough to be
      * a partial path */
     if (qb->parent && qb->parent->id && *qb->parent->id)
-        g_hash_table_replace(
-            mp->bus_path, g_strdup(qb->name),
-            g_strdup_printf("/machine/peripheral/%s/%s", qb->parent->id, qb->name));
+        g_hash_table_replace(mp->bus_path, g_strdup(qb->name),
+                             g_strdup_printf(PERIPHERAL "%s/%s", qb->parent->id, qb->name));
     else
         g_hash_table_replace(mp->bus_path, g_strdup(qb->name), g_strdup(qb->name));
 
@@ -827,6 +830,8 @@ static void classify_buses(MachineProbe *mp)
 }
 
 static void hot_trials(GTask *task);
+static char *fingerprint(const QtEmulator *e, QtMachineResult *r, gboolean with_hot);
+static void note_series_limit(QtMachineResult *r);
 static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
                            const QtDeviceType *dt);
 static void stop_instance(GTask *task);
@@ -915,9 +920,18 @@ static void after_handlers(GTask *task)
         const char *path = value;
         Call *c;
 
+        const QtTrialDevice *d;
+
         if (*path == '\0' || g_str_has_prefix(path, "error: ") ||
             !g_hash_table_add(paths, (gpointer)path))
             continue;
+        if (g_str_has_prefix(path, PERIPHERAL) &&
+            (d = find_in_batch(mp, path + strlen(PERIPHERAL), NULL)) != NULL) {
+            /* a trial device: QEMU made it from the type named on the
+             * command line, so its type is known without asking */
+            g_hash_table_replace(mp->handler_type, g_strdup(path), g_strdup(d->driver));
+            continue;
+        }
         c = g_new0(Call, 1);
         c->task = task;
         c->key = g_strdup(path);
@@ -1183,10 +1197,79 @@ static gboolean on_verdict_poll(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+static const QtControllerTrial *seed_trial(const QtMachineResult *seed, const char *bus,
+                                           const char *driver)
+{
+    GPtrArray *list = seed->host_bridges;
+
+    for (guint i = 0; bus != NULL && i < seed->root_buses->len; i++) {
+        const QtRootBus *rb = seed->root_buses->pdata[i];
+        list = g_str_equal(rb->bus->name, bus) ? rb->controllers : NULL;
+        if (list != NULL)
+            break;
+    }
+    for (guint i = 0; list != NULL && i < list->len; i++) {
+        const QtControllerTrial *t = list->pdata[i];
+        if (g_str_equal(t->driver, driver))
+            return t;
+    }
+    return NULL;
+}
+
+static void inherit_hot(QtControllerTrial *t, const QtControllerTrial *from)
+{
+    t->hot = from->hot;
+    qt_provenance_free(t->hot_provenance);
+    t->hot_provenance = from->hot_provenance ? qt_provenance_copy(from->hot_provenance) : NULL;
+}
+
+/* hot trials are made once per class: a machine type whose launch showed
+ * exactly what its seed's did (root buses, their hotplug handlers, every
+ * controller's cold outcome and bus) is in the seed's class, and takes the
+ * seed's hot outcomes, each with its provenance, rather than paying for
+ * them again; one that differs in anything makes its own */
+static gboolean inherit_hot_trials(MachineProbe *mp)
+{
+    QtMachineResult *r = mp->result;
+    const QtMachineResult *seed = mp->seed;
+    g_autofree char *mine = NULL;
+    g_autofree char *theirs = NULL;
+
+    if (!mp->speculative || seed == NULL || seed->root_buses->len == 0)
+        return FALSE;
+    note_series_limit(r);
+    mine = fingerprint(mp->e, r, FALSE);
+    theirs = fingerprint(mp->e, (QtMachineResult *)seed, FALSE);
+    if (!g_str_equal(mine, theirs))
+        return FALSE;
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            QtControllerTrial *t = rb->controllers->pdata[j];
+            const QtControllerTrial *from = seed_trial(seed, rb->bus->name, t->driver);
+            if (t->cold && from != NULL)
+                inherit_hot(t, from);
+        }
+    }
+    for (guint j = 0; j < r->host_bridges->len; j++) {
+        QtControllerTrial *t = r->host_bridges->pdata[j];
+        const QtControllerTrial *from = seed_trial(seed, NULL, t->driver);
+        if (t->cold && from != NULL)
+            inherit_hot(t, from);
+    }
+    g_debug("probe %s: in the class of %s, hot trials taken from it", mp->machine, seed->machine);
+    return TRUE;
+}
+
 static void hot_trials(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     QtMachineResult *r = mp->result;
+
+    if (!mp->bare && inherit_hot_trials(mp)) {
+        stop_instance(task);
+        return;
+    }
 
     if (!mp->bare && !verdicts_known(mp) &&
         g_get_monotonic_time() - mp->t0 < CLASS_VERDICT_WAIT_MS * 1000) {
@@ -1540,8 +1623,8 @@ static void bus_fingerprint(GString *s, const QtBus *b)
     g_string_append_c(s, ']');
 }
 
-static void trial_fingerprint(GString *s, const QtEmulator *e, QtMachineResult *r, const char *bus,
-                              const QtControllerTrial *t)
+static void trial_fingerprint(GString *s, const QtEmulator *e, const QtMachineResult *r,
+                              const char *bus, const QtControllerTrial *t, gboolean with_hot)
 {
     const QtDeviceType *dt = qt_emulator_find_device(e, t->driver);
     g_autofree char *key = g_strdup_printf("%s/%s", bus, t->driver);
@@ -1554,16 +1637,42 @@ static void trial_fingerprint(GString *s, const QtEmulator *e, QtMachineResult *
     /* nor what turned out not to be a controller: the model leaves it out */
     if (dt && dt->role == QT_ROLE_OTHER && !g_hash_table_contains(r->expanders, t->driver))
         return;
-    g_string_append_printf(s, "  ctl %s hot=%d numa=%d %s ", t->driver, t->hot, t->numa,
-                           notable ? notable : "");
+    g_string_append_printf(s, "  ctl %s", t->driver);
+    if (with_hot)
+        g_string_append_printf(s, " hot=%d", t->hot);
+    g_string_append_printf(s, " numa=%d %s ", t->numa, notable ? notable : "");
     if (t->provides)
         bus_fingerprint(s, t->provides);
     g_string_append_c(s, '\n');
 }
 
-static char *fingerprint(const QtEmulator *e, QtMachineResult *r)
+/* everything the machine type showed, sorted; @with_hot: with the hot
+ * trials' outcomes */
+/* the highest value accepted is the limit, whether this launch saw the
+ * refusal of the next one or borrowed a batch that stops there */
+static void note_series_limit(QtMachineResult *r)
+{
+    int max_series = -1;
+
+    for (guint i = 0; i < r->batch->len; i++) {
+        QtTrialDevice *d = r->batch->pdata[i];
+        if (d->series) {
+            max_series = MAX(max_series, d->series_value);
+            if (r->host_bridge_driver == NULL)
+                r->host_bridge_driver = g_strdup(d->driver);
+        }
+    }
+    r->host_bridge_max_index = max_series;
+}
+
+static char *fingerprint(const QtEmulator *e, QtMachineResult *r, gboolean with_hot)
 {
     g_autoptr(GString) s = g_string_new(NULL);
+
+    g_ptr_array_sort(r->root_buses, compare_root);
+    for (guint i = 0; i < r->root_buses->len; i++)
+        g_ptr_array_sort(((QtRootBus *)r->root_buses->pdata[i])->controllers, compare_trial);
+    g_ptr_array_sort(r->host_bridges, compare_trial);
 
     for (guint i = 0; i < r->root_buses->len; i++) {
         QtRootBus *rb = r->root_buses->pdata[i];
@@ -1571,10 +1680,10 @@ static char *fingerprint(const QtEmulator *e, QtMachineResult *r)
         bus_fingerprint(s, rb->bus);
         g_string_append_c(s, '\n');
         for (guint j = 0; j < rb->controllers->len; j++)
-            trial_fingerprint(s, e, r, rb->bus->name, rb->controllers->pdata[j]);
+            trial_fingerprint(s, e, r, rb->bus->name, rb->controllers->pdata[j], with_hot);
     }
     for (guint j = 0; j < r->host_bridges->len; j++)
-        trial_fingerprint(s, e, r, "", r->host_bridges->pdata[j]);
+        trial_fingerprint(s, e, r, "", r->host_bridges->pdata[j], with_hot);
     g_string_append_printf(s, "host-bridge-max-index %d\nnuma %d\n", r->host_bridge_max_index,
                            r->numa);
     return g_string_free(g_steal_pointer(&s), FALSE);
@@ -1587,25 +1696,10 @@ static void done(GTask *task)
 
     r->ms = (double)(g_get_monotonic_time() - mp->t0) / 1000.0;
     if (r->error == NULL) {
-        int max_series = -1;
         r->ok = TRUE;
         r->borrowed = mp->speculative;
-        for (guint i = 0; i < r->batch->len; i++) {
-            QtTrialDevice *d = r->batch->pdata[i];
-            if (d->series) {
-                max_series = MAX(max_series, d->series_value);
-                if (r->host_bridge_driver == NULL)
-                    r->host_bridge_driver = g_strdup(d->driver);
-            }
-        }
-        /* the highest value accepted is the limit, whether this launch saw
-         * the refusal of the next one or borrowed a batch that stops there */
-        r->host_bridge_max_index = max_series;
-        g_ptr_array_sort(r->root_buses, compare_root);
-        for (guint i = 0; i < r->root_buses->len; i++)
-            g_ptr_array_sort(((QtRootBus *)r->root_buses->pdata[i])->controllers, compare_trial);
-        g_ptr_array_sort(r->host_bridges, compare_trial);
-        r->fingerprint = fingerprint(mp->e, r);
+        note_series_limit(r);
+        r->fingerprint = fingerprint(mp->e, r, TRUE);
     }
     g_task_return_pointer(task, g_steal_pointer(&mp->result),
                           (GDestroyNotify)qt_machine_result_free);
@@ -1648,6 +1742,7 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
         }
         mp->numa = seed->numa;
         mp->speculative = TRUE;
+        mp->seed = seed;
     } else {
         mp->bare = TRUE;
     }

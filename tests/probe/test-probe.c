@@ -972,7 +972,7 @@ static const Victim victims[] = {
     {"pc-q35-5.0", "info qtree"},
     {"pc-q35-5.1", "qmp_capabilities"},
     {"pc-q35-4.2", "\"hotplug-handler\""},
-    {"pc-q35-4.1", "\"property\":\"type\""},
+    {"pc-i440fx-4.1", "\"property\":\"type\""},
 };
 
 static char *kill_log(const char *machine)
