@@ -32,7 +32,6 @@ struct _QtQemuInstance {
 
     GStrv argv;
     char *dir;
-    char *socket_path;
     GSubprocess *proc;
     GPid pid;
     QtQmpClient *client;
@@ -84,11 +83,6 @@ static void destroy_source(GSource **source)
 
 static void remove_private_dir(QtQemuInstance *self)
 {
-    if (self->socket_path) {
-        if (unlink(self->socket_path) < 0 && errno != ENOENT)
-            g_warning("cannot remove %s: %s", self->socket_path, g_strerror(errno));
-        g_clear_pointer(&self->socket_path, g_free);
-    }
     if (self->dir) {
         if (rmdir(self->dir) < 0 && errno != ENOENT)
             g_warning("cannot remove %s: %s", self->dir, g_strerror(errno));
@@ -278,42 +272,11 @@ static void child_setup(gpointer user_data)
         _exit(127);
 }
 
-static int make_unix_socket(const char *path, gboolean listening, GError **error)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int fd, rc;
-
-    if (strlen(path) >= sizeof addr.sun_path) {
-        g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED,
-                    "socket path too long for AF_UNIX: %s", path);
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        rc = -1;
-    else if (listening)
-        rc = bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ? -1 : listen(fd, 1);
-    else
-        /* the listener exists and has room in its backlog: this completes
-         * at once, and QEMU accepts it when it is ready */
-        rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    if (rc < 0) {
-        int saved = errno;
-        g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED, "QMP socket %s: %s", path,
-                    g_strerror(saved));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static GStrv build_argv(QtQemuInstance *self, const char *path)
 {
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     g_autofree char *chardev =
-        g_strdup_printf("socket,id=qtopo-qmp,fd=%d,server=on,wait=off", QMP_CHILD_FD);
+        g_strdup_printf("socket,id=qtopo-qmp,fd=%d,server=off", QMP_CHILD_FD);
 
     g_strv_builder_add_many(b, path, "-machine", self->machine, "-accel", self->accel, "-S",
                             "-nodefaults", "-no-user-config", "-display", "none", "-chardev",
@@ -331,7 +294,7 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GError) local = NULL;
-    int lfd, cfd;
+    int lfd, cfd, fds[2];
 
     if (strchr(self->binary, '/'))
         path = g_strdup(self->binary);
@@ -350,16 +313,18 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
         return FALSE;
     }
     self->dir = g_steal_pointer(&tmpl);
-    self->socket_path = g_build_filename(self->dir, "qmp.sock", NULL);
 
-    lfd = make_unix_socket(self->socket_path, TRUE, error);
-    if (lfd < 0)
-        return FALSE;
-    cfd = make_unix_socket(self->socket_path, FALSE, error);
-    if (cfd < 0) {
-        close(lfd);
+    /* the monitor runs over a connected socket pair: QEMU's end is open
+     * before its monitor exists, so the monitor greets exactly once (with
+     * a listening socket, QEMU 7.2's accept races the monitor thread's
+     * setup, and a second greeting can reset a negotiation under way) */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+        g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED, "QMP socket pair: %s",
+                    g_strerror(errno));
         return FALSE;
     }
+    cfd = fds[0];
+    lfd = fds[1];
     sock = g_socket_new_from_fd(cfd, error);
     if (sock == NULL) {
         close(cfd);
@@ -374,8 +339,8 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     g_subprocess_launcher_take_fd(launcher, lfd, QMP_CHILD_FD);
     g_subprocess_launcher_set_child_setup(launcher, child_setup, GINT_TO_POINTER(getpid()), NULL);
     self->proc = g_subprocess_launcher_spawnv(launcher, (const char *const *)self->argv, &local);
-    /* dropping the launcher closes our copy of the listening socket, so a
-     * QEMU that dies early shows up as a closed connection */
+    /* dropping the launcher closes our copy of QEMU's end, so a QEMU that
+     * dies early shows up as a closed connection */
     g_clear_object(&launcher);
     if (self->proc != NULL) {
         /* NULL when the child has exited (and been reaped) already */

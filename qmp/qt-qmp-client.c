@@ -465,6 +465,15 @@ static void handle_line(QtQmpClient *self, const char *line, gsize len)
         handle_reply(self, msg, line);
         return;
     }
+    if (self->state == STATE_NEGOTIATING && json_object_object_get_ex(msg, "QMP", NULL)) {
+        /* QEMU 7.2 greets twice when the connection is accepted while the
+         * monitor thread is still setting the monitor up (both report the
+         * channel open; chardev/char-fe.c and char-socket.c race).  Both
+         * greetings are out before the monitor can read anything, so the
+         * negotiation under way is not affected: the second is dropped */
+        g_debug("qmp: a second greeting, while negotiating; ignored");
+        return;
+    }
     fail_protocol(self, line, "unexpected message");
 }
 

@@ -269,12 +269,33 @@ typedef struct {
     QtDeviceType *type; /* borrowed from the model */
 } TypeCall;
 
+/* an expander adds a root bus of its own, which needs a bus number of its
+ * own (a PCI bus is known by its number): a bridge without a bus number
+ * to be given (a PCI-to-ISA bridge, say) is an endpoint, and is not tried
+ * as a controller */
+static void settle_candidates(BinaryProbe *bp)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, bp->e->devices);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        QtDeviceType *t = value;
+
+        if (t->role == QT_ROLE_OTHER && t->flavour != QT_FLAVOUR_NONE &&
+            is_controller_candidate(t) && qt_device_type_get_property(t, "bus_nr") == NULL)
+            t->role = QT_ROLE_ENDPOINT;
+    }
+}
+
 static void round_two_done(GTask *task)
 {
     BinaryProbe *bp = g_task_get_task_data(task);
 
-    if (--bp->pending == 0)
-        finish(task);
+    if (--bp->pending > 0)
+        return;
+    settle_candidates(bp);
+    finish(task);
 }
 
 static void on_properties(GObject *source, GAsyncResult *res, gpointer user_data)

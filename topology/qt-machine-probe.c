@@ -62,7 +62,8 @@ typedef struct {
     int search_good, search_bad;
     char *search_refusal;
     char *search_args;
-    GPtrArray *tried; /* QtTrialDevice: everything ever in a batch */
+    GPtrArray *tried;    /* QtTrialDevice: everything ever in a batch */
+    GPtrArray *excluded; /* "bus/driver" pairs a spec rule rules out */
 
     QtQemuInstance *inst;
     QtReaper *reaper;
@@ -225,13 +226,39 @@ static gboolean is_candidate(const QtDeviceType *t)
            strstr(t->category, "Bridge") != NULL;
 }
 
-/* every controller type on every root bus; host bridges once each, with
- * an index series; NUMA variants of whatever takes a numa_node */
-static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
+/* a PCI Express switch port is one end of a PCI Express link (PCIe base
+ * spec 1.3), and a PCIe-to-PCI bridge sits on one (PCI Express to
+ * PCI/PCI-X Bridge spec): neither belongs on a conventional PCI bus.  QEMU
+ * accepts them there all the same; placement never puts them there, so the
+ * probe does not pay for trying (every such device costs every launch of
+ * the class).  Root ports are still tried: whether QEMU refuses one on a
+ * conventional bus, and why, is a fact users ask for (pseries refuses,
+ * i440fx accepts) */
+static const char *spec_excludes(const QtDeviceType *t, const QtBus *bus)
+{
+    if (bus->kind != QT_BUS_PCI)
+        return NULL;
+    switch (t->role) {
+    case QT_ROLE_SWITCH_UPSTREAM:
+    case QT_ROLE_SWITCH_DOWNSTREAM:
+        return "not tried: a PCI Express switch port belongs on a PCI Express link, not a "
+               "conventional bus (PCIe base spec 1.3)";
+    case QT_ROLE_PCIE_PCI_BRIDGE:
+        return "not tried: a PCIe-to-PCI bridge belongs on a PCI Express bus, not a "
+               "conventional one (PCI Express to PCI/PCI-X Bridge spec 1.0)";
+    default:
+        return NULL;
+    }
+}
+
+/* every controller type on every root bus, unless a spec rule rules the
+ * pair out; host bridges once each, with an index series */
+static void build_full_batch(MachineProbe *mp, GPtrArray *roots)
 {
     g_autoptr(GPtrArray) types = qt_emulator_sorted_devices(mp->e);
 
     g_ptr_array_set_size(mp->batch, 0);
+    g_ptr_array_set_size(mp->excluded, 0);
     mp->numa = FALSE;
     for (guint i = 0; i < types->len; i++) {
         const QtDeviceType *t = types->pdata[i];
@@ -247,8 +274,14 @@ static void build_full_batch(MachineProbe *mp, GPtrArray *root_names)
             }
             continue;
         }
-        for (guint b = 0; b < root_names->len; b++) {
-            g_ptr_array_add(mp->batch, make_trial(mp, t, root_names->pdata[b], FALSE, NULL, 0));
+        for (guint b = 0; b < roots->len; b++) {
+            const QtBus *bus = roots->pdata[b];
+            const char *why = spec_excludes(t, bus);
+            if (why != NULL) {
+                g_ptr_array_add(mp->excluded, g_strdup_printf("%s/%s", bus->name, t->name));
+                continue;
+            }
+            g_ptr_array_add(mp->batch, make_trial(mp, t, bus->name, FALSE, NULL, 0));
         }
     }
     for (guint i = 0; i < mp->batch->len; i++)
@@ -785,6 +818,22 @@ static gboolean collect(MachineProbe *mp, GError **error)
             t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
         }
     }
+    /* pairs a spec rule ruled out */
+    for (guint i = 0; i < mp->excluded->len; i++) {
+        const char *key = mp->excluded->pdata[i];
+        const char *slash = strchr(key, '/');
+        g_autofree char *bus = g_strndup(key, slash - key);
+        const QtDeviceType *dt = qt_emulator_find_device(mp->e, slash + 1);
+        QtRootBus *rb = root_bus_named(r, bus);
+        QtControllerTrial *t;
+
+        if (rb == NULL || dt == NULL)
+            continue;
+        t = trial_for(rb->controllers, dt->name);
+        if (t->cold_provenance == NULL)
+            t->cold_provenance =
+                qt_provenance_new(QT_SOURCE_SPEC, dt->name, spec_excludes(dt, rb->bus));
+    }
     r->numa = mp->numa;
     return TRUE;
 }
@@ -1300,6 +1349,7 @@ static void after_stop(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_autoptr(GPtrArray) roots = g_ptr_array_new();
 
     g_clear_pointer(&mp->qtree, qt_qtree_bus_free);
     g_clear_pointer(&mp->read_buses, g_ptr_array_unref);
@@ -1310,6 +1360,7 @@ static void after_stop(GTask *task)
     for (guint i = 0; i < mp->result->root_buses->len; i++) {
         QtRootBus *rb = mp->result->root_buses->pdata[i];
         g_ptr_array_add(names, rb->bus->name);
+        g_ptr_array_add(roots, rb->bus);
     }
     if (!mp->bare && mp->speculative && !batch_covers(mp, names)) {
         /* a root bus the borrowed batch knew nothing of: learn this
@@ -1331,7 +1382,7 @@ static void after_stop(GTask *task)
     }
     /* the root buses are known: now the trials */
     mp->bare = FALSE;
-    build_full_batch(mp, names);
+    build_full_batch(mp, roots);
     if (mp->batch->len == 0) {
         done(task);
         return;
@@ -1534,6 +1585,17 @@ static void fail_machine(GTask *task, const char *message)
     done(task);
 }
 
+static void relaunch_bounded(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (mp->result->launches >= MAX_LAUNCHES) {
+        fail_machine(task, "too many launches to find the refused device");
+        return;
+    }
+    launch(task);
+}
+
 static void after_bisect_stop(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
@@ -1563,9 +1625,28 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     if (mp->suspects != NULL) {
-        /* a bisection test: that it started is all it had to say */
-        release_instance(task, after_bisect_stop);
-        return;
+        /* a bisection test: that it started is all it had to say, unless
+         * it left out a single device and thereby proved it the culprit:
+         * then it carries exactly the batch the bisection ends with, and
+         * is read like any other launch instead of being made again */
+        g_autofree char *only = NULL;
+        if (g_hash_table_size(mp->left_out) == 1) {
+            GHashTableIter it;
+            gpointer id;
+            g_hash_table_iter_init(&it, mp->left_out);
+            if (g_hash_table_iter_next(&it, &id, NULL))
+                only = g_strdup(id);
+        }
+        if (only == NULL) {
+            release_instance(task, after_bisect_stop);
+            return;
+        }
+        bisect_step(mp, TRUE);
+        if (mp->suspects != NULL || find_in_batch(mp, only, NULL) != NULL) {
+            /* not over yet after all: the next test needs a new launch */
+            release_instance(task, relaunch_bounded);
+            return;
+        }
     }
     qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
 }
@@ -1723,6 +1804,7 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
     mp->result = result_new(machine);
     mp->batch = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
     mp->tried = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
+    mp->excluded = g_ptr_array_new_with_free_func(g_free);
     mp->rejected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mp->left_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     mp->bus_path = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

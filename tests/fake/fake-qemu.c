@@ -1,9 +1,9 @@
 /* fake-qemu: a stand-in for qemu-system-* in launcher tests.
  *
- * It takes the launcher's command line, finds the listening QMP socket in
+ * It takes the launcher's command line, finds the connected QMP socket in
  * "-chardev socket,...,fd=N,..." and behaves as QT_FAKE_QEMU_MODE says:
- *   hang                  never accept nor greet; sleep until killed
- *   garbage               accept, send garbage as the greeting, then sleep
+ *   hang                  never greet; sleep until killed
+ *   garbage               send garbage as the greeting, then sleep
  *   exit                  print an error to stderr and exit 1 at once
  *   crash-after-greeting  greet, answer qmp_capabilities, then die of
  *                         SIGKILL on the next command
@@ -53,14 +53,10 @@ static int find_qmp_fd(int argc, char **argv)
     return -1;
 }
 
-static GSocketConnection *accept_one(int fd, GError **error)
+static GSocketConnection *connection_on(int fd, GError **error)
 {
-    g_autoptr(GSocket) listener = g_socket_new_from_fd(fd, error);
-    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GSocket) sock = g_socket_new_from_fd(fd, error);
 
-    if (listener == NULL)
-        return NULL;
-    sock = g_socket_accept(listener, NULL, error);
     if (sock == NULL)
         return NULL;
     return g_socket_connection_factory_create_connection(sock);
@@ -76,7 +72,7 @@ static gboolean send_text(GSocketConnection *conn, const char *text, GError **er
 static int mode_garbage(int fd)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GSocketConnection) conn = accept_one(fd, &error);
+    g_autoptr(GSocketConnection) conn = connection_on(fd, &error);
 
     if (conn == NULL || !send_text(conn, GARBAGE, &error)) {
         fprintf(stderr, "fake-qemu: %s\n", error->message);
@@ -89,7 +85,7 @@ static int mode_garbage(int fd)
 static int mode_crash_after_greeting(int fd)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GSocketConnection) conn = accept_one(fd, &error);
+    g_autoptr(GSocketConnection) conn = connection_on(fd, &error);
     g_autoptr(GDataInputStream) in = NULL;
 
     if (conn == NULL || !send_text(conn, GREETING, &error)) {
@@ -138,7 +134,7 @@ static int mode_replay(int fd)
         return 1;
     }
     fake = qt_fake_qmp_new_from_file(path, &error);
-    if (fake == NULL || !qt_fake_qmp_serve_listening_fd(fake, fd, &error)) {
+    if (fake == NULL || !qt_fake_qmp_serve_fd(fake, fd, &error)) {
         fprintf(stderr, "fake-qemu: %s\n", error->message);
         return 1;
     }

@@ -358,6 +358,10 @@ static gboolean deliver(Conn *c, GPtrArray *events, json_object *msg, QtFakeFaul
         if (!send_fake_events(c, error))
             return FALSE;
         break;
+    case QT_FAKE_FAULT_GREETING:
+        if (!send_line(c, to_text(c->fake->greeting), error))
+            return FALSE;
+        break;
     case QT_FAKE_FAULT_NONE:
     case QT_FAKE_FAULT_UNKNOWN_ID:
         break;
@@ -552,21 +556,15 @@ GIOStream *qt_fake_qmp_start(QtFakeQmp *fake, GError **error)
     return G_IO_STREAM(g_socket_connection_factory_create_connection(client));
 }
 
-gboolean qt_fake_qmp_serve_listening_fd(QtFakeQmp *fake, int fd, GError **error)
+gboolean qt_fake_qmp_serve_fd(QtFakeQmp *fake, int fd, GError **error)
 {
-    g_autoptr(GSocket) listener = g_socket_new_from_fd(fd, error);
-    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GSocket) sock = g_socket_new_from_fd(fd, error);
     gboolean ok;
 
-    if (listener == NULL) {
+    if (sock == NULL) {
         close(fd);
         return FALSE;
     }
-    sock = g_socket_accept(listener, NULL, error);
-    if (sock == NULL)
-        return FALSE;
-    /* one client only, like QEMU's monitor with the launcher's socket */
-    g_socket_close(listener, NULL);
     ok = serve(fake, sock, NULL, error);
     g_socket_shutdown(sock, TRUE, TRUE, NULL);
     g_socket_close(sock, NULL);

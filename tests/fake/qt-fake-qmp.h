@@ -41,6 +41,9 @@ typedef enum {
     QT_FAKE_FAULT_UNKNOWN_ID,
     /* the real reply, but only after a delay (qt_fake_qmp_add_fault_full) */
     QT_FAKE_FAULT_DELAY,
+    /* the greeting once more before the real reply, as QEMU 7.2 does when
+     * two open events race */
+    QT_FAKE_FAULT_GREETING,
 } QtFakeFault;
 
 /* the delay of QT_FAKE_FAULT_DELAY when added with qt_fake_qmp_add_fault() */
@@ -66,10 +69,10 @@ void qt_fake_qmp_add_fault_full(QtFakeQmp *fake, const char *command, QtFakeFaul
  * end (a GSocketConnection).  Once per fake. */
 GIOStream *qt_fake_qmp_start(QtFakeQmp *fake, GError **error);
 
-/* serve on an already-listening socket @fd (which is taken): accept one
- * connection and serve it in the calling thread until the peer closes or
- * quit was answered.  For the fake QEMU binary. */
-gboolean qt_fake_qmp_serve_listening_fd(QtFakeQmp *fake, int fd, GError **error);
+/* serve on the connected socket @fd (which is taken), as QEMU serves the
+ * launcher's end of its socket pair, in the calling thread until the peer
+ * closes or quit was answered.  For the fake QEMU binary. */
+gboolean qt_fake_qmp_serve_fd(QtFakeQmp *fake, int fd, GError **error);
 
 /* requests received so far (every line the client sent, qmp_capabilities
  * included) */

@@ -606,6 +606,25 @@ static void test_x86_i440fx(void **state)
         fail_msg("pxb has role %s, expected expander-bus", qt_role_to_string(pxb->role));
     if (pxb->role_provenance == NULL || pxb->role_provenance->source != QT_SOURCE_TRIAL)
         fail_msg("pxb: the expander-bus role must come from a trial");
+    /* switch ports and PCIe-to-PCI bridges are ruled out of a conventional
+     * bus by the spec, not tried; root ports are tried (QEMU accepts them) */
+    for (const char *const *d =
+             (const char *const[]){"x3130-upstream", "xio3130-downstream", "pcie-pci-bridge", NULL};
+         *d; d++) {
+        const QtControllerTrial *t = trial_on(rb, name, *d);
+        if (t->cold || t->cold_provenance == NULL || t->cold_provenance->source != QT_SOURCE_SPEC)
+            fail_msg("%s: %s on pci.0 should be ruled out by a spec rule", name, *d);
+    }
+    assert_cold(trial_on(rb, name, "pcie-root-port"), name, "pci.0", TRUE);
+    /* a bridge with no bus number to give is no expander: never tried */
+    {
+        const QtDeviceType *lpc = qt_emulator_find_device(e, "vfio-pci-igd-lpc-bridge");
+        if (lpc != NULL && lpc->role != QT_ROLE_ENDPOINT)
+            fail_msg("vfio-pci-igd-lpc-bridge has role %s, expected endpoint",
+                     qt_role_to_string(lpc->role));
+        if (qt_root_bus_find_controller(rb, "vfio-pci-igd-lpc-bridge") != NULL)
+            fail_msg("%s: vfio-pci-igd-lpc-bridge was tried as a controller", name);
+    }
     assert_nothing_left(__func__);
 }
 

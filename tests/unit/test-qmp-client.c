@@ -795,6 +795,26 @@ static void test_fault_truncated(void **state)
     check_fatal_fault(QT_FAKE_FAULT_TRUNCATED, QT_QMP_ERROR_PROTOCOL);
 }
 
+/* a greeting once the handshake is over is a protocol error */
+static void test_fault_greeting_again(void **state)
+{
+    check_fatal_fault(QT_FAKE_FAULT_GREETING, QT_QMP_ERROR_PROTOCOL);
+}
+
+/* QEMU 7.2 sometimes greets twice before answering qmp_capabilities (two
+ * open events race); the handshake goes through */
+static void test_greeting_twice(void **state)
+{
+    g_autoptr(QtFakeQmp) fake = load_fake(X86_PC);
+    g_autoptr(QtQmpClient) client = NULL;
+
+    qt_fake_qmp_add_fault(fake, "qmp_capabilities", QT_FAKE_FAULT_GREETING);
+    client = connect_client(fake);
+    assert_true(qt_qmp_client_is_connected(client));
+    assert_int_equal(qt_fake_qmp_get_request_count(fake), 1);
+    assert_usable(client);
+}
+
 static void test_fault_disconnect(void **state)
 {
     check_fatal_fault(QT_FAKE_FAULT_DISCONNECT, QT_QMP_ERROR_DISCONNECTED);
@@ -1255,6 +1275,8 @@ int main(void)
         TEST(test_fault_garbage),
         TEST(test_fault_truncated),
         TEST(test_fault_disconnect),
+        TEST(test_fault_greeting_again),
+        TEST(test_greeting_twice),
         TEST(test_fault_unknown_id),
         TEST(test_fault_fails_all_pending),
         TEST(test_fault_hang_timeout),
