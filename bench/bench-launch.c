@@ -3,7 +3,7 @@
  *   bare     posix_spawn QEMU with QMP on stdio, write capabilities +
  *            query-machines + quit in one go, read to EOF, waitpid: the
  *            floor for the same work with no client logic at all
- *   qtopo    QtQemuInstance start (private dir, socket, spawn, greeting,
+ *   qtopo    QtQemuInstance start (socket pair, spawn, greeting,
  *            negotiation) + typed query-machines + stop (quit, reap,
  *            clean up)
  *

@@ -28,10 +28,8 @@ struct _QtQemuInstance {
     GPtrArray *extra_args;
     guint startup_timeout_ms;
     guint command_timeout_ms;
-    char *runtime_parent;
 
     GStrv argv;
-    char *dir;
     GSubprocess *proc;
     GPid pid;
     QtQmpClient *client;
@@ -78,15 +76,6 @@ static void destroy_source(GSource **source)
     if (*source) {
         g_source_destroy(*source);
         g_clear_pointer(source, g_source_unref);
-    }
-}
-
-static void remove_private_dir(QtQemuInstance *self)
-{
-    if (self->dir) {
-        if (rmdir(self->dir) < 0 && errno != ENOENT)
-            g_warning("cannot remove %s: %s", self->dir, g_strerror(errno));
-        g_clear_pointer(&self->dir, g_free);
     }
 }
 
@@ -146,7 +135,6 @@ static void start_decide(QtQemuInstance *self)
     destroy_source(&self->grace);
     if (self->client)
         qt_qmp_client_close(self->client);
-    remove_private_dir(self);
     /* QEMU's own exit message wins over whatever the monitor saw, unless
      * we killed it ourselves */
     if (self->start_error && self->killed) {
@@ -168,7 +156,6 @@ static void stop_decide(QtQemuInstance *self)
     destroy_source(&self->stop_timer);
     if (self->client)
         qt_qmp_client_close(self->client);
-    remove_private_dir(self);
     if (self->killed)
         g_task_return_new_error(task, QT_QMP_ERROR, QT_QMP_ERROR_TIMEOUT,
                                 "QEMU did not exit after quit and was killed");
@@ -289,7 +276,6 @@ static GStrv build_argv(QtQemuInstance *self, const char *path)
 static gboolean spawn(QtQemuInstance *self, GError **error)
 {
     g_autofree char *path = NULL;
-    g_autofree char *tmpl = NULL;
     g_autoptr(GSubprocessLauncher) launcher = NULL;
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GSocketConnection) conn = NULL;
@@ -305,15 +291,6 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
                     "QEMU binary '%s' not found or not executable", self->binary);
         return FALSE;
     }
-    tmpl = g_build_filename(self->runtime_parent ? self->runtime_parent : g_get_user_runtime_dir(),
-                            "qtopo-XXXXXX", NULL);
-    if (g_mkdtemp_full(tmpl, 0700) == NULL) {
-        g_set_error(error, QT_QMP_ERROR, QT_QMP_ERROR_SPAWN_FAILED,
-                    "cannot create a private directory %s: %s", tmpl, g_strerror(errno));
-        return FALSE;
-    }
-    self->dir = g_steal_pointer(&tmpl);
-
     /* the monitor runs over a connected socket pair: QEMU's end is open
      * before its monitor exists, so the monitor greets exactly once (with
      * a listening socket, QEMU 7.2's accept races the monitor thread's
@@ -369,7 +346,6 @@ void qt_qemu_instance_start_async(QtQemuInstance *self, GCancellable *cancellabl
         return;
     }
     if (!spawn(self, &error)) {
-        remove_private_dir(self);
         g_task_return_error(task, g_steal_pointer(&error));
         return;
     }
@@ -444,7 +420,6 @@ void qt_qemu_instance_kill(QtQemuInstance *self)
     force_kill(self);
     if (self->client)
         qt_qmp_client_close(self->client);
-    remove_private_dir(self);
 }
 
 QtQmpClient *qt_qemu_instance_get_client(QtQemuInstance *self)
@@ -506,12 +481,6 @@ void qt_qemu_instance_set_command_timeout(QtQemuInstance *self, guint timeout_ms
         qt_qmp_client_set_timeout(self->client, self->command_timeout_ms);
 }
 
-void qt_qemu_instance_set_runtime_dir(QtQemuInstance *self, const char *dir)
-{
-    g_free(self->runtime_parent);
-    self->runtime_parent = g_strdup(dir);
-}
-
 QtQemuInstance *qt_qemu_instance_new(const char *binary)
 {
     QtQemuInstance *self = g_object_new(QT_TYPE_QEMU_INSTANCE, NULL);
@@ -545,7 +514,6 @@ static void qt_qemu_instance_finalize(GObject *object)
     g_free(self->binary);
     g_free(self->machine);
     g_free(self->accel);
-    g_free(self->runtime_parent);
     G_OBJECT_CLASS(qt_qemu_instance_parent_class)->finalize(object);
 }
 

@@ -2,14 +2,14 @@
  *
  * The instance is started paused (-S), without defaults, without user
  * config and without a display, on the accelerator chosen (TCG unless told
- * otherwise).  QMP runs over a UNIX socket in a private directory (0700)
- * that the launcher creates, binds and connects before QEMU starts, so
- * there is no waiting for a socket to appear: QEMU inherits the listening
- * socket and greets us when it is ready.  stderr is captured.
+ * otherwise).  QMP runs over one end of a connected UNIX socket pair that
+ * QEMU inherits (-chardev socket,fd=3,server=off): nothing waits for a
+ * socket to appear, nothing is left in the file system, and QEMU greets us
+ * when it is ready.  stderr is captured.
  *
  * No path leaves a process behind: a failed or timed-out start kills and
- * reaps QEMU and removes the directory; the child gets SIGKILL if this
- * process dies (PR_SET_PDEATHSIG); dropping the last reference kills it.
+ * reaps QEMU; the child gets SIGKILL if this process dies
+ * (PR_SET_PDEATHSIG); dropping the last reference kills it.
  */
 #pragma once
 
@@ -38,8 +38,6 @@ void qt_qemu_instance_add_arg(QtQemuInstance *self, const char *arg);
 void qt_qemu_instance_set_startup_timeout(QtQemuInstance *self, guint timeout_ms);
 /* per-command timeout for the client */
 void qt_qemu_instance_set_command_timeout(QtQemuInstance *self, guint timeout_ms);
-/* where the private directory is made (default: the user runtime dir) */
-void qt_qemu_instance_set_runtime_dir(QtQemuInstance *self, const char *dir);
 
 /* spawn QEMU and negotiate QMP; on failure nothing is left behind.  When
  * QEMU exits early the error is QT_QMP_ERROR_EXITED with QEMU's message. */
@@ -63,7 +61,7 @@ GPid qt_qemu_instance_get_pid(QtQemuInstance *self);
 gboolean qt_qemu_instance_is_running(QtQemuInstance *self);
 
 /* ask QEMU to quit, wait for the process to exit (killing it when it does
- * not in time), remove the private directory.  Always ends with the process
+ * not in time).  Always ends with the process
  * gone; the error only reports an unclean stop. */
 void qt_qemu_instance_stop_async(QtQemuInstance *self, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data);

@@ -74,8 +74,6 @@ QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,
         qt_qemu_instance_set_startup_timeout(inst, options->startup_timeout_ms);
     if (options->command_timeout_ms)
         qt_qemu_instance_set_command_timeout(inst, options->command_timeout_ms);
-    if (options->runtime_dir)
-        qt_qemu_instance_set_runtime_dir(inst, options->runtime_dir);
     return inst;
 }
 

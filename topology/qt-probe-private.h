@@ -59,7 +59,7 @@ QtTrialDevice *qt_trial_device_copy(const QtTrialDevice *d);
 
 /* instances whose stop runs in the background: a probe step need not
  * wait for QEMU to exit, but the probe as a whole does, so that no process
- * and no private directory outlives it */
+ * outlives it */
 typedef struct {
     guint pending;
     GSourceFunc drained;

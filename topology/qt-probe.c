@@ -10,7 +10,6 @@ typedef struct {
     QtEmulator *e;
     QtProbeOptions options;
     char *accel;
-    char *runtime_dir;
     QtProbeProgressFunc progress;
     gpointer progress_data;
     GCancellable *cancellable;
@@ -39,7 +38,6 @@ static void probe_free(Probe *p)
         qt_emulator_free(p->e);
     g_clear_pointer(&p->synthetic, g_hash_table_unref);
     g_free(p->accel);
-    g_free(p->runtime_dir);
     g_clear_object(&p->cancellable);
     qt_binary_facts_free(p->facts);
     g_clear_pointer(&p->todo, g_ptr_array_unref);
@@ -428,8 +426,6 @@ static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable
     p->options = *options;
     p->accel = g_strdup(options->accel ? options->accel : "tcg");
     p->options.accel = p->accel;
-    p->runtime_dir = g_strdup(options->runtime_dir);
-    p->options.runtime_dir = p->runtime_dir;
     p->jobs = options->jobs ? options->jobs : MAX(g_get_num_processors(), 1);
     p->class_jobs = options->class_jobs ? options->class_jobs : 8;
     p->cancellable = cancellable ? g_object_ref(cancellable) : NULL;

@@ -36,7 +36,6 @@ typedef struct {
     guint class_jobs;
     guint startup_timeout_ms; /* 0: the launcher's default */
     guint command_timeout_ms; /* 0: the client's default */
-    const char *runtime_dir;  /* NULL: the user runtime dir */
     /* probe only these machine types (names or aliases); NULL: all */
     const char *const *machines;
 } QtProbeOptions;

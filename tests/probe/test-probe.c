@@ -46,11 +46,10 @@ typedef struct {
 } Probed;
 
 typedef struct {
-    char *tmp;         /* everything this program writes lives here */
-    char *cache_dir;   /* the probe cache the tests store into */
-    char *runtime_dir; /* the launcher's private directories */
-    char *tag;         /* TAG_VAR=<pid> */
-    guint baseline;    /* QEMU processes on the host before the first probe */
+    char *tmp;       /* everything this program writes lives here */
+    char *cache_dir; /* the probe cache the tests store into */
+    char *tag;       /* TAG_VAR=<pid> */
+    guint baseline;  /* QEMU processes on the host before the first probe */
     Probed x86;
     Probed ppc;
     Probed arm;
@@ -126,23 +125,9 @@ static gboolean no_own_qemu(gpointer data)
     return own_qemu_count(NULL) == 0;
 }
 
-static gboolean dir_is_empty(const char *path, char **first)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    if (dir == NULL)
-        return TRUE;
-    name = g_dir_read_name(dir);
-    if (name != NULL && first != NULL)
-        *first = g_strdup(name);
-    return name == NULL;
-}
-
-/* after every test: nothing it started runs, nothing it made lingers */
+/* after every test: nothing it started runs */
 static void assert_nothing_left(const char *what)
 {
-    g_autofree char *left = NULL;
     guint host;
 
     /* the main context reaps the children: iterate it while waiting */
@@ -159,8 +144,6 @@ static void assert_nothing_left(const char *what)
     if (host > fx.baseline)
         print_message("note: %u QEMU processes on the host, %u before the suite; none is ours\n",
                       host, fx.baseline);
-    if (!dir_is_empty(fx.runtime_dir, &left))
-        fail_msg("%s: left behind in the runtime dir: %s", what, left);
 }
 
 /* ---- probing ---- */
@@ -175,7 +158,6 @@ static gboolean has_result(gpointer data)
 static QtEmulator *probe(const char *path, guint startup_timeout_ms, guint max_ms, GError **error)
 {
     QtProbeOptions options = {
-        .runtime_dir = fx.runtime_dir,
         .startup_timeout_ms = startup_timeout_ms,
     };
     g_autoptr(GAsyncResult) res = NULL;
@@ -325,7 +307,6 @@ static char *refusal_of(const char *binary, const char *machine, const char *dev
     g_autoptr(GError) error = NULL;
 
     qt_qemu_instance_set_machine(inst, machine);
-    qt_qemu_instance_set_runtime_dir(inst, fx.runtime_dir);
     qt_qemu_instance_add_arg(inst, "-device");
     qt_qemu_instance_add_arg(inst, device);
     qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
@@ -1115,9 +1096,6 @@ static int setup_common(void)
     if (fx.tmp == NULL)
         return -1;
     fx.cache_dir = g_build_filename(fx.tmp, "cache", NULL);
-    fx.runtime_dir = g_build_filename(fx.tmp, "run", NULL);
-    if (g_mkdir(fx.runtime_dir, 0700) != 0)
-        return -1;
     fx.baseline = qt_test_count_qemu();
     return 0;
 }
@@ -1166,7 +1144,6 @@ static int teardown_group(void **state)
         remove_tree(fx.tmp);
     g_clear_pointer(&fx.tmp, g_free);
     g_clear_pointer(&fx.cache_dir, g_free);
-    g_clear_pointer(&fx.runtime_dir, g_free);
     return 0;
 }
 

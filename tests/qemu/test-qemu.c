@@ -17,14 +17,11 @@
 #include "qt-qmp.h"
 #include "qt-test-procs.h"
 
-static char *runtime_dir;
-
 static QtQemuInstance *new_instance(const char *binary, const char *machine)
 {
     QtQemuInstance *inst = qt_qemu_instance_new(binary);
 
     qt_qemu_instance_set_machine(inst, machine);
-    qt_qemu_instance_set_runtime_dir(inst, runtime_dir);
     return inst;
 }
 
@@ -44,18 +41,6 @@ static gboolean stop(QtQemuInstance *inst, GError **error)
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
     qt_test_wait(&res, 10000);
     return qt_qemu_instance_stop_finish(inst, res, error);
-}
-
-/* the private directories must all be gone */
-static void assert_runtime_dir_empty(void)
-{
-    g_autoptr(GDir) dir = g_dir_open(runtime_dir, 0, NULL);
-    const char *name;
-
-    assert_non_null(dir);
-    name = g_dir_read_name(dir);
-    if (name != NULL)
-        fail_msg("left behind in the runtime dir: %s", name);
 }
 
 static void assert_pid_gone(GPid pid)
@@ -156,7 +141,6 @@ static void test_basic(void **state)
     assert_true(stop(inst, &error));
     assert_false(qt_qemu_instance_is_running(inst));
     assert_pid_gone(pid);
-    assert_runtime_dir_empty();
 }
 
 static void expect_start_error(const char *binary, const char *machine, int code,
@@ -175,7 +159,6 @@ static void expect_start_error(const char *binary, const char *machine, int code
     assert_false(qt_qemu_instance_is_running(inst));
     if (qt_qemu_instance_get_pid(inst) > 0)
         assert_pid_gone(qt_qemu_instance_get_pid(inst));
-    assert_runtime_dir_empty();
 }
 
 /* QEMU's own message comes back when it refuses to start */
@@ -202,7 +185,6 @@ static void test_exit_rejected_device(void **state)
     assert_false(start(inst, &error));
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED));
     assert_non_null(strstr(error->message, "pxb-pcie devices cannot reside on a PCI bus"));
-    assert_runtime_dir_empty();
 }
 
 static void test_missing_binary(void **state)
@@ -269,7 +251,6 @@ static void test_device_add(void **state)
     assert_string_equal(qt_qmp_error_get_desc(error), "Bus 'pcie.0' does not support hotplugging");
     g_clear_error(&error);
     assert_true(stop(inst35, &error));
-    assert_runtime_dir_empty();
 }
 
 /* QEMU killed from outside mid-session: the next command fails as a
@@ -296,7 +277,6 @@ static void test_killed_mid_session(void **state)
     g_clear_error(&error);
     stop(inst, NULL);
     assert_false(qt_qemu_instance_is_running(inst));
-    assert_runtime_dir_empty();
 }
 
 /* dropping the last reference kills the process */
@@ -310,7 +290,6 @@ static void test_unref_kills(void **state)
     pid = qt_qemu_instance_get_pid(inst);
     g_object_unref(inst);
     assert_pid_gone(pid);
-    assert_runtime_dir_empty();
 }
 
 /* several instances started at once, on all three binaries */
@@ -339,7 +318,6 @@ static void test_parallel(void **state)
         g_object_unref(res[i]);
         g_object_unref(insts[i]);
     }
-    assert_runtime_dir_empty();
 }
 
 /* ---- fake binaries that misbehave ---- */
@@ -364,7 +342,6 @@ static void test_fake_hang(void **state)
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_TIMEOUT));
     assert_true(g_get_monotonic_time() - t0 < 2 * G_USEC_PER_SEC);
     assert_pid_gone(qt_qemu_instance_get_pid(inst));
-    assert_runtime_dir_empty();
 }
 
 static void test_fake_garbage(void **state)
@@ -377,7 +354,6 @@ static void test_fake_garbage(void **state)
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL));
     assert_true(g_get_monotonic_time() - t0 < 2 * G_USEC_PER_SEC);
     assert_pid_gone(qt_qemu_instance_get_pid(inst));
-    assert_runtime_dir_empty();
 }
 
 static void test_fake_exit(void **state)
@@ -403,21 +379,6 @@ static void test_fake_crash(void **state)
     assert_true(g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_DISCONNECTED));
     stop(inst, NULL);
     assert_pid_gone(qt_qemu_instance_get_pid(inst));
-    assert_runtime_dir_empty();
-}
-
-static int setup_suite(void **state)
-{
-    runtime_dir = g_dir_make_tmp("qt-test-qemu-XXXXXX", NULL);
-    return runtime_dir ? 0 : -1;
-}
-
-static int teardown_suite(void **state)
-{
-    /* nothing this process started may still run */
-    g_rmdir(runtime_dir);
-    g_free(runtime_dir);
-    return 0;
 }
 
 int main(void)
@@ -450,5 +411,5 @@ int main(void)
             return 77;
         }
     }
-    return cmocka_run_group_tests_name("qemu", tests, setup_suite, teardown_suite);
+    return cmocka_run_group_tests_name("qemu", tests, NULL, NULL);
 }
