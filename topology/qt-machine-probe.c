@@ -1288,6 +1288,8 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
         return FALSE;
     note_series_limit(r);
     mine = fingerprint(mp->e, r, FALSE);
+    /* the seed's lists are sorted already (done() sorted them), so the
+     * fingerprint's sorting leaves them as they are */
     theirs = fingerprint(mp->e, (QtMachineResult *)seed, FALSE);
     if (!g_str_equal(mine, theirs))
         return FALSE;
@@ -1601,11 +1603,7 @@ static void after_bisect_stop(GTask *task)
     MachineProbe *mp = g_task_get_task_data(task);
 
     bisect_step(mp, TRUE);
-    if (mp->result->launches >= MAX_LAUNCHES) {
-        fail_machine(task, "too many launches to find the refused device");
-        return;
-    }
-    launch(task);
+    relaunch_bounded(task);
 }
 
 static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
