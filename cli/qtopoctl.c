@@ -260,8 +260,17 @@ static void print_trials(GPtrArray *trials, gboolean explain)
 {
     for (guint j = 0; j < trials->len; j++) {
         const QtControllerTrial *t = trials->pdata[j];
-        printf("    %-22s cold %-3s hot %-3s%s", t->driver, t->cold ? "yes" : "no",
-               t->hot ? "yes" : "no", t->numa ? " numa" : "");
+        /* "-": not tried, a spec rule rules the pair out (--explain says which) */
+        gboolean ruled_out =
+            !t->cold && t->cold_provenance != NULL && t->cold_provenance->source == QT_SOURCE_SPEC;
+        printf("    %-22s cold %-3s hot %-3s%s", t->driver,
+               t->cold     ? "yes"
+               : ruled_out ? "-"
+                           : "no",
+               t->hot      ? "yes"
+               : ruled_out ? "-"
+                           : "no",
+               t->numa ? " numa" : "");
         if (t->provides)
             printf("  -> %s bus, %u slot%s, hotplug %s", qt_bus_kind_to_string(t->provides->kind),
                    qt_bus_slot_count(t->provides), qt_bus_slot_count(t->provides) == 1 ? "" : "s",
