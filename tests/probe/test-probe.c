@@ -79,45 +79,47 @@ static gboolean environ_has(const char *pid, const char *entry)
  * zombies included: a zombie has no cmdline or environ any more, so its
  * name comes from stat and it is ours when we are its parent.  Each one is
  * described in @report when given. */
+typedef struct {
+    guint count;
+    GString *report;
+} OwnQemu;
+
+static void note_if_own_qemu(const char *name, gpointer data)
+{
+    OwnQemu *own = data;
+    g_autofree char *stat_path = g_build_filename("/proc", name, "stat", NULL);
+    g_autofree char *stat = NULL;
+    g_autofree char *comm = NULL;
+    const char *open, *close;
+    char state = '?';
+    int ppid = 0;
+
+    if (!g_file_get_contents(stat_path, &stat, NULL, NULL))
+        return;
+    /* "pid (comm) state ppid ...": comm may hold spaces and ')' */
+    open = strchr(stat, '(');
+    close = strrchr(stat, ')');
+    if (open == NULL || close == NULL || close < open)
+        return;
+    comm = g_strndup(open + 1, close - open - 1);
+    if (sscanf(close + 1, " %c %d", &state, &ppid) != 2)
+        return;
+    if (!g_str_has_prefix(comm, "qemu-system-") && !g_str_equal(comm, "fake-qemu"))
+        return;
+    if (ppid != (int)getpid() && !environ_has(name, fx.tag))
+        return;
+    own->count++;
+    if (own->report)
+        g_string_append_printf(own->report, "  pid %s (%s) state %c ppid %d\n", name, comm, state,
+                               ppid);
+}
+
 static guint own_qemu_count(GString *report)
 {
-    g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
-    const char *name;
-    guint count = 0;
+    OwnQemu own = {0, report};
 
-    if (dir == NULL)
-        return 0;
-    while ((name = g_dir_read_name(dir)) != NULL) {
-        g_autofree char *stat_path = NULL;
-        g_autofree char *stat = NULL;
-        g_autofree char *comm = NULL;
-        const char *open, *close;
-        char state = '?';
-        int ppid = 0;
-
-        if (!g_ascii_isdigit(name[0]))
-            continue;
-        stat_path = g_build_filename("/proc", name, "stat", NULL);
-        if (!g_file_get_contents(stat_path, &stat, NULL, NULL))
-            continue;
-        /* "pid (comm) state ppid ...": comm may hold spaces and ')' */
-        open = strchr(stat, '(');
-        close = strrchr(stat, ')');
-        if (open == NULL || close == NULL || close < open)
-            continue;
-        comm = g_strndup(open + 1, close - open - 1);
-        if (sscanf(close + 1, " %c %d", &state, &ppid) != 2)
-            continue;
-        if (!g_str_has_prefix(comm, "qemu-system-") && !g_str_equal(comm, "fake-qemu"))
-            continue;
-        if (ppid != (int)getpid() && !environ_has(name, fx.tag))
-            continue;
-        count++;
-        if (report)
-            g_string_append_printf(report, "  pid %s (%s) state %c ppid %d\n", name, comm, state,
-                                   ppid);
-    }
-    return count;
+    qt_test_foreach_pid(note_if_own_qemu, &own);
+    return own.count;
 }
 
 static gboolean no_own_qemu(gpointer data)

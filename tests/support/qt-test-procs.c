@@ -17,20 +17,28 @@ static gboolean is_qemu_cmdline(const char *pid)
     return g_str_has_prefix(base, "qemu-system-") || g_str_equal(base, "fake-qemu");
 }
 
-guint qt_test_count_qemu(void)
+void qt_test_foreach_pid(void (*func)(const char *pid, gpointer data), gpointer data)
 {
     g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
     const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+        if (g_ascii_isdigit(name[0]))
+            func(name, data);
+    }
+}
+
+static void count_if_qemu(const char *pid, gpointer data)
+{
+    if (is_qemu_cmdline(pid))
+        (*(guint *)data)++;
+}
+
+guint qt_test_count_qemu(void)
+{
     guint count = 0;
 
-    if (dir == NULL)
-        return 0;
-    while ((name = g_dir_read_name(dir)) != NULL) {
-        if (!g_ascii_isdigit(name[0]))
-            continue;
-        if (is_qemu_cmdline(name))
-            count++;
-    }
+    qt_test_foreach_pid(count_if_qemu, &count);
     return count;
 }
 

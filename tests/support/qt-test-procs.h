@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+/* @func for the pid (a decimal string) of every process in /proc */
+void qt_test_foreach_pid(void (*func)(const char *pid, gpointer data), gpointer data);
 /* live processes (zombies included) whose argv[0] is a qemu-system-* or
  * the test suite's fake-qemu */
 guint qt_test_count_qemu(void);
