@@ -137,7 +137,9 @@ gboolean qt_cache_store(const char *dir, const QtEmulator *e, GError **error)
     }
     file = qt_cache_path(dir, e->path);
     doc = qt_emulator_to_json(e);
-    text = g_strconcat(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+    /* compact: a third smaller, and quicker to load, than pretty-printed;
+     * people read the model with qtopoctl --json */
+    text = g_strconcat(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE),
                        "\n", NULL);
     /* a temporary file in @dir, fsync, rename: readers see the old

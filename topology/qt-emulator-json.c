@@ -352,14 +352,24 @@ static gboolean invalid(GError **error, const char *path, const char *fmt, ...)
     return FALSE;
 }
 
+/* paths are made for every member read, in case it is wrong: a load makes
+ * thousands of them, so no printf here */
 static char *join(const char *path, const char *key)
 {
-    return *path != '\0' ? g_strdup_printf("%s.%s", path, key) : g_strdup(key);
+    return *path != '\0' ? g_strconcat(path, ".", key, NULL) : g_strdup(key);
 }
 
 static char *item(const char *path, gsize i)
 {
-    return g_strdup_printf("%s[%" G_GSIZE_FORMAT "]", path, i);
+    char digits[24];
+    char *d = digits + sizeof digits;
+
+    *--d = '\0';
+    do {
+        *--d = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    return g_strconcat(path, "[", d, "]", NULL);
 }
 
 /* the member @key of the object @obj, which is at @path; a JSON null is
@@ -854,16 +864,10 @@ static gboolean emulator_header_from_json(json_object *doc, QtEmulator *e, GErro
 }
 
 /* by name only: a name may well be another machine type's alias */
-static gboolean has_machine(const QtEmulator *e, const char *name)
-{
-    for (guint i = 0; i < e->machines->len; i++) {
-        if (g_str_equal(((QtMachineType *)e->machines->pdata[i])->name, name))
-            return TRUE;
-    }
-    return FALSE;
-}
 
-static gboolean machines_from_json(json_object *doc, QtEmulator *e, GError **error)
+/* @names: filled with the machine types' names, for the checks after */
+static gboolean machines_from_json(json_object *doc, QtEmulator *e, GHashTable *names,
+                                   GError **error)
 {
     json_object *machines;
 
@@ -879,7 +883,7 @@ static gboolean machines_from_json(json_object *doc, QtEmulator *e, GError **err
         m = machine_from_json(mo, p, error);
         if (m == NULL)
             return FALSE;
-        if (has_machine(e, m->name)) {
+        if (!g_hash_table_add(names, m->name)) {
             g_autofree char *np = join(p, "name");
             invalid(error, np, "duplicate machine type '%s'", m->name);
             qt_machine_type_free(m);
@@ -945,25 +949,29 @@ static gboolean classes_from_json(json_object *doc, QtEmulator *e, GError **erro
 }
 
 /* machine types and classes name each other: every name must resolve */
-static gboolean check_references(const QtEmulator *e, GError **error)
+static gboolean check_references(const QtEmulator *e, GHashTable *names, GError **error)
 {
     for (guint i = 0; i < e->machines->len; i++) {
         const QtMachineType *m = e->machines->pdata[i];
-        g_autofree char *p = g_strdup_printf("machines[%u].class", i);
 
-        if (m->class_id != NULL && qt_emulator_find_class(e, m->class_id) == NULL)
+        if (m->class_id != NULL && qt_emulator_find_class(e, m->class_id) == NULL) {
+            g_autofree char *p = g_strdup_printf("machines[%u].class", i);
             return invalid(error, p, "no class '%s' in the document", m->class_id);
-        if (m->class_id == NULL && m->status == QT_MACHINE_OK)
+        }
+        if (m->class_id == NULL && m->status == QT_MACHINE_OK) {
+            g_autofree char *p = g_strdup_printf("machines[%u].class", i);
             return invalid(error, p, "a machine type with status ok needs a class");
+        }
     }
     for (guint i = 0; i < e->classes->len; i++) {
         const QtTopologyClass *c = e->classes->pdata[i];
 
         for (guint j = 0; j < c->machines->len; j++) {
             const char *name = c->machines->pdata[j];
-            g_autofree char *p = g_strdup_printf("classes[%u].machines[%u]", i, j);
-            if (!has_machine(e, name))
+            if (!g_hash_table_contains(names, name)) {
+                g_autofree char *p = g_strdup_printf("classes[%u].machines[%u]", i, j);
                 return invalid(error, p, "no machine type '%s' in the document", name);
+            }
         }
     }
     return TRUE;
@@ -972,6 +980,7 @@ static gboolean check_references(const QtEmulator *e, GError **error)
 QtEmulator *qt_emulator_from_json(json_object *doc, GError **error)
 {
     g_autoptr(QtEmulator) e = qt_emulator_new(NULL);
+    g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
     gint64 schema;
 
     if (!json_object_is_type(doc, json_type_object)) {
@@ -986,11 +995,12 @@ QtEmulator *qt_emulator_from_json(json_object *doc, GError **error)
     }
     if (!emulator_header_from_json(doc, e, error) ||
         !get_int(doc, "", "probedAt", G_MININT64, G_MAXINT64, &e->probed_at, error) ||
-        !get_ms(doc, "", "probeMs", &e->probe_ms, error) || !machines_from_json(doc, e, error) ||
-        !devices_from_json(doc, e, error) || !classes_from_json(doc, e, error))
+        !get_ms(doc, "", "probeMs", &e->probe_ms, error) ||
+        !machines_from_json(doc, e, names, error) || !devices_from_json(doc, e, error) ||
+        !classes_from_json(doc, e, error))
         return NULL;
     /* before sorting, so that the paths name the document's elements */
-    if (!check_references(e, error))
+    if (!check_references(e, names, error))
         return NULL;
     g_ptr_array_sort(e->machines, machine_cmp);
     return g_steal_pointer(&e);
