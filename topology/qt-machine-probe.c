@@ -38,7 +38,9 @@ static const char *const numa_args[] = {
 
 typedef struct {
     const QtEmulator *e;
-    const QtBinaryFacts *facts;
+    QtFactsGate *gate;
+    const QtBinaryFacts *facts; /* the gate's, once it is open */
+    char *qtree_text;           /* info qtree, read while the gate was shut */
     QtProbeOptions options;
     char *machine;
     GCancellable *cancellable;
@@ -141,6 +143,7 @@ static QtMachineResult *result_new(const char *machine)
 static void machine_probe_free(MachineProbe *mp)
 {
     g_free(mp->machine);
+    g_free(mp->qtree_text);
     g_clear_error(&mp->abort_error);
     g_clear_object(&mp->cancellable);
     qt_machine_result_free(mp->result);
@@ -1094,6 +1097,8 @@ static void after_first_handlers(GTask *task)
 
 static void fail_machine(GTask *task, const char *message);
 
+static void read_qtree(gpointer user_data);
+
 static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -1106,8 +1111,29 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
         abort_machine(task);
         return;
     }
-    if (text == NULL || (mp->qtree = qt_qtree_parse(text, &error)) == NULL ||
-        !collect(mp, &error)) {
+    if (text == NULL) {
+        g_autofree char *msg = g_strdup_printf("reading the topology failed: %s", error->message);
+        fail_machine(task, msg);
+        return;
+    }
+    mp->qtree_text = g_steal_pointer(&text);
+    /* what the text means takes the binary's QOM types */
+    qt_facts_gate_wait(mp->gate, read_qtree, task);
+}
+
+static void read_qtree(gpointer user_data)
+{
+    GTask *task = user_data;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = g_steal_pointer(&mp->qtree_text);
+
+    mp->facts = mp->gate->facts;
+    if (mp->facts == NULL) {
+        fail_machine(task, "the binary probe failed");
+        return;
+    }
+    if ((mp->qtree = qt_qtree_parse(text, &error)) == NULL || !collect(mp, &error)) {
         g_autofree char *msg = g_strdup_printf("reading the topology failed: %s", error->message);
         fail_machine(task, msg);
         return;
@@ -1785,7 +1811,7 @@ static void done(GTask *task)
     g_object_unref(task);
 }
 
-void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, const char *machine,
+void qt_machine_probe_async(const QtEmulator *e, QtFactsGate *gate, const char *machine,
                             const QtMachineResult *seed, const QtProbeOptions *options,
                             QtReaper *reaper, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
@@ -1795,7 +1821,7 @@ void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, con
 
     mp->reaper = reaper;
     mp->e = e;
-    mp->facts = facts;
+    mp->gate = gate;
     mp->options = *options;
     mp->machine = g_strdup(machine);
     mp->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
@@ -1882,6 +1908,44 @@ QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopolog
         }
     }
     return r;
+}
+
+/* ---- the facts gate ---- */
+
+typedef struct {
+    QtFactsReady fn;
+    gpointer data;
+} FactsWaiter;
+
+void qt_facts_gate_wait(QtFactsGate *gate, QtFactsReady fn, gpointer data)
+{
+    FactsWaiter w = {fn, data};
+
+    if (gate->facts != NULL || gate->closed) {
+        fn(data);
+        return;
+    }
+    if (gate->waiters == NULL)
+        gate->waiters = g_array_new(FALSE, FALSE, sizeof(FactsWaiter));
+    g_array_append_val(gate->waiters, w);
+}
+
+void qt_facts_gate_open(QtFactsGate *gate, QtBinaryFacts *facts)
+{
+    g_autoptr(GArray) waiters = g_steal_pointer(&gate->waiters);
+
+    gate->facts = facts;
+    gate->closed = facts == NULL;
+    for (guint i = 0; waiters && i < waiters->len; i++) {
+        FactsWaiter *w = &g_array_index(waiters, FactsWaiter, i);
+        w->fn(w->data);
+    }
+}
+
+void qt_facts_gate_clear(QtFactsGate *gate)
+{
+    g_clear_pointer(&gate->facts, qt_binary_facts_free);
+    g_clear_pointer(&gate->waiters, g_array_unref);
 }
 
 /* ---- the reaper ---- */

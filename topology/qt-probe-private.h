@@ -33,6 +33,23 @@ void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolea
                            gpointer user_data);
 QtBinaryFacts *qt_binary_probe_finish(GAsyncResult *result, GError **error);
 
+/* the binary facts, which may still be on their way: a machine type
+ * probed on demand launches while the binary probe runs, and waits here
+ * only when it has something to read */
+typedef void (*QtFactsReady)(gpointer data);
+typedef struct {
+    QtBinaryFacts *facts; /* NULL until the binary probe ends */
+    gboolean closed;      /* the binary probe ended without them */
+    GArray *waiters;      /* of { QtFactsReady, data } */
+} QtFactsGate;
+
+/* call @fn(@data) once the gate is open or closed: at once when it is */
+void qt_facts_gate_wait(QtFactsGate *gate, QtFactsReady fn, gpointer data);
+/* the binary probe ended: with @facts (owned by the gate), or NULL when
+ * it failed; every waiter is called */
+void qt_facts_gate_open(QtFactsGate *gate, QtBinaryFacts *facts);
+void qt_facts_gate_clear(QtFactsGate *gate);
+
 /* class hotpluggability of every user-creatable device type of @e, over
  * @instances parallel -machine none instances (mostly asleep: QEMU 7.2
  * sleeps about 60 ms in each device_add) */
@@ -99,7 +116,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtMachineResult, qt_machine_result_free)
 
 /* probe one machine type.  @seed: the result of a similar machine type
  * whose accepted batch is tried first, or NULL to start from scratch */
-void qt_machine_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, const char *machine,
+void qt_machine_probe_async(const QtEmulator *e, QtFactsGate *facts, const char *machine,
                             const QtMachineResult *seed, const QtProbeOptions *options,
                             QtReaper *reaper, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data);

@@ -13,11 +13,13 @@ typedef struct {
     QtProbeProgressFunc progress;
     gpointer progress_data;
     GCancellable *cancellable;
-    QtBinaryFacts *facts;
-    GPtrArray *todo;     /* machine names, in launch order */
-    GHashTable *seed_of; /* machine -> the machine whose batch it borrows */
-    GHashTable *waiting; /* seed -> GPtrArray of machines waiting for it */
-    GHashTable *results; /* machine -> QtMachineResult */
+    QtFactsGate gate;
+    gboolean binary_pending; /* a re-probe's binary probe still runs */
+    GError *binary_error;    /* and failed */
+    GPtrArray *todo;         /* machine names, in launch order */
+    GHashTable *seed_of;     /* machine -> the machine whose batch it borrows */
+    GHashTable *waiting;     /* seed -> GPtrArray of machines waiting for it */
+    GHashTable *results;     /* machine -> QtMachineResult */
     GQueue ready;
     guint running;
     guint jobs;
@@ -39,7 +41,8 @@ static void probe_free(Probe *p)
     g_clear_pointer(&p->synthetic, g_hash_table_unref);
     g_free(p->accel);
     g_clear_object(&p->cancellable);
-    qt_binary_facts_free(p->facts);
+    qt_facts_gate_clear(&p->gate);
+    g_clear_error(&p->binary_error);
     g_clear_pointer(&p->todo, g_ptr_array_unref);
     g_clear_pointer(&p->seed_of, g_hash_table_unref);
     g_clear_pointer(&p->waiting, g_hash_table_unref);
@@ -154,7 +157,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
         for (guint i = 0; waiters && i < waiters->len; i++)
             g_queue_push_tail(&p->ready, g_strdup(waiters->pdata[i]));
     }
-    if (p->outstanding == 0 && !p->class_pending) {
+    if (p->outstanding == 0 && !p->class_pending && !p->binary_pending) {
         finish(task);
         return;
     }
@@ -187,7 +190,7 @@ static void pump(GTask *task)
 
         p->running++;
         g_debug("probe: start %s", name);
-        qt_machine_probe_async(p->e, p->facts, name, seed, &p->options, &p->reaper, p->cancellable,
+        qt_machine_probe_async(p->e, &p->gate, name, seed, &p->options, &p->reaper, p->cancellable,
                                on_machine, task);
     }
 }
@@ -371,6 +374,11 @@ static gboolean finish_drained(gpointer user_data)
     Probe *p = g_task_get_task_data(task);
 
     if (!p->full) {
+        if (p->binary_error != NULL) {
+            g_task_return_error(task, g_steal_pointer(&p->binary_error));
+            g_object_unref(task);
+            return G_SOURCE_REMOVE;
+        }
         build_classes(p);
         g_task_return_boolean(task, TRUE);
         g_object_unref(task);
@@ -398,10 +406,12 @@ static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
     GTask *task = user_data;
     Probe *p = g_task_get_task_data(task);
     GError *error = NULL;
+    QtBinaryFacts *facts = qt_binary_probe_finish(res, &error);
 
     p->running--;
-    p->facts = qt_binary_probe_finish(res, &error);
-    if (p->facts == NULL) {
+    /* no machine probe has started: nobody waits at the gate yet */
+    qt_facts_gate_open(&p->gate, facts);
+    if (facts == NULL) {
         g_task_return_error(task, error);
         g_object_unref(task);
         return;
@@ -508,18 +518,17 @@ static void on_binary_light(GObject *source, GAsyncResult *res, gpointer user_da
 {
     GTask *task = user_data;
     Probe *p = g_task_get_task_data(task);
-    GError *error = NULL;
+    QtBinaryFacts *facts = qt_binary_probe_finish(res, &p->binary_error);
 
-    p->facts = qt_binary_probe_finish(res, &error);
-    if (p->facts == NULL) {
-        g_task_return_error(task, error);
-        g_object_unref(task);
-        return;
-    }
-    p->outstanding = p->todo->len;
-    for (guint i = 0; i < p->todo->len; i++)
-        g_queue_push_tail(&p->ready, g_strdup(p->todo->pdata[i]));
-    pump(task);
+    /* with machine probes still out, the last of them ends the probe
+     * (perhaps inside the gate's opening, as a waiter fails) */
+    gboolean idle = p->outstanding == 0;
+
+    p->binary_pending = FALSE;
+    /* the machine probes waiting to read go on, or fail */
+    qt_facts_gate_open(&p->gate, facts);
+    if (idle)
+        finish(task);
 }
 
 void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
@@ -553,7 +562,14 @@ void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
             g_hash_table_replace(p->synthetic, g_strdup(m->name),
                                  qt_machine_seed_from_class(emulator, c));
     }
+    /* the machine types launch while the binary probe runs (their names
+     * come from the cache); they wait for its facts only to read */
+    p->binary_pending = TRUE;
     qt_binary_probe_async(emulator, &p->options, FALSE, cancellable, on_binary_light, task);
+    p->outstanding = p->todo->len;
+    for (guint i = 0; i < p->todo->len; i++)
+        g_queue_push_tail(&p->ready, g_strdup(p->todo->pdata[i]));
+    pump(task);
 }
 
 gboolean qt_probe_machines_finish(GAsyncResult *result, GError **error)

@@ -1090,6 +1090,98 @@ static void test_killed_mid_probe(void **state)
     check_classes(e);
 }
 
+/* ---- machine types probed on demand ---- */
+
+/* a copy of @e, as a cache load would give it */
+static QtEmulator *model_copy(const QtEmulator *e)
+{
+    g_autoptr(json_object) doc = qt_emulator_to_json(e);
+    g_autoptr(GError) error = NULL;
+    QtEmulator *copy = qt_emulator_from_json(doc, &error);
+
+    if (copy == NULL)
+        fail_msg("copy of the model of %s: %s", e->path, error->message);
+    return copy;
+}
+
+static gboolean reprobe(QtEmulator *e, const char *const *machines, GError **error)
+{
+    QtProbeOptions options = {0};
+    g_autoptr(GAsyncResult) res = NULL;
+
+    qt_probe_machines_async(e, machines, &options, NULL, qt_sync_cb, &res);
+    if (!qt_test_wait_until(has_result, &res, PROBE_MAX_MS))
+        fail_msg("re-probe of %s: no result within %u ms", e->path, PROBE_MAX_MS);
+    return qt_probe_machines_finish(res, error);
+}
+
+/* one machine type probed again into a cached model, while the light
+ * binary probe runs beside it: the same facts as the full probe found,
+ * and a name that is an alias works too */
+static void test_on_demand(void **state)
+{
+    const QtEmulator *real = model_of(&fx.x86);
+    g_autoptr(QtEmulator) e = model_copy(real);
+    const char *const machines[] = {"pc-q35-6.0", "q35", "pc-i440fx-2.9", NULL};
+    const char *const unknown[] = {"qtopo-no-such-machine", NULL};
+    g_autoptr(GError) error = NULL;
+
+    if (!reprobe(e, machines, &error))
+        fail_msg("re-probe: %s", error->message);
+    for (const char *const *name = machines; *name; name++) {
+        const QtMachineType *m = ok_machine(e, *name);
+        const QtMachineType *r = ok_machine(real, *name);
+        if (!g_str_equal(class_of(e, m)->fingerprint, class_of(real, r)->fingerprint))
+            fail_msg("%s probed on demand: facts differ from the full probe's:\n%s\nvs\n%s",
+                     m->name, class_of(e, m)->fingerprint, class_of(real, r)->fingerprint);
+    }
+    assert_nothing_left("on-demand probe");
+
+    g_clear_error(&error);
+    assert_false(reprobe(e, unknown, &error));
+    if (!g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND))
+        fail_msg("unknown machine type: expected not-found, got %s", error->message);
+    assert_nothing_left("on-demand probe of an unknown machine type");
+}
+
+/* the binary probe fails (its -machine none instance does not start)
+ * while the machine types' own instances are already up: a typed error,
+ * and nothing left running */
+static void test_on_demand_binary_fails(void **state)
+{
+    const QtEmulator *real = model_of(&fx.x86);
+    g_autoptr(QtEmulator) e = model_copy(real);
+    g_autofree char *dir = g_build_filename(fx.tmp, "bin", NULL);
+    g_autofree char *wrapper = g_build_filename(dir, "qemu-no-none", NULL);
+    g_autofree char *q_real = g_shell_quote(real->path);
+    g_autofree char *script = g_strdup_printf("#!/bin/sh\n"
+                                              "# written by test-probe: -machine none fails\n"
+                                              "case \" $* \" in\n"
+                                              "*\" -machine none \"*)\n"
+                                              "    sleep 0.2; echo 'qemu: simulated failure' >&2;"
+                                              " exit 1 ;;\n"
+                                              "esac\n"
+                                              "exec %s \"$@\"\n",
+                                              q_real);
+    const char *const machines[] = {"pc-q35-7.2", "pc-i440fx-7.2", NULL};
+    g_autoptr(GError) error = NULL;
+
+    assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+    if (!g_file_set_contents(wrapper, script, -1, &error))
+        fail_msg("%s: %s", wrapper, error->message);
+    assert_int_equal(g_chmod(wrapper, 0755), 0);
+    g_free(e->path);
+    e->path = g_strdup(wrapper);
+
+    if (reprobe(e, machines, &error))
+        fail_msg("re-probe through %s succeeded", wrapper);
+    if (!g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED) ||
+        strstr(error->message, "simulated failure") == NULL)
+        fail_msg("expected emulator-failed with QEMU's message, got %s:%d: %s",
+                 g_quark_to_string(error->domain), error->code, error->message);
+    assert_nothing_left("on-demand probe whose binary probe fails");
+}
+
 /* ---- the groups ---- */
 
 static int setup_common(void)
@@ -1166,6 +1258,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_deterministic), cmocka_unit_test(test_fake_hang),
         cmocka_unit_test(test_fake_garbage),  cmocka_unit_test(test_fake_exit),
         cmocka_unit_test(test_fake_crash),    cmocka_unit_test(test_killed_mid_probe),
+        cmocka_unit_test(test_on_demand),     cmocka_unit_test(test_on_demand_binary_fails),
     };
     static const char *const binaries[] = {"qemu-system-x86_64", "qemu-system-ppc64",
                                            "qemu-system-aarch64"};
