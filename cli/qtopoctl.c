@@ -11,6 +11,10 @@
 #include "qt-probe.h"
 #include "qt-qmp.h"
 #include "qt-probe-error.h"
+#include "qt-place-error.h"
+#include "qt-plan.h"
+#include "qt-rules.h"
+#include "qt-verify.h"
 
 typedef struct {
     gboolean direct;
@@ -18,7 +22,9 @@ typedef struct {
     gboolean force;
     gboolean explain;
     gboolean verbose;
+    gboolean verify;
     int jobs;
+    char *request;
     char *socket_path;
     char *accel;
     char *cache_dir;
@@ -41,6 +47,7 @@ enum {
     EXIT_USAGE = 2,
     EXIT_QEMU = 3,
     EXIT_NOT_FOUND = 4,
+    EXIT_PLACEMENT = 5, /* the request cannot be placed, or breaks rules */
 };
 
 static void ctl_options_clear(CtlOptions *opts)
@@ -49,6 +56,7 @@ static void ctl_options_clear(CtlOptions *opts)
     g_clear_pointer(&opts->accel, g_free);
     g_clear_pointer(&opts->cache_dir, g_free);
     g_clear_pointer(&opts->role, g_free);
+    g_clear_pointer(&opts->request, g_free);
     g_clear_pointer(&opts->machines, g_strfreev);
 }
 
@@ -59,6 +67,13 @@ static int report_error(const char *what, const GError *error)
         return EXIT_QEMU;
     if (error->domain == QT_PROBE_ERROR && error->code == QT_PROBE_ERROR_NOT_FOUND)
         return EXIT_NOT_FOUND;
+    if (error->domain == QT_PLACE_ERROR && error->code == QT_PLACE_ERROR_INVALID_REQUEST)
+        return EXIT_USAGE;
+    if (error->domain == QT_PLACE_ERROR && (error->code == QT_PLACE_ERROR_UNKNOWN_MACHINE ||
+                                            error->code == QT_PLACE_ERROR_UNKNOWN_DEVICE))
+        return EXIT_NOT_FOUND;
+    if (error->domain == QT_PLACE_ERROR)
+        return EXIT_PLACEMENT;
     return EXIT_FAILURE_GENERIC;
 }
 
@@ -455,6 +470,171 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- placement ---- */
+
+/* the request document, from a file or standard input ("-"), bounded */
+#define MAX_REQUEST_BYTES (16 * 1024 * 1024)
+
+static QtPlaceRequest *read_request(CtlOptions *opts, GError **error)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (opts->request == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
+                    "--request FILE (or - for standard input) is needed");
+        return NULL;
+    }
+    if (g_str_equal(opts->request, "-")) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+            g_string_append_len(s, buf, (gssize)n);
+            if (s->len > MAX_REQUEST_BYTES)
+                break;
+        }
+        len = s->len;
+        text = g_string_free(g_steal_pointer(&s), FALSE);
+    } else if (!g_file_get_contents(opts->request, &text, &len, error)) {
+        return NULL;
+    }
+    if (len > MAX_REQUEST_BYTES) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
+                    "the request is larger than %d bytes", MAX_REQUEST_BYTES);
+        return NULL;
+    }
+    return qt_place_request_parse(text, len, error);
+}
+
+static QtEmulator *request_model(CtlOptions *opts, const QtPlaceRequest *r, GError **error)
+{
+    if (r->emulator == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
+                    "request.emulator: missing");
+        return NULL;
+    }
+    return get_model(opts, r->emulator, FALSE, error);
+}
+
+static void print_node(const QtLayoutNode *n)
+{
+    g_autofree char *addr = n->bus ? g_strdup_printf("%s %02x.%x", n->bus, n->slot, n->function)
+                                   : g_strdup("(machine)");
+    printf("  %-14s %-22s %-22s %s\n", n->id, n->driver, addr, n->reason ? n->reason : "");
+}
+
+static int print_verify(CtlOptions *opts, const QtEmulator *e, const QtPlan *plan, json_object *doc)
+{
+    g_autoptr(QtVerifyReport) report = NULL;
+    g_autoptr(GError) error = NULL;
+
+    report = qt_verify_plan_sync(e, plan, &error);
+    if (report == NULL)
+        return report_error("verify", error);
+    if (doc != NULL) {
+        json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
+        return -1;
+    }
+    printf("\nverified against %s (QEMU %s): %s\n", e->path, e->version ? e->version : "?",
+           report->ok ? "every device where the plan says" : "MISMATCH");
+    if (report->qemu_error)
+        printf("  QEMU refused the plan: %s\n", report->qemu_error);
+    for (guint i = 0; i < report->items->len; i++) {
+        const QtVerifyItem *it = report->items->pdata[i];
+        printf("  %-14s %s%s%s\n", it->id, it->ok ? "ok" : "WRONG: ", it->ok ? "" : it->message,
+               "");
+    }
+    return report->ok ? EXIT_OK : EXIT_PLACEMENT;
+}
+
+static int cmd_place(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(QtPlaceRequest) r = NULL;
+    g_autoptr(QtEmulator) e = NULL;
+    g_autoptr(QtPlan) plan = NULL;
+    g_autoptr(GError) error = NULL;
+    int rc = EXIT_OK;
+
+    if (argc != 0) {
+        g_printerr("usage: qtopoctl place --request FILE|- [--verify]\n");
+        return EXIT_USAGE;
+    }
+    if ((r = read_request(opts, &error)) == NULL)
+        return report_error("request", error);
+    if ((e = request_model(opts, r, &error)) == NULL)
+        return report_error(r->emulator ? r->emulator : "request", error);
+    if ((plan = qt_place(e, r, &error)) == NULL) {
+        if (opts->json) {
+            g_autoptr(json_object) o = json_object_new_object();
+            json_object_object_add(o, "error", json_object_new_string(qt_place_error_name(error)));
+            json_object_object_add(o, "message", json_object_new_string(error->message));
+            print_json(o);
+        }
+        return report_error("place", error);
+    }
+    if (opts->json) {
+        g_autoptr(json_object) o = qt_plan_to_json(plan);
+        if (opts->verify || r->verify)
+            rc = print_verify(opts, e, plan, o);
+        print_json(o);
+        if (rc < 0) {
+            json_object *v = json_object_object_get(o, "verified");
+            rc = qt_json_get_bool(v, "ok", FALSE) ? EXIT_OK : EXIT_PLACEMENT;
+        }
+        return rc;
+    }
+    printf("%s on %s (%s policy)\n", plan->layout->machine->name, e->path,
+           qt_policy_to_string(plan->policy));
+    printf("controllers to add:%s\n", plan->controllers->len ? "" : " none");
+    for (guint i = 0; i < plan->controllers->len; i++)
+        print_node(plan->controllers->pdata[i]);
+    printf("devices:\n");
+    for (guint i = 0; i < plan->devices->len; i++)
+        print_node(plan->devices->pdata[i]);
+    printf("spare hotplug slots:%s\n", plan->spares->len ? "" : " none");
+    for (guint i = 0; i < plan->spares->len; i++) {
+        const QtSpare *s = plan->spares->pdata[i];
+        printf("  %s slot %d%s%s\n", s->bus, s->slot, s->controller ? ", the empty " : "",
+               s->controller ? s->controller : "");
+    }
+    if (opts->verify || r->verify)
+        rc = print_verify(opts, e, plan, NULL);
+    return rc;
+}
+
+static int cmd_validate(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(QtPlaceRequest) r = NULL;
+    g_autoptr(QtEmulator) e = NULL;
+    g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (argc != 0) {
+        g_printerr("usage: qtopoctl validate --request FILE|-\n");
+        return EXIT_USAGE;
+    }
+    if ((r = read_request(opts, &error)) == NULL)
+        return report_error("request", error);
+    if ((e = request_model(opts, r, &error)) == NULL)
+        return report_error(r->emulator ? r->emulator : "request", error);
+    if ((problems = qt_validate(e, r, &error)) == NULL)
+        return report_error("validate", error);
+    if (opts->json) {
+        g_autoptr(json_object) o = qt_problems_to_json(problems);
+        print_json(o);
+    } else if (problems->len == 0) {
+        printf("valid: no rule is broken\n");
+    } else {
+        printf("%u problem%s:\n", problems->len, problems->len == 1 ? "" : "s");
+        for (guint i = 0; i < problems->len; i++) {
+            const QtProblem *p = problems->pdata[i];
+            printf("  %-14s %-26s %s\n", p->device, p->rule, p->message);
+        }
+    }
+    return problems->len == 0 ? EXIT_OK : EXIT_PLACEMENT;
+}
+
 static const CtlCommand commands[] = {
     {"emulators", "", "the QEMU binaries found and their probe state", cmd_emulators},
     {"probe", "EMULATOR [--machine M] [--force]",
@@ -462,6 +642,10 @@ static const CtlCommand commands[] = {
     {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
     {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
+    {"place", "--request FILE|- [--verify]",
+     "place a request's devices; --verify boots QEMU with the plan", cmd_place},
+    {"validate", "--request FILE|-", "check the request's addresses against every rule",
+     cmd_validate},
 };
 
 static void print_help(void)
@@ -492,6 +676,9 @@ int main(int argc, char **argv)
         {"machine", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &opts.machines,
          "probe only this machine type (repeatable)", "MACHINE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
+        {"request", 0, 0, G_OPTION_ARG_FILENAME, &opts.request, "the request document", "FILE"},
+        {"verify", 0, 0, G_OPTION_ARG_NONE, &opts.verify, "boot QEMU with the plan to check it",
+         NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
         {NULL},
     };

@@ -1,0 +1,332 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "qt-layout.h"
+#include "qt-place-error.h"
+#include "qt-rules.h"
+
+void qt_layout_node_free(QtLayoutNode *n)
+{
+    if (n == NULL)
+        return;
+    g_free(n->id);
+    g_free(n->driver);
+    g_free(n->bus);
+    g_clear_pointer(&n->props, g_ptr_array_unref);
+    g_free(n->provides);
+    g_free(n->group);
+    g_free(n->reason);
+    g_free(n);
+}
+
+static void bus_free(QtLayoutBus *b)
+{
+    g_free(b->name);
+    g_free(b);
+}
+
+void qt_layout_free(QtLayout *l)
+{
+    if (l == NULL)
+        return;
+    g_clear_pointer(&l->by_id, g_hash_table_unref);
+    g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
+    g_clear_pointer(&l->buses, g_ptr_array_unref);
+    g_clear_pointer(&l->nodes, g_ptr_array_unref);
+    g_clear_pointer(&l->builtin, g_ptr_array_unref);
+    g_free(l);
+}
+
+static QtLayoutNode *node_alloc(const char *id, const char *driver)
+{
+    QtLayoutNode *n = g_new0(QtLayoutNode, 1);
+
+    n->id = g_strdup(id);
+    n->driver = g_strdup(driver);
+    n->slot = -1;
+    n->function = -1;
+    n->numa_node = -1;
+    n->role = QT_ROLE_ENDPOINT;
+    return n;
+}
+
+static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
+{
+    QtLayoutBus *b = g_new0(QtLayoutBus, 1);
+
+    b->name = g_strdup(name);
+    b->kind = facts->kind;
+    b->slot_mask = facts->slot_mask;
+    b->hotplug = facts->hotplug;
+    b->mechanism = facts->mechanism;
+    b->numa_node = -1;
+    b->bus_nr = -1;
+    b->index = (int)l->buses->len;
+    g_ptr_array_add(l->buses, b);
+    g_hash_table_replace(l->bus_by_name, b->name, b);
+    return b;
+}
+
+QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error)
+{
+    g_autoptr(QtLayout) l = g_new0(QtLayout, 1);
+    const QtMachineType *m = qt_emulator_find_machine(e, machine);
+
+    if (m == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE,
+                    "%s has no machine type '%s'", e->path, machine);
+        return NULL;
+    }
+    if (m->status != QT_MACHINE_OK || m->class_id == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE,
+                    "machine type %s could not be probed: %s", m->name,
+                    m->error ? m->error : "not probed");
+        return NULL;
+    }
+    l->e = e;
+    l->machine = m;
+    l->cls = qt_emulator_find_class(e, m->class_id);
+    if (l->cls == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE,
+                    "machine type %s has no topology class in the model", m->name);
+        return NULL;
+    }
+    l->buses = g_ptr_array_new_with_free_func((GDestroyNotify)bus_free);
+    l->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qt_layout_node_free);
+    l->builtin = g_ptr_array_new_with_free_func((GDestroyNotify)qt_layout_node_free);
+    l->by_id = g_hash_table_new(g_str_hash, g_str_equal);
+    l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < l->cls->root_buses->len; i++) {
+        const QtRootBus *rb = l->cls->root_buses->pdata[i];
+        QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
+
+        b->root = TRUE;
+        for (guint j = 0; j < rb->bus->occupied->len; j++) {
+            const QtSlotUse *u = rb->bus->occupied->pdata[j];
+            QtLayoutNode *n;
+            if (u->slot < 0 || u->slot > 31 || u->function < 0 || u->function > 7 ||
+                b->use[u->slot][u->function] != NULL)
+                continue;
+            n = node_alloc(u->id ? u->id : "", u->driver);
+            n->bus = g_strdup(b->name);
+            n->slot = u->slot;
+            n->function = u->function;
+            n->multifunction = u->multifunction;
+            n->existing = TRUE;
+            n->builtin = TRUE;
+            n->reason = g_strdup("built into the machine type (info qtree)");
+            b->use[u->slot][u->function] = n;
+            g_ptr_array_add(l->builtin, n);
+        }
+    }
+    return g_steal_pointer(&l);
+}
+
+QtLayoutBus *qt_layout_find_bus(const QtLayout *l, const char *name)
+{
+    return name ? g_hash_table_lookup(l->bus_by_name, name) : NULL;
+}
+
+QtLayoutBus *qt_layout_main_bus(const QtLayout *l)
+{
+    QtLayoutBus *first = NULL;
+
+    /* the root bus the machine's own devices sit on; else the first */
+    for (guint i = 0; i < l->buses->len; i++) {
+        QtLayoutBus *b = l->buses->pdata[i];
+        if (!b->root || b->owner != NULL)
+            continue;
+        if (first == NULL)
+            first = b;
+        for (int s = 0; s < 32; s++) {
+            if (b->use[s][0] != NULL && b->use[s][0]->builtin)
+                return b;
+        }
+    }
+    return first;
+}
+
+const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const char *driver,
+                                                    QtBusKind kind)
+{
+    const QtControllerTrial *any = NULL;
+
+    for (guint i = 0; i < l->cls->root_buses->len; i++) {
+        const QtRootBus *rb = l->cls->root_buses->pdata[i];
+        const QtControllerTrial *t = qt_root_bus_find_controller(rb, driver);
+        if (t == NULL || !t->cold || t->provides == NULL)
+            continue;
+        if (rb->bus->kind == kind)
+            return t;
+        if (any == NULL)
+            any = t;
+    }
+    if (any != NULL)
+        return any;
+    for (guint i = 0; i < l->cls->host_bridges->len; i++) {
+        const QtControllerTrial *t = l->cls->host_bridges->pdata[i];
+        if (g_str_equal(t->driver, driver) && t->cold && t->provides != NULL)
+            return t;
+    }
+    return NULL;
+}
+
+QtLayoutNode *qt_layout_node_new(const QtLayout *l, const char *id, const char *driver,
+                                 GError **error)
+{
+    const QtDeviceType *t = qt_emulator_find_device(l->e, driver);
+    QtLayoutNode *n;
+
+    if (t == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_DEVICE,
+                    "%s: '%s' is not a device type of %s", id, driver, l->e->path);
+        return NULL;
+    }
+    if (!t->user_creatable) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_DEVICE,
+                    "%s: device type '%s' cannot be created by users (info qdm)", id, driver);
+        return NULL;
+    }
+    if (t->flavour == QT_FLAVOUR_NONE && t->role != QT_ROLE_HOST_BRIDGE) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_DEVICE,
+                    "%s: device type '%s' is not a PCI device", id, driver);
+        return NULL;
+    }
+    n = node_alloc(id, driver);
+    n->type = t;
+    n->role = t->role == QT_ROLE_OTHER ? QT_ROLE_ENDPOINT : t->role;
+    return n;
+}
+
+void qt_layout_node_set_prop(QtLayoutNode *n, const char *name, const char *value)
+{
+    QtProp *p;
+
+    if (n->props == NULL)
+        n->props = g_ptr_array_new_with_free_func((GDestroyNotify)qt_prop_free);
+    for (guint i = 0; i < n->props->len; i++) {
+        p = n->props->pdata[i];
+        if (g_str_equal(p->name, name)) {
+            g_free(p->value);
+            p->value = g_strdup(value);
+            return;
+        }
+    }
+    p = g_new0(QtProp, 1);
+    p->name = g_strdup(name);
+    p->value = g_strdup(value);
+    g_ptr_array_add(n->props, p);
+}
+
+const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name)
+{
+    for (guint i = 0; n->props && i < n->props->len; i++) {
+        const QtProp *p = n->props->pdata[i];
+        if (g_str_equal(p->name, name))
+            return p->value;
+    }
+    return NULL;
+}
+
+gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot)
+{
+    for (int f = 0; f < 8; f++) {
+        if (bus->use[slot][f] != NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+QtFlavour qt_layout_node_flavour(const QtLayoutNode *n)
+{
+    return n->type ? n->type->flavour : QT_FLAVOUR_PCI;
+}
+
+/* the id QEMU gave the trial device (its -device value names it) */
+static char *trial_id(const QtControllerTrial *t)
+{
+    const char *p = t->cold_provenance ? strstr(t->cold_provenance->detail, ",id=") : NULL;
+
+    if (p == NULL)
+        return NULL;
+    p += 4;
+    return g_strndup(p, strcspn(p, ", "));
+}
+
+/* the name QEMU gives the bus a controller with @id provides: the trial
+ * showed it for the trial's own id ("qtopo-t9" -> "qtopo-t9", or
+ * "qtopo-t9.0" for a host bridge), so the same suffix follows @id */
+static char *provided_bus_name(const QtControllerTrial *t, const char *id)
+{
+    g_autofree char *tid = trial_id(t);
+
+    if (tid != NULL && g_str_has_prefix(t->provides->name, tid))
+        return g_strconcat(id, t->provides->name + strlen(tid), NULL);
+    return g_strdup(id);
+}
+
+gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
+{
+    QtLayoutBus *bus = NULL;
+
+    if (n->bus != NULL) {
+        bus = qt_layout_find_bus(l, n->bus);
+        if (bus == NULL) {
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
+                        "%s: there is no bus '%s'", n->id, n->bus);
+            qt_layout_node_free(n);
+            return FALSE;
+        }
+        if (n->slot < 0 || n->slot > 31 || n->function < 0 || n->function > 7) {
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
+                        "%s: slot %d function %d is not a PCI address", n->id, n->slot,
+                        n->function);
+            qt_layout_node_free(n);
+            return FALSE;
+        }
+        if (bus->use[n->slot][n->function] != NULL) {
+            const QtLayoutNode *o = bus->use[n->slot][n->function];
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
+                        "%s: %s slot %02x.%x is taken by %s%s%s", n->id, bus->name, n->slot,
+                        n->function, o->builtin ? "the machine's " : "", o->driver,
+                        o->builtin ? "" : "");
+            qt_layout_node_free(n);
+            return FALSE;
+        }
+    }
+    if (qt_role_is_controller(n->role)) {
+        const QtControllerTrial *t =
+            qt_layout_controller_trial(l, n->driver, bus ? bus->kind : QT_BUS_PCIE);
+        g_autofree char *name = NULL;
+        QtLayoutBus *child;
+        const char *v;
+
+        if (t == NULL) {
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_DEVICE,
+                        "%s: QEMU accepted %s on no bus of %s (trials)", n->id, n->driver,
+                        l->machine->name);
+            qt_layout_node_free(n);
+            return FALSE;
+        }
+        name = provided_bus_name(t, n->id);
+        if (qt_layout_find_bus(l, name) != NULL) {
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
+                        "%s: the bus it provides, %s, exists already", n->id, name);
+            qt_layout_node_free(n);
+            return FALSE;
+        }
+        child = bus_new(l, name, t->provides);
+        child->owner = n;
+        child->root = n->role == QT_ROLE_EXPANDER_BUS || n->role == QT_ROLE_HOST_BRIDGE;
+        child->numa_node = n->numa_node;
+        if ((v = qt_layout_node_get_prop(n, "bus_nr")) != NULL)
+            child->bus_nr = atoi(v);
+        child->slot_mask = qt_rules_usable_slots(l, child);
+        n->provides = g_strdup(name);
+    }
+    if (bus != NULL)
+        bus->use[n->slot][n->function] = n;
+    g_hash_table_replace(l->by_id, n->id, n);
+    g_ptr_array_add(l->nodes, n);
+    return TRUE;
+}

@@ -1,0 +1,95 @@
+/* QtLayout: the PCI topology of one VM as placement sees it: the machine
+ * type's root buses from the model, the controllers and devices the caller
+ * has placed already, and what placement adds.  Buses know who sits in
+ * each slot and function; controllers know the bus they provide. */
+#pragma once
+
+#include <glib.h>
+
+#include "qt-emulator.h"
+#include "qt-place-request.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char *id; /* "" for a device built into the machine */
+    char *driver;
+    const QtDeviceType *type; /* NULL for built-ins */
+    QtRole role;              /* QT_ROLE_ENDPOINT for endpoints */
+    char *bus;                /* NULL: a host bridge, on the machine itself */
+    int slot;
+    int function;
+    gboolean multifunction;
+    gboolean existing; /* the caller's, or built in */
+    gboolean builtin;
+    gboolean hotpluggable; /* on a hotpluggable bus, of a hotpluggable class */
+    GPtrArray *props;      /* QtProp, in -device order */
+    char *provides;        /* controllers: the bus they provide */
+    char *group;
+    int numa_node; /* -1 */
+    char *reason;  /* why it is where it is */
+} QtLayoutNode;
+
+typedef struct {
+    char *name;
+    QtBusKind kind;
+    gboolean root;     /* the machine's, an expander's or a host bridge's */
+    guint32 slot_mask; /* usable slots, from the model (and spec rules) */
+    gboolean hotplug;  /* has a hotplug handler */
+    QtHotplugMechanism mechanism;
+    QtLayoutNode *owner; /* the controller providing it; NULL: the machine's */
+    int numa_node;       /* -1: none */
+    int bus_nr;          /* an expander's first bus number; -1 */
+    QtLayoutNode *use[32][8];
+    int index; /* libvirt-style controller index: 0 the machine's first root bus */
+} QtLayoutBus;
+
+typedef struct {
+    const QtEmulator *e;
+    const QtMachineType *machine;
+    const QtTopologyClass *cls;
+    GPtrArray *buses;        /* QtLayoutBus, in creation order */
+    GPtrArray *nodes;        /* QtLayoutNode: existing, then added, in -device order */
+    GPtrArray *builtin;      /* QtLayoutNode of the machine's own devices */
+    GHashTable *by_id;       /* id -> QtLayoutNode */
+    GHashTable *bus_by_name; /* name -> QtLayoutBus */
+} QtLayout;
+
+void qt_layout_node_free(QtLayoutNode *n);
+void qt_layout_free(QtLayout *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtLayout, qt_layout_free)
+
+/* the machine type's root buses with their built-in devices; @machine is a
+ * name or an alias.  QT_PLACE_ERROR_UNKNOWN_MACHINE when it is not in the
+ * model or its probe failed */
+QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error);
+
+QtLayoutBus *qt_layout_find_bus(const QtLayout *l, const char *name);
+/* the machine's first root bus (the one its own devices sit on) */
+QtLayoutBus *qt_layout_main_bus(const QtLayout *l);
+
+/* what the model says of @driver as a controller: its trial on the root
+ * bus of kind @kind when there is one, else on any root bus, else as a host
+ * bridge; NULL when QEMU accepted it nowhere */
+const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const char *driver,
+                                                    QtBusKind kind);
+
+/* a node for @driver with @id; NULL and QT_PLACE_ERROR_UNKNOWN_DEVICE when
+ * the binary has no such user-creatable device type */
+QtLayoutNode *qt_layout_node_new(const QtLayout *l, const char *id, const char *driver,
+                                 GError **error);
+void qt_layout_node_set_prop(QtLayoutNode *n, const char *name, const char *value);
+const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name);
+
+/* put @n (owned from now on) at its bus/slot/function: the slot must be
+ * free; a controller's bus is created.  Only occupancy is checked here;
+ * the rules are qt-rules.h's */
+gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error);
+
+/* is slot @slot of @bus free in every function? */
+gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot);
+/* the flavour of the node's type as placement treats it: the caller's
+ * "pcie" wish overrides a hybrid (host passthrough) */
+QtFlavour qt_layout_node_flavour(const QtLayoutNode *n);
+
+G_END_DECLS

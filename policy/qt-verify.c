@@ -1,0 +1,427 @@
+#include <string.h>
+
+#include "qt-json.h"
+#include "qt-plan.h"
+#include "qt-qmp.h"
+#include "qt-qtree.h"
+#include "qt-verify.h"
+
+/* device types tried, in order, as the test device hot-added into spares:
+ * plain endpoints that need no backend */
+static const char *const test_devices[] = {"virtio-net-pci", "virtio-rng-pci", "e1000e",
+                                           "pci-testdev", NULL};
+
+/* backends a device type needs before QEMU creates it, learnt from QEMU's
+ * refusal: the placement is what is verified, so each gets one that
+ * costs nothing */
+typedef enum {
+    NEEDS_DRIVE = 1 << 0,  /* "drive property not set": a null-co block node */
+    NEEDS_SERIAL = 1 << 1, /* "serial property not set" (nvme) */
+} Needs;
+
+static const struct {
+    const char *refusal;
+    Needs need;
+} backend_fixes[] = {
+    {"drive property not set", NEEDS_DRIVE},
+    {"serial property not set", NEEDS_SERIAL},
+};
+
+/* relaunches for backends, at most (one per device type that needs one) */
+#define MAX_BACKEND_LAUNCHES 6
+
+typedef struct {
+    const QtPlan *plan;
+    const QtEmulator *e;
+    GCancellable *cancellable;
+    GHashTable *needs; /* driver -> Needs */
+    int launches;
+    QtQemuInstance *inst;
+    QtVerifyReport *report;
+    QtQtreeBus *qtree;
+    guint pending;
+    gint64 t0;
+} Verify;
+
+static void item_free(QtVerifyItem *it)
+{
+    g_free(it->id);
+    g_free(it->message);
+    g_free(it);
+}
+
+void qt_verify_report_free(QtVerifyReport *r)
+{
+    if (r == NULL)
+        return;
+    g_free(r->qemu_error);
+    g_clear_pointer(&r->items, g_ptr_array_unref);
+    g_free(r);
+}
+
+static void verify_free(Verify *v)
+{
+    g_clear_object(&v->inst);
+    g_clear_object(&v->cancellable);
+    g_hash_table_unref(v->needs);
+    qt_verify_report_free(v->report);
+    qt_qtree_bus_free(v->qtree);
+    g_free(v);
+}
+
+static void note(Verify *v, const char *id, gboolean ok, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static void note(Verify *v, const char *id, gboolean ok, const char *fmt, ...)
+{
+    QtVerifyItem *it = g_new0(QtVerifyItem, 1);
+    va_list ap;
+
+    it->id = g_strdup(id);
+    it->ok = ok;
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        it->message = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
+    if (!ok)
+        v->report->ok = FALSE;
+    g_ptr_array_add(v->report->items, it);
+}
+
+GPtrArray *qt_verify_numa_args(int nodes)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+
+    if (nodes <= 0)
+        return a;
+    /* 256 MiB a node: some machines want node memory aligned to that;
+     * memory is mapped lazily and costs nothing here */
+    g_ptr_array_add(a, g_strdup("-m"));
+    g_ptr_array_add(a, g_strdup_printf("%dM", 256 * nodes));
+    for (int i = 0; i < nodes; i++) {
+        g_ptr_array_add(a, g_strdup("-object"));
+        g_ptr_array_add(a, g_strdup_printf("memory-backend-ram,id=qtopo-mem%d,size=256M", i));
+        g_ptr_array_add(a, g_strdup("-numa"));
+        g_ptr_array_add(a, g_strdup_printf("node,nodeid=%d,memdev=qtopo-mem%d", i, i));
+    }
+    return a;
+}
+
+typedef struct {
+    const char *id;
+    QtQtreeDev *dev;
+} FindDev;
+
+static void find_dev(QtQtreeBus *bus, gpointer user_data)
+{
+    FindDev *f = user_data;
+
+    for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
+        QtQtreeDev *d = bus->devices->pdata[i];
+        if (g_strcmp0(d->id, f->id) == 0)
+            f->dev = d;
+    }
+}
+
+static void finish(GTask *task);
+
+static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Verify *v = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
+    v->report->ms = (double)(g_get_monotonic_time() - v->t0) / 1000.0;
+    g_task_return_pointer(task, g_steal_pointer(&v->report), (GDestroyNotify)qt_verify_report_free);
+    g_object_unref(task);
+}
+
+static void finish(GTask *task)
+{
+    Verify *v = g_task_get_task_data(task);
+
+    qt_qemu_instance_stop_async(v->inst, NULL, on_stopped, task);
+}
+
+typedef struct {
+    GTask *task;
+    char *id;
+    char *what;
+} Call;
+
+static void call_done(Call *c)
+{
+    Verify *v = g_task_get_task_data(c->task);
+    GTask *task = c->task;
+
+    g_free(c->id);
+    g_free(c->what);
+    g_free(c);
+    if (--v->pending == 0)
+        finish(task);
+}
+
+static void on_hotpluggable(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    Verify *v = g_task_get_task_data(c->task);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) val = qt_qmp_qom_get_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (val == NULL || !json_object_is_type(val, json_type_boolean))
+        note(v, c->id, FALSE, "QOM hotpluggable could not be read: %s",
+             error ? error->message : "not a boolean");
+    else if (!json_object_get_boolean(val))
+        note(v, c->id, FALSE, "the plan calls it hotpluggable; QEMU says it is not");
+    else
+        note(v, c->id, TRUE, "hotpluggable (QOM)");
+    call_done(c);
+}
+
+static void on_spare(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    Verify *v = g_task_get_task_data(c->task);
+    g_autoptr(GError) error = NULL;
+
+    if (qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error))
+        note(v, c->id, TRUE, "spare %s took a hot-added device", c->what);
+    else
+        note(v, c->id, FALSE, "spare %s refused a hot-added device: %s", c->what, error->message);
+    call_done(c);
+}
+
+static const char *test_device(const QtEmulator *e)
+{
+    for (const char *const *t = test_devices; *t; t++) {
+        const QtDeviceType *dt = qt_emulator_find_device(e, *t);
+        if (dt && dt->user_creatable && dt->hotpluggable)
+            return *t;
+    }
+    return NULL;
+}
+
+static void check_tree(GTask *task)
+{
+    Verify *v = g_task_get_task_data(task);
+    const QtLayout *l = v->plan->layout;
+    QtQmpClient *client = qt_qemu_instance_get_client(v->inst);
+    const char *tdev = test_device(v->e);
+
+    v->pending = 1;
+    for (guint i = 0; i < l->nodes->len; i++) {
+        const QtLayoutNode *n = l->nodes->pdata[i];
+        FindDev f = {n->id, NULL};
+        int slot, fn;
+
+        qt_qtree_foreach_bus(v->qtree, find_dev, &f);
+        if (f.dev == NULL) {
+            note(v, n->id, FALSE, "QEMU has no device %s", n->id);
+            continue;
+        }
+        if (n->bus == NULL) {
+            note(v, n->id, TRUE, NULL);
+            continue;
+        }
+        if (f.dev->parent == NULL || g_strcmp0(f.dev->parent->name, n->bus) != 0 ||
+            !qt_qtree_dev_get_addr(f.dev, &slot, &fn) || slot != n->slot || fn != n->function) {
+            note(v, n->id, FALSE, "QEMU put it on %s at %s; the plan says %s %02x.%x",
+                 f.dev->parent ? f.dev->parent->name : "?",
+                 qt_qtree_dev_get(f.dev, "addr") ? qt_qtree_dev_get(f.dev, "addr") : "?", n->bus,
+                 n->slot, n->function);
+            continue;
+        }
+        if (n->hotpluggable && !qt_role_is_controller(n->role)) {
+            Call *c = g_new0(Call, 1);
+            g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", n->id);
+            c->task = task;
+            c->id = g_strdup(n->id);
+            v->pending++;
+            qt_qmp_qom_get_async(client, path, "hotpluggable", NULL, on_hotpluggable, c);
+            continue;
+        }
+        note(v, n->id, TRUE, NULL);
+    }
+    for (guint i = 0; i < v->plan->spares->len; i++) {
+        const QtSpare *s = v->plan->spares->pdata[i];
+        Call *c = g_new0(Call, 1);
+        json_object *props = json_object_new_object();
+        g_autofree char *id = g_strdup_printf("qtopo-spare%u", i);
+
+        c->task = task;
+        c->id = g_strdup(s->controller ? s->controller : s->bus);
+        c->what = g_strdup_printf("%s %02x.0", s->bus, s->slot);
+        if (tdev == NULL) {
+            note(v, c->id, FALSE, "no test device type to hot-add");
+            json_object_put(props);
+            g_free(c->id);
+            g_free(c->what);
+            g_free(c);
+            continue;
+        }
+        json_object_object_add(props, "bus", json_object_new_string(s->bus));
+        json_object_object_add(props, "addr",
+                               json_object_new_string_len(c->what + strlen(s->bus) + 1, 4));
+        v->pending++;
+        qt_qmp_device_add_async(client, tdev, id, props, NULL, on_spare, c);
+    }
+    if (--v->pending == 0)
+        finish(task);
+}
+
+static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Verify *v = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = qt_qmp_hmp_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (text == NULL || (v->qtree = qt_qtree_parse(text, &error)) == NULL) {
+        note(v, "", FALSE, "reading the topology failed: %s", error->message);
+        finish(task);
+        return;
+    }
+    check_tree(task);
+}
+
+static void launch(GTask *task);
+
+/* QEMU refused a device for want of a backend: learn which, for its type */
+static gboolean learn_backend(Verify *v, const char *message)
+{
+    const char *p = strstr(message, ",id=");
+    g_autofree char *id = p ? g_strndup(p + 4, strcspn(p + 4, ",: ")) : NULL;
+    const QtLayoutNode *n = id ? g_hash_table_lookup(v->plan->layout->by_id, id) : NULL;
+
+    if (n == NULL)
+        return FALSE;
+    for (gsize i = 0; i < G_N_ELEMENTS(backend_fixes); i++) {
+        Needs had = GPOINTER_TO_INT(g_hash_table_lookup(v->needs, n->driver));
+        if (strstr(message, backend_fixes[i].refusal) && !(had & backend_fixes[i].need)) {
+            g_hash_table_replace(v->needs, n->driver, GINT_TO_POINTER(had | backend_fixes[i].need));
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Verify *v = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+
+    if (!qt_qemu_instance_start_finish(v->inst, res, &error)) {
+        if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED) &&
+            v->launches < MAX_BACKEND_LAUNCHES && learn_backend(v, error->message)) {
+            g_clear_object(&v->inst);
+            launch(task);
+            return;
+        }
+        if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)) {
+            /* QEMU refused the plan: that is the verdict, not a failure */
+            v->report->ok = FALSE;
+            v->report->qemu_error = g_strdup(error->message);
+            v->report->ms = (double)(g_get_monotonic_time() - v->t0) / 1000.0;
+            g_task_return_pointer(task, g_steal_pointer(&v->report),
+                                  (GDestroyNotify)qt_verify_report_free);
+        } else {
+            g_task_return_error(task, g_steal_pointer(&error));
+        }
+        g_object_unref(task);
+        return;
+    }
+    qt_qmp_hmp_async(qt_qemu_instance_get_client(v->inst), "info qtree", NULL, on_qtree, task);
+}
+
+static void launch(GTask *task)
+{
+    Verify *v = g_task_get_task_data(task);
+    const QtLayout *l = v->plan->layout;
+    g_autoptr(GPtrArray) numa = qt_verify_numa_args(v->plan->numa_nodes);
+    g_autoptr(GPtrArray) args = qt_plan_qemu_args(l);
+
+    v->launches++;
+    v->inst = qt_qemu_instance_new(v->e->path);
+    qt_qemu_instance_set_machine(v->inst, l->machine->name);
+    if (v->e->accel)
+        qt_qemu_instance_set_accel(v->inst, v->e->accel);
+    for (guint i = 0; i < numa->len; i++)
+        qt_qemu_instance_add_arg(v->inst, numa->pdata[i]);
+    /* args come in pairs: "-device", its value */
+    for (guint i = 1; i < args->len; i += 2) {
+        const char *arg = args->pdata[i];
+        const char *comma = strchr(arg, ',');
+        g_autofree char *driver = comma ? g_strndup(arg, comma - arg) : NULL;
+        Needs needs = driver ? GPOINTER_TO_INT(g_hash_table_lookup(v->needs, driver)) : 0;
+        const char *idp = strstr(arg, ",id=");
+        g_autofree char *id = idp ? g_strndup(idp + 4, strcspn(idp + 4, ",")) : NULL;
+        g_autoptr(GString) a = g_string_new(arg);
+
+        if (needs & NEEDS_DRIVE) {
+            g_autofree char *node = g_strdup_printf("driver=null-co,node-name=qtopo-blk-%s", id);
+            qt_qemu_instance_add_arg(v->inst, "-blockdev");
+            qt_qemu_instance_add_arg(v->inst, node);
+            g_string_append_printf(a, ",drive=qtopo-blk-%s", id);
+        }
+        if (needs & NEEDS_SERIAL)
+            g_string_append_printf(a, ",serial=%s", id);
+        qt_qemu_instance_add_arg(v->inst, args->pdata[i - 1]);
+        qt_qemu_instance_add_arg(v->inst, a->str);
+    }
+    qt_qemu_instance_start_async(v->inst, v->cancellable, on_started, task);
+}
+
+void qt_verify_plan_async(const QtEmulator *e, const QtPlan *plan, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    Verify *v = g_new0(Verify, 1);
+
+    v->plan = plan;
+    v->e = e;
+    v->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    v->needs = g_hash_table_new(g_str_hash, g_str_equal);
+    v->t0 = g_get_monotonic_time();
+    v->report = g_new0(QtVerifyReport, 1);
+    v->report->ok = TRUE;
+    v->report->items = g_ptr_array_new_with_free_func((GDestroyNotify)item_free);
+    g_task_set_task_data(task, v, (GDestroyNotify)verify_free);
+    launch(task);
+}
+
+QtVerifyReport *qt_verify_plan_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+QtVerifyReport *qt_verify_plan_sync(const QtEmulator *e, const QtPlan *plan, GError **error)
+{
+    g_autoptr(GAsyncResult) res = NULL;
+
+    qt_verify_plan_async(e, plan, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    return qt_verify_plan_finish(res, error);
+}
+
+json_object *qt_verify_report_to_json(const QtVerifyReport *r)
+{
+    json_object *o = json_object_new_object();
+    json_object *items = json_object_new_array();
+
+    json_object_object_add(o, "ok", json_object_new_boolean(r->ok));
+    json_object_object_add(o, "qemuError",
+                           r->qemu_error ? json_object_new_string(r->qemu_error) : NULL);
+    for (guint i = 0; i < r->items->len; i++) {
+        const QtVerifyItem *it = r->items->pdata[i];
+        json_object *io = json_object_new_object();
+        json_object_object_add(io, "id", json_object_new_string(it->id));
+        json_object_object_add(io, "ok", json_object_new_boolean(it->ok));
+        json_object_object_add(io, "message",
+                               it->message ? json_object_new_string(it->message) : NULL);
+        json_object_array_add(items, io);
+    }
+    json_object_object_add(o, "items", items);
+    json_object_object_add(o, "ms", json_object_new_double(r->ms));
+    return o;
+}

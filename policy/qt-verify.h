@@ -1,0 +1,41 @@
+/* verified plans: a paused QEMU started with the plan's arguments, its
+ * topology read back (info qtree), every hotpluggable device's QOM
+ * "hotpluggable" asked, and a test device hot-added into each spare slot.
+ * A placement tool that proves its answer against the binary. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-c/json.h>
+
+#include "qt-placer.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char *id;
+    gboolean ok;
+    char *message; /* what QEMU showed, when not what the plan says */
+} QtVerifyItem;
+
+typedef struct {
+    gboolean ok;
+    char *qemu_error; /* QEMU refused the command line: its message */
+    GPtrArray *items; /* QtVerifyItem: controllers, devices, spares */
+    double ms;
+} QtVerifyReport;
+
+void qt_verify_report_free(QtVerifyReport *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtVerifyReport, qt_verify_report_free)
+
+/* the QEMU arguments a verification adds for the plan's NUMA nodes */
+GPtrArray *qt_verify_numa_args(int nodes);
+
+/* the report; an error only when QEMU could not be run at all */
+void qt_verify_plan_async(const QtEmulator *e, const QtPlan *plan, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data);
+QtVerifyReport *qt_verify_plan_finish(GAsyncResult *result, GError **error);
+QtVerifyReport *qt_verify_plan_sync(const QtEmulator *e, const QtPlan *plan, GError **error);
+
+json_object *qt_verify_report_to_json(const QtVerifyReport *r);
+
+G_END_DECLS
