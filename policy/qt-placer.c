@@ -335,16 +335,77 @@ static gboolean port_address(Placer *P, QtLayoutBus *bus, int *slot, int *fn)
     return *slot >= 0;
 }
 
+/* functions of @bus still free for root ports */
+static int free_port_functions(Placer *P, const QtLayoutBus *bus)
+{
+    guint32 mask = qt_rules_usable_slots(P->l, bus);
+    int n = 0;
+
+    for (int s = 0; s < 32; s++) {
+        const QtLayoutNode *f0 = bus->use[s][0];
+        if (!(mask & (1u << s)))
+            continue;
+        if (qt_layout_slot_free(bus, s))
+            n += 8;
+        else if (f0 && f0->role == QT_ROLE_ROOT_PORT && f0->multifunction)
+            for (int f = 1; f < 8; f++)
+                n += bus->use[s][f] == NULL;
+    }
+    return n;
+}
+
+/* a downstream port of a switch under @root with room for one, or NULL */
+static QtLayoutNode *switch_port(Placer *P, QtLayoutBus *root, const char *reason, GError **error)
+{
+    for (guint i = 0; i < P->l->buses->len; i++) {
+        QtLayoutBus *b = P->l->buses->pdata[i];
+        int slot;
+        if (!b->owner || b->owner->role != QT_ROLE_SWITCH_UPSTREAM || !bus_under(P->l, b, root))
+            continue;
+        slot = free_slot(P->l, b, FALSE);
+        if (slot >= 0)
+            return add_controller(P, QT_ROLE_SWITCH_DOWNSTREAM, b, slot, 0, root->numa_node, reason,
+                                  error);
+    }
+    return NULL;
+}
+
+/* a new port under @root: a root port in the next free function; when
+ * the root bus is down to its last function, that one takes a switch
+ * whose downstream ports serve from then on (QEMU docs/pcie.txt: switches
+ * when root ports run out) */
 static QtLayoutNode *new_port(Placer *P, QtLayoutBus *root, const char *reason, GError **error)
 {
+    QtLayoutNode *rp, *up;
+    QtLayoutBus *link;
     int slot, fn;
 
+    if ((rp = switch_port(P, root, reason, error)) != NULL || (error && *error))
+        return rp;
     if (!port_address(P, root, &slot, &fn)) {
         fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-             "slots: %s has no free slot or function left for another root port", root->name);
+             "slots: %s has no free slot or function left for another port", root->name);
         return NULL;
     }
-    return add_controller(P, QT_ROLE_ROOT_PORT, root, slot, fn, root->numa_node, reason, error);
+    if (free_port_functions(P, root) > 1)
+        return add_controller(P, QT_ROLE_ROOT_PORT, root, slot, fn, root->numa_node, reason, error);
+    rp = add_controller(P, QT_ROLE_ROOT_PORT, root, slot, fn, root->numa_node,
+                        "the last root port of the root bus, for a PCI Express switch", error);
+    if (rp == NULL)
+        return NULL;
+    link = qt_layout_find_bus(P->l, rp->provides);
+    if (choose_model(P, QT_ROLE_SWITCH_UPSTREAM, link, FALSE) == NULL ||
+        choose_model(P, QT_ROLE_SWITCH_DOWNSTREAM, link, FALSE) != NULL) {
+        /* no switch to be had: the root port serves as it is */
+        g_free(rp->reason);
+        rp->reason = g_strdup(reason);
+        return rp;
+    }
+    up = add_controller(P, QT_ROLE_SWITCH_UPSTREAM, link, 0, 0, root->numa_node,
+                        "a PCI Express switch: the root bus has no function left for ports", error);
+    if (up == NULL)
+        return NULL;
+    return switch_port(P, root, reason, error);
 }
 
 /* an empty port under @root whose link is hotpluggable: one a former plan
@@ -405,12 +466,24 @@ static QtLayoutBus *numa_root(Placer *P, int node, GError **error)
 static gboolean put_unit(Placer *P, Unit *u, QtLayoutBus *bus, int slot, gboolean separate_slots,
                          const char *reason, GError **error)
 {
+    guint32 taken = 0;
+
     for (guint i = 0; i < u->nodes->len; i++) {
         QtLayoutNode *n = u->nodes->pdata[i];
         QtProblem *problem;
 
-        if (separate_slots && i > 0)
-            slot = free_slot(P->l, bus, FALSE);
+        if (separate_slots && i > 0) {
+            /* the next free slot: the unit's earlier devices are not in
+             * the layout yet */
+            guint32 mask = qt_rules_usable_slots(P->l, bus) & ~taken;
+            slot = -1;
+            for (int s = 0; s < 32 && slot < 0; s++) {
+                if ((mask & (1u << s)) && qt_layout_slot_free(bus, s))
+                    slot = s;
+            }
+        }
+        if (slot >= 0)
+            taken |= 1u << slot;
         if (slot < 0)
             return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
                         "%s: slots: no free slot left on %s", n->id, bus->name);
@@ -445,7 +518,7 @@ static gboolean put_behind_port(Placer *P, Unit *u, QtLayoutBus *root, const cha
     QtLayoutNode *port = empty_port(P, root);
 
     if (port == NULL)
-        port = new_port(P, root, "a root port of its own for a device (hotplug)", error);
+        port = new_port(P, root, "a root port for a device of its own", error);
     if (port == NULL)
         return FALSE;
     return put_unit(P, u, qt_layout_find_bus(P->l, port->provides), 0, FALSE, why, error);
@@ -536,10 +609,9 @@ static gboolean place_on_pcie_root(Placer *P, Unit *u, QtLayoutBus *root, GError
 static gboolean place_on_pci_root(Placer *P, Unit *u, QtLayoutBus *root, GError **error)
 {
     gboolean hotplug = P->req->policy == QT_POLICY_HOTPLUG && u->want_hotplug && u->class_hotplug;
-    const char *why =
-        u->flavour == QT_FLAVOUR_PCIE
-            ? "on a conventional bus: this machine type has no PCI Express bus"
-            : (hotplug ? "on a hotpluggable conventional bus" : "on the conventional root bus");
+    const char *why = u->flavour == QT_FLAVOUR_PCIE
+                          ? "on a conventional bus: this machine type has no PCI Express bus"
+                          : "on a conventional bus";
 
     if (hotplug && !root->hotplug)
         /* no hotplug on this root bus (an expander's): take what there is */
@@ -679,7 +751,7 @@ static gboolean keep_spares(Placer *P, GError **error)
                 add_spare(P, n->id, b->name, 0);
         }
         while ((int)P->plan->spares->len < P->spares) {
-            port = new_port(P, P->main, "an empty root port kept for hotplug", error);
+            port = new_port(P, P->main, "an empty port kept for hotplug", error);
             if (port == NULL) {
                 g_prefix_error(error, "spare hotplug slots: ");
                 return FALSE;
@@ -997,8 +1069,15 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
         units = make_units(&P, error);
         ok = units != NULL;
     }
-    for (guint i = 0; ok && i < units->len; i++)
-        ok = place_unit(&P, units->pdata[i], error);
+    for (guint i = 0; ok && i < units->len; i++) {
+        Unit *u = units->pdata[i];
+        g_autofree char *first =
+            u->nodes->len ? g_strdup(((QtLayoutNode *)u->nodes->pdata[0])->id) : NULL;
+        ok = place_unit(&P, u, error);
+        /* every error names the device it stopped at */
+        if (!ok && first && error && *error && !g_str_has_prefix((*error)->message, first))
+            g_prefix_error(error, "%s: ", first);
+    }
     ok = ok && keep_spares(&P, error);
     if (ok) {
         number_expanders(&P);

@@ -109,6 +109,7 @@ GPtrArray *qt_verify_numa_args(int nodes)
 
 typedef struct {
     const char *id;
+    const char *driver;
     QtQtreeDev *dev;
 } FindDev;
 
@@ -118,7 +119,9 @@ static void find_dev(QtQtreeBus *bus, gpointer user_data)
 
     for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
         QtQtreeDev *d = bus->devices->pdata[i];
-        if (g_strcmp0(d->id, f->id) == 0)
+        /* an expander (pxb) gives its internal bridge its own id: the
+         * type tells them apart */
+        if (g_strcmp0(d->id, f->id) == 0 && g_strcmp0(d->type, f->driver) == 0)
             f->dev = d;
     }
 }
@@ -211,7 +214,7 @@ static void check_tree(GTask *task)
     v->pending = 1;
     for (guint i = 0; i < l->nodes->len; i++) {
         const QtLayoutNode *n = l->nodes->pdata[i];
-        FindDev f = {n->id, NULL};
+        FindDev f = {n->id, n->driver, NULL};
         int slot, fn;
 
         qt_qtree_foreach_bus(v->qtree, find_dev, &f);
