@@ -548,7 +548,19 @@ static int print_verify(CtlOptions *opts, const QtEmulator *e, const QtPlan *pla
     return report->ok ? EXIT_OK : EXIT_PLACEMENT;
 }
 
+static int place_or_hotplug(CtlOptions *opts, int argc, char **argv, gboolean hotplug);
+
 static int cmd_place(CtlOptions *opts, int argc, char **argv)
+{
+    return place_or_hotplug(opts, argc, argv, FALSE);
+}
+
+static int cmd_hotplug(CtlOptions *opts, int argc, char **argv)
+{
+    return place_or_hotplug(opts, argc, argv, TRUE);
+}
+
+static int place_or_hotplug(CtlOptions *opts, int argc, char **argv, gboolean hotplug)
 {
     g_autoptr(QtPlaceRequest) r = NULL;
     g_autoptr(QtEmulator) e = NULL;
@@ -557,21 +569,23 @@ static int cmd_place(CtlOptions *opts, int argc, char **argv)
     int rc = EXIT_OK;
 
     if (argc != 0) {
-        g_printerr("usage: qtopoctl place --request FILE|- [--verify]\n");
+        g_printerr("usage: qtopoctl %s --request FILE|-%s\n", hotplug ? "hotplug" : "place",
+                   hotplug ? "" : " [--verify]");
         return EXIT_USAGE;
     }
     if ((r = read_request(opts, &error)) == NULL)
         return report_error("request", error);
     if ((e = request_model(opts, r, &error)) == NULL)
         return report_error(r->emulator ? r->emulator : "request", error);
-    if ((plan = qt_place(e, r, &error)) == NULL) {
+    plan = hotplug ? qt_hotplug(e, r, &error) : qt_place(e, r, &error);
+    if (plan == NULL) {
         if (opts->json) {
             g_autoptr(json_object) o = json_object_new_object();
             json_object_object_add(o, "error", json_object_new_string(qt_place_error_name(error)));
             json_object_object_add(o, "message", json_object_new_string(error->message));
             print_json(o);
         }
-        return report_error("place", error);
+        return report_error(hotplug ? "hotplug" : "place", error);
     }
     if (opts->json) {
         g_autoptr(json_object) o = qt_plan_to_json(plan);
@@ -646,6 +660,8 @@ static const CtlCommand commands[] = {
      "place a request's devices; --verify boots QEMU with the plan", cmd_place},
     {"validate", "--request FILE|-", "check the request's addresses against every rule",
      cmd_validate},
+    {"hotplug", "--request FILE|-", "free hotpluggable slots in the request's existing VM",
+     cmd_hotplug},
 };
 
 static void print_help(void)

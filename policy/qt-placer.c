@@ -678,6 +678,29 @@ static gboolean place_explicit(Placer *P, Unit *u, GError **error)
     return TRUE;
 }
 
+/* the budgets of the PCI domains, checked as the plan grows so that the
+ * error names the device that did not fit: 256 bus numbers a domain, and
+ * the I/O windows */
+static gboolean within_budgets(Placer *P, GError **error)
+{
+    for (guint i = 0; i < P->l->buses->len; i++) {
+        const QtLayoutBus *dom = P->l->buses->pdata[i];
+        int n;
+        if (qt_rules_io_domain(P->l, dom) != dom)
+            continue;
+        if ((n = qt_rules_bus_numbers_under(P->l, dom)) > QT_RULES_BUS_NUMBERS)
+            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
+                        "bus numbers: the hierarchy of %s would need %d; a PCI domain has %d",
+                        dom->name, n, QT_RULES_BUS_NUMBERS);
+        if ((n = qt_rules_io_windows_under(P->l, dom)) > QT_RULES_IO_WINDOWS)
+            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
+                        "I/O windows: %d bridges or ports under %s would need a 4 KiB I/O "
+                        "window; there is room for %d",
+                        n, dom->name, QT_RULES_IO_WINDOWS);
+    }
+    return TRUE;
+}
+
 static gboolean place_unit(Placer *P, Unit *u, GError **error)
 {
     QtLayoutBus *root = P->main;
@@ -870,7 +893,11 @@ static QtLayoutNode *item_node(const QtLayout *l, const QtPlaceItem *item, gbool
 static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean check,
                              GPtrArray *problems, GError **error)
 {
-    g_autoptr(GPtrArray) todo = g_ptr_array_copy(req->existing, NULL, NULL);
+    /* borrowed items: no free function, unlike g_ptr_array_copy()'s */
+    g_autoptr(GPtrArray) todo = g_ptr_array_sized_new(req->existing->len);
+
+    for (guint i = 0; i < req->existing->len; i++)
+        g_ptr_array_add(todo, req->existing->pdata[i]);
 
     while (todo->len > 0) {
         guint before = todo->len;
@@ -1073,12 +1100,15 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
         Unit *u = units->pdata[i];
         g_autofree char *first =
             u->nodes->len ? g_strdup(((QtLayoutNode *)u->nodes->pdata[0])->id) : NULL;
-        ok = place_unit(&P, u, error);
+        ok = place_unit(&P, u, error) && within_budgets(&P, error);
         /* every error names the device it stopped at */
         if (!ok && first && error && *error && !g_str_has_prefix((*error)->message, first))
             g_prefix_error(error, "%s: ", first);
     }
     ok = ok && keep_spares(&P, error);
+    if (!ok && error && *error && g_str_has_prefix((*error)->message, "spare"))
+        g_prefix_error(error, "spares: ");
+    ok = ok && within_budgets(&P, error);
     if (ok) {
         number_expanders(&P);
         qt_rules_check_layout(P.l, problems);
@@ -1090,6 +1120,118 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
     for (guint i = 0; ok && i < P.l->nodes->len; i++) {
         const QtLayoutNode *n = P.l->nodes->pdata[i];
         plan->numa_nodes = MAX(plan->numa_nodes, n->numa_node + 1);
+    }
+    placer_clear(&P);
+    return ok ? g_steal_pointer(&plan) : NULL;
+}
+
+/* a free hotpluggable slot for @n under @root, or FALSE */
+static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour,
+                             const QtLayoutBus *root, QtLayoutBus **bus, int *slot)
+{
+    for (guint i = 0; i < P->l->buses->len; i++) {
+        QtLayoutBus *b = P->l->buses->pdata[i];
+        QtRole up = b->owner ? b->owner->role : QT_ROLE_OTHER;
+        guint32 mask;
+        if (!b->hotplug || (root != NULL && !bus_under(P->l, b, root)))
+            continue;
+        /* a PCI Express device into a port; a conventional one onto a
+         * conventional bus; a hybrid takes either (PCIe ports first, as
+         * the buses come in layout order) */
+        if (flavour == QT_FLAVOUR_PCIE && b->kind != QT_BUS_PCIE && P->main->kind == QT_BUS_PCIE)
+            continue;
+        if (flavour == QT_FLAVOUR_PCI && b->kind == QT_BUS_PCIE)
+            continue;
+        (void)up;
+        mask = qt_rules_usable_slots(P->l, b);
+        for (int s = 0; s < 32; s++) {
+            QtProblem *problem;
+            if (!(mask & (1u << s)) || !qt_layout_slot_free(b, s))
+                continue;
+            problem = qt_rules_check_place(P->l, n, b, s);
+            if (problem != NULL) {
+                qt_problem_free(problem);
+                break;
+            }
+            *bus = b;
+            *slot = s;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static int count_hotplug_slots(const QtLayout *l)
+{
+    int n = 0;
+
+    for (guint i = 0; i < l->buses->len; i++) {
+        const QtLayoutBus *b = l->buses->pdata[i];
+        guint32 mask = qt_rules_usable_slots(l, b);
+        for (int s = 0; b->hotplug && s < 32; s++)
+            n += (mask & (1u << s)) && qt_layout_slot_free(b, s);
+    }
+    return n;
+}
+
+QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
+{
+    Placer P = {0};
+    g_autoptr(QtPlan) plan = NULL;
+    gboolean ok =
+        placer_init(&P, e, req, &plan, error) && add_existing(P.l, req, FALSE, NULL, error);
+    int had = ok ? count_hotplug_slots(P.l) : 0;
+
+    if (plan)
+        plan->hotplug = TRUE;
+    for (guint i = 0; ok && i < req->devices->len; i++) {
+        const QtPlaceItem *item = req->devices->pdata[i];
+        QtLayoutNode *n = qt_layout_node_new(P.l, item->id, item->driver, error);
+        const QtLayoutBus *root = NULL;
+        QtLayoutBus *bus = NULL;
+        int slot = -1;
+
+        if (n == NULL) {
+            ok = FALSE;
+            break;
+        }
+        if (qt_role_is_controller(n->role) || !n->type->hotpluggable) {
+            fail(error, QT_PLACE_ERROR_UNSUPPORTED,
+                 "%s: QEMU refuses to hotplug %s (class trial: %s)", item->id, item->driver,
+                 n->type->hotplug_provenance ? n->type->hotplug_provenance->outcome : "no");
+            qt_layout_node_free(n);
+            ok = FALSE;
+            break;
+        }
+        if (item->numa_node >= 0) {
+            char buf[16];
+            g_snprintf(buf, sizeof buf, "%d", item->numa_node);
+            for (guint j = 0; j < P.l->nodes->len && root == NULL; j++) {
+                const QtLayoutNode *c = P.l->nodes->pdata[j];
+                if ((c->role == QT_ROLE_EXPANDER_BUS || c->role == QT_ROLE_HOST_BRIDGE) &&
+                    g_strcmp0(qt_layout_node_get_prop(c, "numa_node"), buf) == 0)
+                    root = qt_layout_find_bus(P.l, c->provides);
+            }
+        }
+        if (!hotplug_slot(&P, n, item_flavour(n, item), root, &bus, &slot)) {
+            fail(error, QT_PLACE_ERROR_NO_HOTPLUG_SLOT,
+                 "%s: no free hotpluggable slot for %s%s: the VM had %d spare hotplug slot%s, "
+                 "%u taken by this request",
+                 item->id, item->driver, root ? " on its NUMA node" : "", had, had == 1 ? "" : "s",
+                 plan->devices->len);
+            qt_layout_node_free(n);
+            ok = FALSE;
+            break;
+        }
+        n->bus = g_strdup(bus->name);
+        n->slot = slot;
+        n->function = 0;
+        n->hotpluggable = TRUE;
+        n->reason = g_strdup_printf("a free hotpluggable slot (%s)",
+                                    qt_hotplug_mechanism_to_string(bus->mechanism));
+        ok = qt_layout_add(P.l, n, error);
+        if (ok)
+            g_ptr_array_add(plan->devices, n);
     }
     placer_clear(&P);
     return ok ? g_steal_pointer(&plan) : NULL;

@@ -24,6 +24,7 @@ typedef struct {
     GPtrArray *devices;     /* QtLayoutNode (the layout's): the request's devices */
     GPtrArray *spares;      /* QtSpare */
     int numa_nodes;         /* highest NUMA node used + 1 */
+    gboolean hotplug;       /* the devices are to be hot-added (qt_hotplug) */
 } QtPlan;
 
 void qt_plan_free(QtPlan *plan);
@@ -35,6 +36,11 @@ const char *const *qt_placer_default_models(void);
 
 /* place the request's devices on its machine type of @e */
 QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *request, GError **error);
+
+/* the hotplug form: a free hotpluggable slot of the request's existing VM
+ * for each of its devices, adding no controller; none left is
+ * QT_PLACE_ERROR_NO_HOTPLUG_SLOT, saying how many spares the VM had */
+QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *request, GError **error);
 
 /* the layout of the request's existing devices and of its devices at the
  * addresses they ask for, and every rule they break (QtProblem); NULL only

@@ -208,6 +208,21 @@ json_object *qt_plan_to_json(const QtPlan *plan)
     json_object_object_add(o, "devices", devices);
     json_object_object_add(o, "spares", spares);
     json_object_object_add(o, "qemuArgs", args);
+    if (plan->hotplug) {
+        /* what to send QEMU: device_add with these arguments, in order */
+        json_object *adds = json_object_new_array();
+        for (guint i = 0; i < plan->devices->len; i++) {
+            const QtLayoutNode *n = plan->devices->pdata[i];
+            json_object *a = json_object_new_object();
+            g_autofree char *addr = g_strdup_printf("0x%x.0x%x", n->slot, n->function);
+            json_object_object_add(a, "driver", json_object_new_string(n->driver));
+            json_object_object_add(a, "id", json_object_new_string(n->id));
+            json_object_object_add(a, "bus", json_object_new_string(n->bus));
+            json_object_object_add(a, "addr", json_object_new_string(addr));
+            json_object_array_add(adds, a);
+        }
+        json_object_object_add(o, "deviceAdd", adds);
+    }
     json_object_object_add(lv, "controllers", lv_controllers);
     json_object_object_add(lv, "addresses", lv_addresses);
     json_object_object_add(o, "libvirt", lv);

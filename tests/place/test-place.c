@@ -1,0 +1,593 @@
+/* the placement engine against the real QEMU 7.2 binaries: every scenario
+ * of scenarios/ is placed, and each plan is proven by booting QEMU with it
+ * (qt-verify: every device where the plan says, hotpluggable where it
+ * says, each spare taking a hot-added device).  Each plan is also placed
+ * twice (byte-identical) and fed back as the existing VM with one more
+ * device (nothing that was there moves).  Validation gets a request that
+ * breaks every rule it must catch. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "qt-test-support.h"
+
+#include "qt-json.h"
+#include "qt-util.h"
+#include "qt-place-error.h"
+#include "qt-plan.h"
+#include "qt-probe.h"
+#include "qt-qmp.h"
+#include "qt-rules.h"
+#include "qt-qtree.h"
+#include "qt-verify.h"
+
+#define PROBE_MAX_MS 120000
+
+typedef struct {
+    const char *binary;
+    QtEmulator *model;
+    GError *error;
+} Probed;
+
+static Probed emulators[] = {
+    {"qemu-system-x86_64", NULL, NULL},
+    {"qemu-system-aarch64", NULL, NULL},
+    {"qemu-system-ppc64", NULL, NULL},
+};
+
+static gboolean has_result(gpointer data)
+{
+    return *(GAsyncResult **)data != NULL;
+}
+
+static const QtEmulator *model_for(const char *binary)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
+        Probed *p = &emulators[i];
+        if (!g_str_equal(p->binary, binary))
+            continue;
+        if (p->model == NULL && p->error == NULL) {
+            QtProbeOptions options = {0};
+            g_autoptr(GAsyncResult) res = NULL;
+            gint64 t0 = g_get_monotonic_time();
+            qt_probe_emulator_async(binary, &options, NULL, NULL, NULL, qt_sync_cb, &res);
+            if (!qt_test_wait_until(has_result, &res, PROBE_MAX_MS))
+                fail_msg("probe of %s: no result", binary);
+            p->model = qt_probe_emulator_finish(res, &p->error);
+            print_message("probed %s in %.1f s\n", binary,
+                          (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
+        }
+        if (p->model == NULL)
+            fail_msg("probe of %s failed: %s", binary, p->error->message);
+        return p->model;
+    }
+    fail_msg("no emulator %s in this test", binary);
+    return NULL;
+}
+
+static json_object *load_json(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *why = NULL;
+    gsize len;
+    json_object *o;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        fail_msg("cannot read %s", path);
+    o = qt_json_parse(text, len, &why);
+    if (o == NULL)
+        fail_msg("%s: %s", path, why ? why : "empty");
+    return o;
+}
+
+static const QtLayoutNode *node(const QtPlan *plan, const char *id)
+{
+    const QtLayoutNode *n = g_hash_table_lookup(plan->layout->by_id, id);
+
+    if (n == NULL)
+        fail_msg("the plan has no %s", id);
+    return n;
+}
+
+/* bus/slot/function/hotpluggable of @n as @want says (members optional) */
+static void check_node(const char *scenario, const QtLayoutNode *n, json_object *want)
+{
+    json_object *v;
+
+    if (json_object_object_get_ex(want, "bus", &v) &&
+        g_strcmp0(n->bus, json_object_get_string(v)) != 0)
+        fail_msg("%s: %s is on %s, expected %s", scenario, n->id, n->bus,
+                 json_object_get_string(v));
+    if (json_object_object_get_ex(want, "slot", &v) && n->slot != json_object_get_int(v))
+        fail_msg("%s: %s is at slot %d, expected %d", scenario, n->id, n->slot,
+                 json_object_get_int(v));
+    if (json_object_object_get_ex(want, "function", &v) && n->function != json_object_get_int(v))
+        fail_msg("%s: %s is at function %d, expected %d", scenario, n->id, n->function,
+                 json_object_get_int(v));
+    if (json_object_object_get_ex(want, "hotpluggable", &v) &&
+        n->hotpluggable != json_object_get_boolean(v))
+        fail_msg("%s: %s hotpluggable %d, expected %d", scenario, n->id, n->hotpluggable,
+                 json_object_get_boolean(v));
+}
+
+static void check_verified(const char *scenario, const QtEmulator *e, const QtPlan *plan)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVerifyReport) report = qt_verify_plan_sync(e, plan, &error);
+    g_autoptr(GString) wrong = g_string_new(NULL);
+
+    if (report == NULL)
+        fail_msg("%s: verification could not run: %s", scenario, error->message);
+    if (report->qemu_error)
+        fail_msg("%s: QEMU refused the plan: %s", scenario, report->qemu_error);
+    for (guint i = 0; i < report->items->len; i++) {
+        const QtVerifyItem *it = report->items->pdata[i];
+        if (!it->ok)
+            g_string_append_printf(wrong, "  %s: %s\n", it->id, it->message);
+    }
+    if (!report->ok || wrong->len > 0) {
+        print_message("%s", wrong->str);
+        fail_msg("%s: QEMU disagrees with the plan (above)", scenario);
+    }
+    /* every node of the layout was checked, and every spare */
+    assert_int_equal(report->items->len, plan->layout->nodes->len + plan->spares->len);
+}
+
+/* the plan as a request's existing devices */
+static json_object *existing_of(const QtPlan *plan)
+{
+    json_object *ex = json_object_new_object();
+    json_object *controllers = json_object_new_array();
+    json_object *devices = json_object_new_array();
+
+    for (guint i = 0; i < plan->layout->nodes->len; i++) {
+        const QtLayoutNode *n = plan->layout->nodes->pdata[i];
+        json_object *o = json_object_new_object();
+        json_object *props = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(n->id));
+        json_object_object_add(o, "driver", json_object_new_string(n->driver));
+        if (n->bus) {
+            json_object_object_add(o, "bus", json_object_new_string(n->bus));
+            json_object_object_add(o, "slot", json_object_new_int(n->slot));
+            json_object_object_add(o, "function", json_object_new_int(n->function));
+            json_object_object_add(o, "multifunction", json_object_new_boolean(n->multifunction));
+        }
+        for (guint j = 0; n->props && j < n->props->len; j++) {
+            const QtProp *p = n->props->pdata[j];
+            json_object_object_add(props, p->name, json_object_new_string(p->value));
+        }
+        json_object_object_add(o, "properties", props);
+        if (n->numa_node >= 0)
+            json_object_object_add(o, "numaNode", json_object_new_int(n->numa_node));
+        json_object_array_add(qt_role_is_controller(n->role) ? controllers : devices, o);
+    }
+    json_object_object_add(ex, "controllers", controllers);
+    json_object_object_add(ex, "devices", devices);
+    return ex;
+}
+
+static GHashTable *args_by_id(const QtLayout *l)
+{
+    g_autoptr(GPtrArray) args = qt_plan_qemu_args(l);
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+    for (guint i = 1; i < args->len; i += 2) {
+        const char *a = args->pdata[i];
+        const char *p = strstr(a, ",id=");
+        g_hash_table_replace(h, g_strndup(p + 4, strcspn(p + 4, ",")), g_strdup(a));
+    }
+    return h;
+}
+
+/* fed back as existing, with one more device: nothing that was there
+ * changes, and QEMU agrees with the new plan too */
+static void check_stable(const char *scenario, const QtEmulator *e, json_object *request,
+                         const QtPlan *plan)
+{
+    g_autoptr(json_object) req2 = NULL;
+    g_autoptr(QtPlaceRequest) r2 = NULL;
+    g_autoptr(QtPlan) plan2 = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GHashTable) before = args_by_id(plan->layout);
+    g_autoptr(GHashTable) after = NULL;
+    json_object *devices = json_object_new_array();
+    json_object *extra = json_object_new_object();
+    GHashTableIter it;
+    gpointer key, value;
+
+    json_object_deep_copy(request, &req2, NULL);
+    json_object_object_del(req2, "existing");
+    json_object_object_add(req2, "existing", existing_of(plan));
+    json_object_object_add(extra, "id", json_object_new_string("zz-extra"));
+    json_object_object_add(extra, "driver", json_object_new_string("virtio-net-pci"));
+    json_object_array_add(devices, extra);
+    json_object_object_add(req2, "devices", devices);
+    r2 = qt_place_request_from_json(req2, &error);
+    if (r2 == NULL)
+        fail_msg("%s: the fed-back request: %s", scenario, error->message);
+    plan2 = qt_place(e, r2, &error);
+    if (plan2 == NULL)
+        fail_msg("%s: one more device after the plan: %s", scenario, error->message);
+    after = args_by_id(plan2->layout);
+    g_hash_table_iter_init(&it, before);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const char *now = g_hash_table_lookup(after, key);
+        if (g_strcmp0(now, value) != 0)
+            fail_msg("%s: %s changed when one device was added:\n  %s\n  %s", scenario, (char *)key,
+                     (char *)value, now ? now : "(gone)");
+    }
+    check_verified(scenario, e, plan2);
+}
+
+static void test_scenario(void **state)
+{
+    const char *path = *state;
+    g_autofree char *scenario = g_path_get_basename(path);
+    g_autoptr(json_object) doc = load_json(path);
+    json_object *request = json_object_object_get(doc, "request");
+    json_object *expect = json_object_object_get(doc, "expect");
+    const char *want_error = qt_json_get_string(expect, "error");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtPlaceRequest) r = qt_place_request_from_json(request, &error);
+    g_autoptr(QtPlan) plan = NULL;
+    g_autoptr(QtPlan) again = NULL;
+    g_autoptr(json_object) j1 = NULL;
+    g_autoptr(json_object) j2 = NULL;
+    const QtEmulator *e;
+    json_object *v;
+
+    if (r == NULL)
+        fail_msg("%s: the request does not parse: %s", scenario, error->message);
+    e = model_for(r->emulator);
+    plan = qt_place(e, r, &error);
+    if (want_error != NULL) {
+        const char *msg = qt_json_get_string(expect, "message");
+        if (plan != NULL)
+            fail_msg("%s: placed, expected %s", scenario, want_error);
+        if (!g_str_equal(qt_place_error_name(error), want_error))
+            fail_msg("%s: %s (%s), expected %s", scenario, qt_place_error_name(error),
+                     error->message, want_error);
+        if (msg && !strstr(error->message, msg))
+            fail_msg("%s: message '%s' lacks '%s'", scenario, error->message, msg);
+        print_message("%s: %s: %s\n", scenario, want_error, error->message);
+        return;
+    }
+    if (plan == NULL)
+        fail_msg("%s: %s: %s", scenario, qt_place_error_name(error), error->message);
+    if (json_object_object_get_ex(expect, "controllers", &v) &&
+        (int)plan->controllers->len != json_object_get_int(v))
+        fail_msg("%s: %u controllers added, expected %d", scenario, plan->controllers->len,
+                 json_object_get_int(v));
+    if (json_object_object_get_ex(expect, "spares", &v) &&
+        (int)plan->spares->len != json_object_get_int(v))
+        fail_msg("%s: %u spares, expected %d", scenario, plan->spares->len, json_object_get_int(v));
+    if (json_object_object_get_ex(expect, "devices", &v)) {
+        json_object_object_foreach(v, id, want) check_node(scenario, node(plan, id), want);
+    }
+    if (json_object_object_get_ex(expect, "controllersAt", &v)) {
+        json_object_object_foreach(v, id, want) check_node(scenario, node(plan, id), want);
+    }
+    if (json_object_object_get_ex(expect, "controllerProps", &v)) {
+        json_object_object_foreach(v, id, want)
+        {
+            const QtLayoutNode *n = node(plan, id);
+            json_object_object_foreach(want, prop, value)
+            {
+                if (g_strcmp0(qt_layout_node_get_prop(n, prop), json_object_get_string(value)))
+                    fail_msg("%s: %s has %s=%s, expected %s", scenario, id, prop,
+                             qt_layout_node_get_prop(n, prop), json_object_get_string(value));
+            }
+        }
+    }
+    /* deterministic, byte for byte */
+    again = qt_place(e, r, &error);
+    assert_non_null(again);
+    j1 = qt_plan_to_json(plan);
+    j2 = qt_plan_to_json(again);
+    assert_string_equal(json_object_to_json_string(j1), json_object_to_json_string(j2));
+
+    check_verified(scenario, e, plan);
+    check_stable(scenario, e, request, plan);
+    print_message("%s: %u controllers, %u devices, %u spares: verified\n", scenario,
+                  plan->controllers->len, plan->devices->len, plan->spares->len);
+}
+
+/* ---- the hotplug form ---- */
+
+typedef struct {
+    const char *emulator;
+    const char *machine;
+} HotplugCase;
+
+static const HotplugCase hotplug_cases[] = {
+    {"qemu-system-x86_64", "q35"},
+    {"qemu-system-x86_64", "pc"},
+    {"qemu-system-ppc64", "pseries"},
+};
+
+static json_object *device_list(const char *prefix, int n)
+{
+    json_object *a = json_object_new_array();
+
+    for (int i = 0; i < n; i++) {
+        json_object *d = json_object_new_object();
+        g_autofree char *id = g_strdup_printf("%s%d", prefix, i);
+        json_object_object_add(d, "id", json_object_new_string(id));
+        json_object_object_add(d, "driver", json_object_new_string("virtio-net-pci"));
+        json_object_array_add(a, d);
+    }
+    return a;
+}
+
+static QtPlaceRequest *request_of(json_object *o)
+{
+    g_autoptr(GError) error = NULL;
+    QtPlaceRequest *r = qt_place_request_from_json(o, &error);
+
+    if (r == NULL)
+        fail_msg("request: %s", error->message);
+    return r;
+}
+
+/* a hotplug plan with 2 spares; two devices hotplugged into it by the
+ * offline form, sent to a paused QEMU started from the plan with
+ * device_add: both accepted, both where qtopo said; a third gets
+ * NoHotplugSlot */
+static void test_hotplug(void **state)
+{
+    const HotplugCase *hc = *state;
+    const QtEmulator *e = model_for(hc->emulator);
+    g_autoptr(json_object) req1 = json_object_new_object();
+    g_autoptr(json_object) req2 = json_object_new_object();
+    g_autoptr(json_object) req3 = NULL;
+    g_autoptr(QtPlaceRequest) r1 = NULL;
+    g_autoptr(QtPlaceRequest) r2 = NULL;
+    g_autoptr(QtPlaceRequest) r3 = NULL;
+    g_autoptr(QtPlan) plan = NULL;
+    g_autoptr(QtPlan) hot = NULL;
+    g_autoptr(QtPlan) none = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtQemuInstance) inst = NULL;
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GPtrArray) args = NULL;
+    g_autoptr(QtQtreeBus) tree = NULL;
+    g_autofree char *text = NULL;
+    int spare_slots;
+
+    json_object_object_add(req1, "emulator", json_object_new_string(hc->emulator));
+    json_object_object_add(req1, "machine", json_object_new_string(hc->machine));
+    json_object_object_add(req1, "spareSlots", json_object_new_int(2));
+    json_object_object_add(req1, "devices", device_list("net", 3));
+    r1 = request_of(req1);
+    plan = qt_place(e, r1, &error);
+    if (plan == NULL)
+        fail_msg("%s: %s", hc->machine, error->message);
+
+    json_object_object_add(req2, "emulator", json_object_new_string(hc->emulator));
+    json_object_object_add(req2, "machine", json_object_new_string(hc->machine));
+    json_object_object_add(req2, "existing", existing_of(plan));
+    json_object_object_add(req2, "devices", device_list("hot", 2));
+    r2 = request_of(req2);
+    hot = qt_hotplug(e, r2, &error);
+    if (hot == NULL)
+        fail_msg("%s: hotplug: %s", hc->machine, error->message);
+    assert_int_equal(hot->controllers->len, 0);
+
+    /* QEMU started from the plan takes the device_adds qtopo gave */
+    inst = qt_qemu_instance_new(e->path);
+    qt_qemu_instance_set_machine(inst, hc->machine);
+    args = qt_plan_qemu_args(plan->layout);
+    for (guint i = 0; i < args->len; i++)
+        qt_qemu_instance_add_arg(inst, args->pdata[i]);
+    qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    if (!qt_qemu_instance_start_finish(inst, res, &error))
+        fail_msg("%s: %s", hc->machine, error->message);
+    for (guint i = 0; i < hot->devices->len; i++) {
+        const QtLayoutNode *n = hot->devices->pdata[i];
+        json_object *props = json_object_new_object();
+        g_autoptr(GAsyncResult) ares = NULL;
+        g_autofree char *addr = g_strdup_printf("0x%x.0x%x", n->slot, n->function);
+        json_object_object_add(props, "bus", json_object_new_string(n->bus));
+        json_object_object_add(props, "addr", json_object_new_string(addr));
+        qt_qmp_device_add_async(qt_qemu_instance_get_client(inst), n->driver, n->id, props, NULL,
+                                qt_sync_cb, &ares);
+        qt_sync_wait(&ares);
+        if (!qt_qmp_device_add_finish(qt_qemu_instance_get_client(inst), ares, &error))
+            fail_msg("%s: device_add %s bus=%s addr=%s: %s", hc->machine, n->id, n->bus, addr,
+                     error->message);
+    }
+    g_clear_object(&res);
+    qt_qmp_hmp_async(qt_qemu_instance_get_client(inst), "info qtree", NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+    text = qt_qmp_hmp_finish(qt_qemu_instance_get_client(inst), res, &error);
+    assert_non_null(text);
+    tree = qt_qtree_parse(text, &error);
+    assert_non_null(tree);
+    for (guint i = 0; i < hot->devices->len; i++) {
+        const QtLayoutNode *n = hot->devices->pdata[i];
+        QtQtreeBus *bus = qt_qtree_find_bus(tree, n->bus);
+        gboolean found = FALSE;
+        for (guint j = 0; bus && j < bus->devices->len && !found; j++) {
+            const QtQtreeDev *d = bus->devices->pdata[j];
+            int slot, fn;
+            found = g_strcmp0(d->id, n->id) == 0 && qt_qtree_dev_get_addr(d, &slot, &fn) &&
+                    slot == n->slot && fn == n->function;
+        }
+        if (!found)
+            fail_msg("%s: %s is not on %s at %02x.%x", hc->machine, n->id, n->bus, n->slot,
+                     n->function);
+    }
+    g_clear_object(&res);
+    qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
+    qt_sync_wait(&res);
+
+    /* one more: the spares are gone (PCI machines: as many as pci.0 has
+     * free, so ask for that many and one more) */
+    spare_slots = 0;
+    for (guint i = 0; i < hot->layout->buses->len; i++) {
+        const QtLayoutBus *b = hot->layout->buses->pdata[i];
+        guint32 mask = qt_rules_usable_slots(hot->layout, b);
+        for (int s = 0; b->hotplug && s < 32; s++)
+            spare_slots += (mask & (1u << s)) && qt_layout_slot_free(b, s);
+    }
+    json_object_deep_copy(req2, &req3, NULL);
+    json_object_object_del(req3, "existing");
+    json_object_object_add(req3, "existing", existing_of(hot));
+    json_object_object_del(req3, "devices");
+    json_object_object_add(req3, "devices", device_list("more", spare_slots + 1));
+    r3 = request_of(req3);
+    none = qt_hotplug(e, r3, &error);
+    if (none != NULL || !g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_NO_HOTPLUG_SLOT))
+        fail_msg("%s: expected NoHotplugSlot", hc->machine);
+    print_message("%s: 2 hot-added where qtopo said; then %s\n", hc->machine, error->message);
+}
+
+/* a request that breaks each rule validation must catch */
+static void test_validate(void **state)
+{
+    static const char *const request =
+        "{\"emulator\": \"qemu-system-x86_64\", \"machine\": \"q35\","
+        " \"existing\": {\"controllers\": ["
+        "  {\"id\": \"rp0\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2,"
+        "   \"properties\": {\"chassis\": 1}},"
+        "  {\"id\": \"rp1\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 3,"
+        "   \"properties\": {\"chassis\": 1}},"
+        "  {\"id\": \"br0\", \"driver\": \"pcie-pci-bridge\", \"bus\": \"pcie.0\", \"slot\": 4},"
+        "  {\"id\": \"rp2\", \"driver\": \"pcie-root-port\", \"bus\": \"br0\", \"slot\": 1,"
+        "   \"properties\": {\"chassis\": 3}}]},"
+        " \"devices\": ["
+        "  {\"id\": \"d1\", \"driver\": \"virtio-blk-pci\", \"address\": {\"bus\": \"rp0\", "
+        "\"slot\": 1}},"
+        "  {\"id\": \"d2\", \"driver\": \"e1000e\", \"address\": {\"bus\": \"br0\", \"slot\": 2}},"
+        "  {\"id\": \"d3\", \"driver\": \"virtio-net-pci\", \"address\": {\"bus\": \"pcie.0\", "
+        "\"slot\": 0}},"
+        "  {\"id\": \"d4\", \"driver\": \"virtio-net-pci\", \"address\": {\"bus\": \"pcie.0\", "
+        "\"slot\": 5, \"function\": 1}},"
+        "  {\"id\": \"d5\", \"driver\": \"e1000\", \"address\": {\"bus\": \"pcie.0\", \"slot\": "
+        "6}},"
+        "  {\"id\": \"d6\", \"driver\": \"e1000\", \"address\": {\"bus\": \"pcie.0\", \"slot\": 6, "
+        "\"function\": 1}},"
+        "  {\"id\": \"d7\", \"driver\": \"virtio-vga\", \"hotpluggable\": true, \"address\": "
+        "{\"bus\": \"pcie.0\", \"slot\": 7}}]}";
+    static const char *const expected[][2] = {
+        {"d1", "slot-behind-port"},
+        {"d2", "pcie-device-on-pci-bus"},
+        {"rp2", "root-port-on-pcie-root"},
+        {"d3", "slot-occupied"},
+        {"d4", "function-0"},
+        {"d5", "multifunction"},
+        {"rp1", "chassis-slot-unique"},
+        {"d7", "not-hotpluggable"},
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtPlaceRequest) r = qt_place_request_parse(request, strlen(request), &error);
+    g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GString) seen = g_string_new(NULL);
+
+    if (r == NULL)
+        fail_msg("request: %s", error->message);
+    problems = qt_validate(model_for(r->emulator), r, &error);
+    assert_non_null(problems);
+    for (guint i = 0; i < problems->len; i++) {
+        const QtProblem *p = problems->pdata[i];
+        g_string_append_printf(seen, "  %s %s: %s\n", p->device, p->rule, p->message);
+    }
+    print_message("%s", seen->str);
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        gboolean found = FALSE;
+        for (guint j = 0; j < problems->len && !found; j++) {
+            const QtProblem *p = problems->pdata[j];
+            found = g_str_equal(p->device, expected[i][0]) && g_str_equal(p->rule, expected[i][1]);
+        }
+        if (!found)
+            fail_msg("validation missed %s breaking %s", expected[i][0], expected[i][1]);
+    }
+}
+
+/* malformed requests: a typed error, never a crash */
+static void test_bad_requests(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"machine\": 5}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"a\"}]}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"1a\", \"driver\": \"e1000\"}]}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"a\", \"driver\": \"e1000\"}, "
+        "{\"id\": \"a\", \"driver\": \"e1000\"}]}",
+        "{\"machine\": \"q35\", \"policy\": \"fastest\"}",
+        "{\"machine\": \"q35\", \"spareSlots\": -1}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"a\", \"driver\": \"e1000\", "
+        "\"address\": {\"slot\": 40, \"bus\": \"pcie.0\"}}]}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"a\", \"driver\": \"e1000,addr=3\"}]}",
+        "{\"machine\": \"q35\", \"colour\": \"blue\"}",
+        "{\"machine\": \"q35\", \"devices\": [{\"id\": \"qtopo-t1\", \"driver\": \"e1000\"}]}",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QtPlaceRequest) r = qt_place_request_parse(bad[i], strlen(bad[i]), &error);
+        if (r != NULL)
+            fail_msg("accepted: %s", bad[i]);
+        if (!g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST))
+            fail_msg("%s: wrong error %s", bad[i], error->message);
+    }
+}
+
+static int teardown(void **state)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
+        g_clear_pointer(&emulators[i].model, qt_emulator_free);
+        g_clear_error(&emulators[i].error);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : NULL;
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GDir) d = NULL;
+    g_autoptr(GArray) tests = g_array_new(FALSE, TRUE, sizeof(struct CMUnitTest));
+    const char *name;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
+        g_autofree char *path = g_find_program_in_path(emulators[i].binary);
+        if (path == NULL) {
+            g_printerr("%s is not installed: skipping\n", emulators[i].binary);
+            return 77;
+        }
+    }
+    if (dir == NULL || (d = g_dir_open(dir, 0, NULL)) == NULL) {
+        g_printerr("usage: %s SCENARIO-DIR\n", argv[0]);
+        return 2;
+    }
+    while ((name = g_dir_read_name(d)) != NULL) {
+        if (g_str_has_suffix(name, ".json"))
+            g_ptr_array_add(files, g_build_filename(dir, name, NULL));
+    }
+    g_ptr_array_sort(files, qt_compare_string_ptrs);
+    {
+        struct CMUnitTest t[] = {cmocka_unit_test(test_bad_requests),
+                                 cmocka_unit_test(test_validate)};
+        g_array_append_vals(tests, t, G_N_ELEMENTS(t));
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(hotplug_cases); i++) {
+        struct CMUnitTest t = cmocka_unit_test_prestate(test_hotplug, (void *)&hotplug_cases[i]);
+        t.name = g_strdup_printf("hotplug-%s", hotplug_cases[i].machine);
+        g_array_append_val(tests, t);
+    }
+    for (guint i = 0; i < files->len; i++) {
+        struct CMUnitTest t = cmocka_unit_test_prestate(test_scenario, files->pdata[i]);
+        t.name = g_path_get_basename(files->pdata[i]);
+        g_array_append_val(tests, t);
+    }
+    return _cmocka_run_group_tests("place", (const struct CMUnitTest *)tests->data, tests->len,
+                                   NULL, teardown);
+}
