@@ -31,6 +31,7 @@ void qt_layout_free(QtLayout *l)
         return;
     g_clear_pointer(&l->by_id, g_hash_table_unref);
     g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
+    g_clear_pointer(&l->io_reserve, g_hash_table_unref);
     g_clear_pointer(&l->buses, g_ptr_array_unref);
     g_clear_pointer(&l->nodes, g_ptr_array_unref);
     g_clear_pointer(&l->builtin, g_ptr_array_unref);
@@ -96,11 +97,14 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
     l->builtin = g_ptr_array_new_with_free_func((GDestroyNotify)qt_layout_node_free);
     l->by_id = g_hash_table_new(g_str_hash, g_str_equal);
     l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    l->io_reserve = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
 
         b->root = TRUE;
+        b->domain = b;
+        b->bus_numbers = 1;
         for (guint j = 0; j < rb->bus->occupied->len; j++) {
             const QtSlotUse *u = rb->bus->occupied->pdata[j];
             QtLayoutNode *n;
@@ -322,10 +326,18 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         if ((v = qt_layout_node_get_prop(n, "bus_nr")) != NULL)
             child->bus_nr = atoi(v);
         child->slot_mask = qt_rules_usable_slots(l, child);
+        child->parent = bus;
+        /* a host bridge starts a domain of its own; anything else shares
+         * its parent's bus numbers and I/O space, expanders included */
+        child->domain = bus != NULL ? bus->domain : child;
+        child->domain->bus_numbers++;
         n->provides = g_strdup(name);
     }
-    if (bus != NULL)
+    if (bus != NULL) {
         bus->use[n->slot][n->function] = n;
+        if (qt_rules_takes_io_window(l, n))
+            bus->domain->io_windows++;
+    }
     g_hash_table_replace(l->by_id, n->id, n);
     g_ptr_array_add(l->nodes, n);
     return TRUE;

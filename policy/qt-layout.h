@@ -30,7 +30,7 @@ typedef struct {
     char *reason;  /* why it is where it is */
 } QtLayoutNode;
 
-typedef struct {
+typedef struct _QtLayoutBus {
     char *name;
     QtBusKind kind;
     gboolean root;     /* the machine's, an expander's or a host bridge's */
@@ -42,6 +42,13 @@ typedef struct {
     int bus_nr;          /* an expander's first bus number; -1 */
     QtLayoutNode *use[32][8];
     int index; /* libvirt-style controller index: 0 the machine's first root bus */
+    struct _QtLayoutBus *parent; /* the bus the owner sits on; NULL for the machine's */
+    /* the root of its PCI domain (its bus numbers and I/O space): a root
+     * bus that is not an expander's; and for a domain's root, what the
+     * domain has taken so far */
+    struct _QtLayoutBus *domain;
+    int bus_numbers;
+    int io_windows;
 } QtLayoutBus;
 
 typedef struct {
@@ -53,6 +60,7 @@ typedef struct {
     GPtrArray *builtin;      /* QtLayoutNode of the machine's own devices */
     GHashTable *by_id;       /* id -> QtLayoutNode */
     GHashTable *bus_by_name; /* name -> QtLayoutBus */
+    GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
 } QtLayout;
 
 void qt_layout_node_free(QtLayoutNode *n);

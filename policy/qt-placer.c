@@ -54,8 +54,11 @@ typedef struct {
     int next_chassis;
     int next_chassis_nr;
     int next_index;
-    GHashTable *taken_ids; /* every id of the request, and those generated */
-    GHashTable *counters;  /* id prefix -> next number */
+    GHashTable *taken_ids;  /* every id of the request, and those generated */
+    GHashTable *model_for;  /* the bus shape -> the model choose_model() found */
+    gboolean has_switch;    /* a switch upstream port is in the layout */
+    GPtrArray *empty_ports; /* the caller's ports with nothing behind them, in order */
+    GHashTable *counters;   /* id prefix -> next number */
 } Placer;
 
 static void spare_free(QtSpare *s)
@@ -160,7 +163,7 @@ static gboolean bus_under(const QtLayout *l, const QtLayoutBus *b, const QtLayou
             return TRUE;
         if (b->root || b->owner == NULL)
             return FALSE;
-        b = qt_layout_find_bus(l, b->owner->bus);
+        b = b->parent;
     }
     return FALSE;
 }
@@ -193,7 +196,33 @@ static gboolean has_prop(const QtLayoutNode *n, const char *name)
 
 /* the first model of the preference list with @role that QEMU accepted
  * (trials) and that the rules allow on @bus */
+static const char *choose_model_uncached(Placer *P, QtRole role, const QtLayoutBus *bus,
+                                         gboolean numa);
+
+/* what the choice depends on: the role, and of the bus its kind, whether
+ * it is a root bus, its owner's role and, for the machine's own root
+ * buses, which one (QEMU's trials there are per bus) */
 static const char *choose_model(Placer *P, QtRole role, const QtLayoutBus *bus, gboolean numa)
+{
+    /* one integer: role, bus kind, root or not, owner's role, the machine
+     * root bus's index, NUMA */
+    guint64 key = (guint64)role | (guint64)(bus ? bus->kind + 1 : 0) << 8 |
+                  (guint64)(bus && bus->root) << 12 |
+                  (guint64)(bus && bus->owner ? bus->owner->role + 1 : 0) << 16 |
+                  (guint64)(bus && bus->root && !bus->owner ? bus->index + 1 : 0) << 24 |
+                  (guint64)numa << 40;
+    gpointer found;
+    const char *model;
+
+    if (g_hash_table_lookup_extended(P->model_for, GSIZE_TO_POINTER(key), NULL, &found))
+        return found;
+    model = choose_model_uncached(P, role, bus, numa);
+    g_hash_table_insert(P->model_for, GSIZE_TO_POINTER(key), (gpointer)model);
+    return model;
+}
+
+static const char *choose_model_uncached(Placer *P, QtRole role, const QtLayoutBus *bus,
+                                         gboolean numa)
 {
     for (const char *const *m = P->models; *m; m++) {
         const QtDeviceType *t = qt_emulator_find_device(P->l->e, *m);
@@ -307,6 +336,7 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
     if (!qt_layout_add(P->l, n, error))
         return NULL;
     n->hotpluggable = qt_rules_hotpluggable(P->l, n);
+    P->has_switch |= role == QT_ROLE_SWITCH_UPSTREAM;
     g_ptr_array_add(P->plan->controllers, n);
     return n;
 }
@@ -412,8 +442,10 @@ static QtLayoutNode *new_port(Placer *P, QtLayoutBus *root, const char *reason, 
  * left as a spare, say */
 static QtLayoutNode *empty_port(Placer *P, const QtLayoutBus *root)
 {
-    for (guint i = 0; i < P->l->nodes->len; i++) {
-        QtLayoutNode *n = P->l->nodes->pdata[i];
+    /* ports the plan adds are filled at once: only the caller's can be
+     * empty */
+    for (guint i = 0; i < P->empty_ports->len; i++) {
+        QtLayoutNode *n = P->empty_ports->pdata[i];
         QtLayoutBus *b;
         if (n->role != QT_ROLE_ROOT_PORT && n->role != QT_ROLE_SWITCH_DOWNSTREAM)
             continue;
@@ -499,8 +531,8 @@ static gboolean put_unit(Placer *P, Unit *u, QtLayoutBus *bus, int slot, gboolea
         }
         n->hotpluggable = qt_rules_hotpluggable(P->l, n);
         if (n->reason == NULL)
-            n->reason = g_strdup_printf("%s%s", reason,
-                                        n->hotpluggable ? "; hotpluggable" : "; not hotpluggable");
+            n->reason = g_strconcat(
+                reason, n->hotpluggable ? "; hotpluggable" : "; not hotpluggable", NULL);
     }
     /* into the layout only once all fit: a failed unit leaves nothing */
     while (u->nodes->len > 0) {
@@ -1054,6 +1086,8 @@ static gboolean placer_init(Placer *P, const QtEmulator *e, const QtPlaceRequest
         req->controller_models ? (const char *const *)req->controller_models : default_models;
     P->spares = req->spares >= 0 ? req->spares : req->policy == QT_POLICY_INTEGRATED ? 0 : 1;
     P->taken_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    P->model_for = g_hash_table_new(g_direct_hash, g_direct_equal);
+    P->empty_ports = g_ptr_array_new();
     P->counters = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < req->existing->len; i++)
         g_hash_table_add(P->taken_ids, g_strdup(((QtPlaceItem *)req->existing->pdata[i])->id));
@@ -1067,6 +1101,8 @@ static gboolean placer_init(Placer *P, const QtEmulator *e, const QtPlaceRequest
 static void placer_clear(Placer *P)
 {
     g_clear_pointer(&P->taken_ids, g_hash_table_unref);
+    g_clear_pointer(&P->model_for, g_hash_table_unref);
+    g_clear_pointer(&P->empty_ports, g_ptr_array_unref);
     g_clear_pointer(&P->counters, g_hash_table_unref);
 }
 
@@ -1093,6 +1129,14 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
         P.next_chassis = max_prop(P.l, "chassis") + 1;
         P.next_chassis_nr = max_prop(P.l, "chassis_nr") + 1;
         P.next_index = max_prop(P.l, "index") + 1;
+        for (guint i = 0; i < P.l->nodes->len; i++) {
+            QtLayoutNode *n = P.l->nodes->pdata[i];
+            QtLayoutBus *b = n->provides ? qt_layout_find_bus(P.l, n->provides) : NULL;
+            if ((n->role == QT_ROLE_ROOT_PORT || n->role == QT_ROLE_SWITCH_DOWNSTREAM) && b &&
+                qt_layout_slot_free(b, 0))
+                g_ptr_array_add(P.empty_ports, n);
+            P.has_switch |= n->role == QT_ROLE_SWITCH_UPSTREAM;
+        }
         units = make_units(&P, error);
         ok = units != NULL;
     }

@@ -186,6 +186,11 @@ gboolean qt_rules_hotpluggable(const QtLayout *l, const QtLayoutNode *n)
 
 gboolean qt_rules_port_reserves_io(const QtLayout *l, const char *driver)
 {
+    gpointer known = g_hash_table_lookup(l->io_reserve, driver);
+    gboolean reserves = FALSE;
+
+    if (known != NULL)
+        return GPOINTER_TO_INT(known) - 1;
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         const QtControllerTrial *t = qt_root_bus_find_controller(rb, driver);
@@ -193,17 +198,21 @@ gboolean qt_rules_port_reserves_io(const QtLayout *l, const char *driver)
         /* the qtree shows -1 (firmware decides) as its unsigned value */
         if (p != NULL) {
             guint64 v = g_ascii_strtoull(p + strlen("io-reserve="), NULL, 10);
-            if (v > 0 && v < G_MAXUINT32)
-                return TRUE;
+            reserves |= v > 0 && v < G_MAXUINT32;
         }
     }
-    return FALSE;
+    /* the answer is the class's: asked for every port, worked out once
+     * (the key is the model's own name, which outlives the layout) */
+    if (qt_emulator_find_device(l->e, driver) != NULL)
+        g_hash_table_replace(l->io_reserve, (gpointer)qt_emulator_find_device(l->e, driver)->name,
+                             GINT_TO_POINTER(reserves + 1));
+    return reserves;
 }
 
 /* does @n take an I/O window: conventional bridges always (their devices
  * may have I/O BARs, and QEMU's pci-bridge reserves one); ports when they
  * reserve I/O, by property or by the machine type's default */
-static gboolean takes_io_window(const QtLayout *l, const QtLayoutNode *n)
+gboolean qt_rules_takes_io_window(const QtLayout *l, const QtLayoutNode *n)
 {
     const char *v;
 
@@ -217,41 +226,21 @@ static gboolean takes_io_window(const QtLayout *l, const QtLayoutNode *n)
     return qt_rules_port_reserves_io(l, n->driver);
 }
 
+/* expander buses share their host's I/O and bus-number space, a host
+ * bridge has its own: the layout keeps each bus's domain and counts */
 const QtLayoutBus *qt_rules_io_domain(const QtLayout *l, const QtLayoutBus *bus)
 {
-    /* climb to a root bus that is not an expander's: expander buses share
-     * their host's I/O and bus-number space, a host bridge has its own */
-    for (int depth = 0; bus != NULL && depth < 64; depth++) {
-        if (bus->owner == NULL || bus->owner->role == QT_ROLE_HOST_BRIDGE)
-            return bus;
-        bus = qt_layout_find_bus(l, bus->owner->bus);
-    }
-    return bus;
+    return bus ? bus->domain : NULL;
 }
 
 int qt_rules_io_windows_under(const QtLayout *l, const QtLayoutBus *root)
 {
-    int n = 0;
-
-    for (guint i = 0; i < l->nodes->len; i++) {
-        const QtLayoutNode *c = l->nodes->pdata[i];
-        const QtLayoutBus *b = c->bus ? qt_layout_find_bus(l, c->bus) : NULL;
-        if (b != NULL && takes_io_window(l, c) && qt_rules_io_domain(l, b) == root)
-            n++;
-    }
-    return n;
+    return root->domain == root ? root->io_windows : 0;
 }
 
 int qt_rules_bus_numbers_under(const QtLayout *l, const QtLayoutBus *root)
 {
-    int n = 0;
-
-    for (guint i = 0; i < l->buses->len; i++) {
-        const QtLayoutBus *b = l->buses->pdata[i];
-        if (qt_rules_io_domain(l, b) == root)
-            n++;
-    }
-    return n;
+    return root->domain == root ? root->bus_numbers : 0;
 }
 
 static void check_functions(const QtLayout *l, const QtLayoutBus *b, GPtrArray *problems)

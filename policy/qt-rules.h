@@ -46,6 +46,9 @@ gboolean qt_rules_hotpluggable(const QtLayout *l, const QtLayoutNode *n);
  * budget (the class shows QEMU reserving I/O for it by default) */
 gboolean qt_rules_port_reserves_io(const QtLayout *l, const char *driver);
 
+/* does @n take a 4 KiB I/O window */
+gboolean qt_rules_takes_io_window(const QtLayout *l, const QtLayoutNode *n);
+
 /* bus numbers the hierarchy under @root takes (the root bus's own included) */
 int qt_rules_bus_numbers_under(const QtLayout *l, const QtLayoutBus *root);
 
