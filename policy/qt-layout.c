@@ -32,6 +32,7 @@ void qt_layout_free(QtLayout *l)
     g_clear_pointer(&l->by_id, g_hash_table_unref);
     g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
     g_clear_pointer(&l->io_reserve, g_hash_table_unref);
+    g_clear_pointer(&l->has_prop, g_hash_table_unref);
     g_clear_pointer(&l->buses, g_ptr_array_unref);
     g_clear_pointer(&l->nodes, g_ptr_array_unref);
     g_clear_pointer(&l->builtin, g_ptr_array_unref);
@@ -98,6 +99,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
     l->by_id = g_hash_table_new(g_str_hash, g_str_equal);
     l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     l->io_reserve = g_hash_table_new(g_str_hash, g_str_equal);
+    l->has_prop = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
@@ -230,6 +232,35 @@ const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name)
             return p->value;
     }
     return NULL;
+}
+
+/* the properties placement asks about, as bits of a per-type mask */
+static const char *const asked_props[] = {
+    "chassis", "port", "chassis_nr", "index", "bus_nr", "numa_node", "io-reserve", "slot", NULL};
+
+gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const char *name)
+{
+    gpointer v;
+    guint mask = 0;
+    int bit = -1;
+
+    if (n->type == NULL)
+        return FALSE;
+    for (int i = 0; asked_props[i] && bit < 0; i++)
+        bit = g_str_equal(asked_props[i], name) ? i : -1;
+    if (bit < 0)
+        return qt_device_type_get_property(n->type, name) != NULL;
+    if ((v = g_hash_table_lookup(l->has_prop, n->type)) == NULL) {
+        /* one pass over the type's properties answers every question */
+        for (guint i = 0; n->type->properties && i < n->type->properties->len; i++) {
+            const QtDeviceProperty *p = n->type->properties->pdata[i];
+            for (int j = 0; asked_props[j]; j++)
+                mask |= g_str_equal(asked_props[j], p->name) ? 1u << j : 0;
+        }
+        v = GUINT_TO_POINTER(mask | 1u << 31);
+        g_hash_table_insert(l->has_prop, (gpointer)n->type, v);
+    }
+    return (GPOINTER_TO_UINT(v) >> bit) & 1;
 }
 
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot)

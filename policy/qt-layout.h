@@ -61,6 +61,7 @@ typedef struct {
     GHashTable *by_id;       /* id -> QtLayoutNode */
     GHashTable *bus_by_name; /* name -> QtLayoutBus */
     GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
+    GHashTable *has_prop;    /* QtDeviceType -> mask of the properties it has */
 } QtLayout;
 
 void qt_layout_node_free(QtLayoutNode *n);
@@ -93,6 +94,10 @@ const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name);
  * free; a controller's bus is created.  Only occupancy is checked here;
  * the rules are qt-rules.h's */
 gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error);
+
+/* does the node's type have the property @name (device-list-properties);
+ * asked often of few types, so answered from a per-layout memo */
+gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const char *name);
 
 /* is slot @slot of @bus free in every function? */
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot);

@@ -189,10 +189,7 @@ static int free_slot(const QtLayout *l, const QtLayoutBus *bus, gboolean reserve
 
 /* ---- controllers ---- */
 
-static gboolean has_prop(const QtLayoutNode *n, const char *name)
-{
-    return n->type && qt_device_type_get_property(n->type, name) != NULL;
-}
+#define has_prop(n, name) qt_layout_node_has_prop(P->l, (n), (name))
 
 /* the first model of the preference list with @role that QEMU accepted
  * (trials) and that the rules allow on @bus */
@@ -1149,10 +1146,12 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
         if (!ok && first && error && *error && !g_str_has_prefix((*error)->message, first))
             g_prefix_error(error, "%s: ", first);
     }
-    ok = ok && keep_spares(&P, error);
-    if (!ok && error && *error && g_str_has_prefix((*error)->message, "spare"))
-        g_prefix_error(error, "spares: ");
-    ok = ok && within_budgets(&P, error);
+    if (ok && !(keep_spares(&P, error) && within_budgets(&P, error))) {
+        /* the devices fit; the spares asked for do not */
+        if (error && *error && !g_str_has_prefix((*error)->message, "spare"))
+            g_prefix_error(error, "spare hotplug slots: ");
+        ok = FALSE;
+    }
     if (ok) {
         number_expanders(&P);
         qt_rules_check_layout(P.l, problems);

@@ -285,12 +285,14 @@ static int prop_int(const QtLayoutNode *n, const char *name, int fallback)
 
 static void check_chassis(const QtLayout *l, GPtrArray *problems)
 {
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    /* (chassis, slot) -> the port that has it */
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_autoptr(GHashTable) seen_nr = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GArray) keys = g_array_sized_new(FALSE, FALSE, sizeof(gint64), l->nodes->len);
 
     for (guint i = 0; i < l->nodes->len; i++) {
         const QtLayoutNode *n = l->nodes->pdata[i];
-        if (is_port(n->role) && n->type && qt_device_type_get_property(n->type, "chassis")) {
+        if (is_port(n->role) && qt_layout_node_has_prop(l, n, "chassis")) {
             /* PCIe base spec 7.8.9: the physical slot number is unique in
              * its chassis; QEMU refuses a second (chassis, slot) pair
              * ("Can't add chassis slot, error -16") */
@@ -306,7 +308,7 @@ static void check_chassis(const QtLayout *l, GPtrArray *problems)
                 g_hash_table_insert(seen, key, n->id);
             }
         }
-        if (n->type && qt_device_type_get_property(n->type, "chassis_nr")) {
+        if (qt_layout_node_has_prop(l, n, "chassis_nr")) {
             /* QEMU's pci-bridge: "Each bridge is required to be assigned a
              * unique chassis id > 0"; PAPR keys hotplug by it */
             int nr = prop_int(n, "chassis_nr", 0);
