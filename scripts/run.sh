@@ -1,7 +1,8 @@
 #!/bin/sh
-# the README's run command: install, build, and run the main job — for now,
-# learn every installed QEMU binary's topology (cached after the first run)
-# and show the machine types and the topology of a few of them
+# the README's run command: install, build, and run the main job:
+# learn every installed QEMU binary's topology (cached after the first run),
+# show the machine types and the topology of a few of them, and place the
+# example requests with their plans verified by QEMU
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -19,4 +20,10 @@ for m in "qemu-system-x86_64 q35" "qemu-system-x86_64 pc" "qemu-system-aarch64 v
     command -v "$1" >/dev/null || continue
     echo
     $ctl machine "$1" "$2"
+done
+# placement: the example requests, each plan proven by booting QEMU with it
+for req in docs/examples/*.json; do
+    echo
+    echo "== qtopoctl place --request $req --verify"
+    $ctl place --request "$req" --verify
 done
