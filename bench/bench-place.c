@@ -133,9 +133,11 @@ int main(int argc, char **argv)
             }
             g_array_sort(t, cmp_double);
             g_array_sort(tj, cmp_double);
-            printf("%-9s %5d %12.1f %12.1f %12s  %s\n", machines[m].machine, sizes[s],
-                   pct(t, 0.5), pct(t, 0.99),
-                   tj->len ? g_strdup_printf("%.1f", pct(tj, 0.5)) : "-", what);
+            char json_us[32] = "-";
+            if (tj->len)
+                g_snprintf(json_us, sizeof json_us, "%.1f", pct(tj, 0.5));
+            printf("%-9s %5d %12.1f %12.1f %12s  %s\n", machines[m].machine, sizes[s], pct(t, 0.5),
+                   pct(t, 0.99), json_us, what);
         }
     }
     return 0;

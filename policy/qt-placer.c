@@ -492,6 +492,19 @@ static QtLayoutBus *numa_root(Placer *P, int node, GError **error)
 
 /* ---- devices ---- */
 
+/* the unit's devices into the layout, once all have their place: a unit
+ * that fails leaves nothing behind */
+static gboolean commit_unit(Placer *P, Unit *u, GError **error)
+{
+    while (u->nodes->len > 0) {
+        QtLayoutNode *n = g_ptr_array_steal_index(u->nodes, 0);
+        if (!qt_layout_add(P->l, n, error))
+            return FALSE;
+        g_ptr_array_add(P->plan->devices, n);
+    }
+    return TRUE;
+}
+
 static gboolean put_unit(Placer *P, Unit *u, QtLayoutBus *bus, int slot, gboolean separate_slots,
                          const char *reason, GError **error)
 {
@@ -531,14 +544,7 @@ static gboolean put_unit(Placer *P, Unit *u, QtLayoutBus *bus, int slot, gboolea
             n->reason = g_strconcat(
                 reason, n->hotpluggable ? "; hotpluggable" : "; not hotpluggable", NULL);
     }
-    /* into the layout only once all fit: a failed unit leaves nothing */
-    while (u->nodes->len > 0) {
-        QtLayoutNode *n = g_ptr_array_steal_index(u->nodes, 0);
-        if (!qt_layout_add(P->l, n, error))
-            return FALSE;
-        g_ptr_array_add(P->plan->devices, n);
-    }
-    return TRUE;
+    return commit_unit(P, u, error);
 }
 
 static gboolean put_behind_port(Placer *P, Unit *u, QtLayoutBus *root, const char *why,
@@ -698,13 +704,7 @@ static gboolean place_explicit(Placer *P, Unit *u, GError **error)
         n->reason = g_strdup_printf("at the address asked for%s",
                                     n->hotpluggable ? "; hotpluggable" : "; not hotpluggable");
     }
-    while (u->nodes->len > 0) {
-        QtLayoutNode *n = g_ptr_array_steal_index(u->nodes, 0);
-        if (!qt_layout_add(P->l, n, error))
-            return FALSE;
-        g_ptr_array_add(P->plan->devices, n);
-    }
-    return TRUE;
+    return commit_unit(P, u, error);
 }
 
 /* the budgets of the PCI domains, checked as the plan grows so that the

@@ -107,25 +107,6 @@ GPtrArray *qt_verify_numa_args(int nodes)
     return a;
 }
 
-typedef struct {
-    const char *id;
-    const char *driver;
-    QtQtreeDev *dev;
-} FindDev;
-
-static void find_dev(QtQtreeBus *bus, gpointer user_data)
-{
-    FindDev *f = user_data;
-
-    for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
-        QtQtreeDev *d = bus->devices->pdata[i];
-        /* an expander (pxb) gives its internal bridge its own id: the
-         * type tells them apart */
-        if (g_strcmp0(d->id, f->id) == 0 && g_strcmp0(d->type, f->driver) == 0)
-            f->dev = d;
-    }
-}
-
 static void finish(GTask *task);
 
 static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -214,11 +195,12 @@ static void check_tree(GTask *task)
     v->pending = 1;
     for (guint i = 0; i < l->nodes->len; i++) {
         const QtLayoutNode *n = l->nodes->pdata[i];
-        FindDev f = {n->id, n->driver, NULL};
+        /* an expander (pxb) gives its internal bridge its own id: the
+         * type tells them apart */
+        QtQtreeDev *dev = qt_qtree_find_dev(v->qtree, n->id, n->driver);
         int slot, fn;
 
-        qt_qtree_foreach_bus(v->qtree, find_dev, &f);
-        if (f.dev == NULL) {
+        if (dev == NULL) {
             note(v, n->id, FALSE, "QEMU has no device %s", n->id);
             continue;
         }
@@ -226,11 +208,11 @@ static void check_tree(GTask *task)
             note(v, n->id, TRUE, NULL);
             continue;
         }
-        if (f.dev->parent == NULL || g_strcmp0(f.dev->parent->name, n->bus) != 0 ||
-            !qt_qtree_dev_get_addr(f.dev, &slot, &fn) || slot != n->slot || fn != n->function) {
+        if (dev->parent == NULL || g_strcmp0(dev->parent->name, n->bus) != 0 ||
+            !qt_qtree_dev_get_addr(dev, &slot, &fn) || slot != n->slot || fn != n->function) {
             note(v, n->id, FALSE, "QEMU put it on %s at %s; the plan says %s %02x.%x",
-                 f.dev->parent ? f.dev->parent->name : "?",
-                 qt_qtree_dev_get(f.dev, "addr") ? qt_qtree_dev_get(f.dev, "addr") : "?", n->bus,
+                 dev->parent ? dev->parent->name : "?",
+                 qt_qtree_dev_get(dev, "addr") ? qt_qtree_dev_get(dev, "addr") : "?", n->bus,
                  n->slot, n->function);
             continue;
         }

@@ -700,22 +700,6 @@ static void find_trial_bus(QtQtreeBus *bus, gpointer user_data)
     }
 }
 
-typedef struct {
-    const char *id;
-    QtQtreeDev *dev;
-} FindDev;
-
-static void find_dev(QtQtreeBus *bus, gpointer user_data)
-{
-    FindDev *f = user_data;
-
-    for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
-        QtQtreeDev *d = bus->devices->pdata[i];
-        if (g_strcmp0(d->id, f->id) == 0)
-            f->dev = d;
-    }
-}
-
 static char *notable_text(const QtQtreeDev *dev)
 {
     g_autoptr(GString) s = g_string_new(NULL);
@@ -755,8 +739,8 @@ static gboolean collect(MachineProbe *mp, GError **error)
     for (guint i = 0; i < mp->batch->len; i++) {
         QtTrialDevice *d = mp->batch->pdata[i];
         FindTrial f = {d->id, NULL, FALSE, NULL};
-        FindDev fd = {d->id, NULL};
         QtControllerTrial *t;
+        QtQtreeDev *dev;
         g_autofree char *detail = g_strdup_printf("-device %s on %s", d->args, mp->machine);
         g_autofree char *notable = NULL;
 
@@ -780,7 +764,7 @@ static gboolean collect(MachineProbe *mp, GError **error)
         t->cold = TRUE;
         t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted");
         qt_qtree_foreach_bus(mp->qtree, find_trial_bus, &f);
-        qt_qtree_foreach_bus(mp->qtree, find_dev, &fd);
+        dev = qt_qtree_find_dev(mp->qtree, d->id, NULL);
         if (f.found != NULL && is_pci_bus(mp, f.found)) {
             const QtDeviceType *dt = qt_emulator_find_device(mp->e, d->driver);
             gboolean port =
@@ -791,7 +775,7 @@ static gboolean collect(MachineProbe *mp, GError **error)
                 g_hash_table_add(r->expanders, g_strdup(d->driver));
             g_ptr_array_add(mp->read_buses, t->provides);
         }
-        notable = notable_text(fd.dev);
+        notable = notable_text(dev);
         if (notable && *notable)
             g_hash_table_replace(r->notable,
                                  g_strdup_printf("%s/%s", d->bus ? d->bus : "", d->driver),

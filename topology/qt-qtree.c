@@ -256,3 +256,28 @@ QtQtreeBus *qt_qtree_find_bus(QtQtreeBus *root, const char *name)
     qt_qtree_foreach_bus(root, find_bus_cb, &fb);
     return fb.found;
 }
+
+typedef struct {
+    const char *id;
+    const char *type;
+    QtQtreeDev *dev;
+} FindDev;
+
+static void find_dev(QtQtreeBus *bus, gpointer user_data)
+{
+    FindDev *f = user_data;
+
+    for (guint i = 0; f->dev == NULL && i < bus->devices->len; i++) {
+        QtQtreeDev *d = bus->devices->pdata[i];
+        if (g_strcmp0(d->id, f->id) == 0 && (f->type == NULL || g_strcmp0(d->type, f->type) == 0))
+            f->dev = d;
+    }
+}
+
+QtQtreeDev *qt_qtree_find_dev(QtQtreeBus *root, const char *id, const char *type)
+{
+    FindDev f = {id, type, NULL};
+
+    qt_qtree_foreach_bus(root, find_dev, &f);
+    return f.dev;
+}

@@ -41,6 +41,9 @@ gboolean qt_qtree_dev_get_addr(const QtQtreeDev *dev, int *slot, int *function);
 /* call @func for every bus of the tree, depth first, parents first */
 typedef void (*QtQtreeBusFunc)(QtQtreeBus *bus, gpointer user_data);
 void qt_qtree_foreach_bus(QtQtreeBus *root, QtQtreeBusFunc func, gpointer user_data);
+/* the device with id @id (and, when @type is not NULL, of that type: a
+ * pxb gives its internal bridge its own id), or NULL */
+QtQtreeDev *qt_qtree_find_dev(QtQtreeBus *root, const char *id, const char *type);
 /* the bus called @name, or NULL */
 QtQtreeBus *qt_qtree_find_bus(QtQtreeBus *root, const char *name);
 
