@@ -33,6 +33,7 @@ void qt_layout_free(QtLayout *l)
     g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
     g_clear_pointer(&l->io_reserve, g_hash_table_unref);
     g_clear_pointer(&l->has_prop, g_hash_table_unref);
+    g_clear_pointer(&l->domains, g_ptr_array_unref);
     g_clear_pointer(&l->buses, g_ptr_array_unref);
     g_clear_pointer(&l->nodes, g_ptr_array_unref);
     g_clear_pointer(&l->builtin, g_ptr_array_unref);
@@ -94,6 +95,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
         return NULL;
     }
     l->buses = g_ptr_array_new_with_free_func((GDestroyNotify)bus_free);
+    l->domains = g_ptr_array_new();
     l->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qt_layout_node_free);
     l->builtin = g_ptr_array_new_with_free_func((GDestroyNotify)qt_layout_node_free);
     l->by_id = g_hash_table_new(g_str_hash, g_str_equal);
@@ -107,6 +109,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
         b->root = TRUE;
         b->domain = b;
         b->bus_numbers = 1;
+        g_ptr_array_add(l->domains, b);
         for (guint j = 0; j < rb->bus->occupied->len; j++) {
             const QtSlotUse *u = rb->bus->occupied->pdata[j];
             QtLayoutNode *n;
@@ -122,6 +125,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
             n->builtin = TRUE;
             n->reason = g_strdup("built into the machine type (info qtree)");
             b->use[u->slot][u->function] = n;
+            b->functions |= u->function > 0;
             g_ptr_array_add(l->builtin, n);
         }
     }
@@ -361,11 +365,14 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         /* a host bridge starts a domain of its own; anything else shares
          * its parent's bus numbers and I/O space, expanders included */
         child->domain = bus != NULL ? bus->domain : child;
+        if (child->domain == child)
+            g_ptr_array_add(l->domains, child);
         child->domain->bus_numbers++;
         n->provides = g_strdup(name);
     }
     if (bus != NULL) {
         bus->use[n->slot][n->function] = n;
+        bus->functions |= n->function > 0;
         if (qt_rules_takes_io_window(l, n))
             bus->domain->io_windows++;
     }

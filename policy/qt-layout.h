@@ -49,6 +49,7 @@ typedef struct _QtLayoutBus {
     struct _QtLayoutBus *domain;
     int bus_numbers;
     int io_windows;
+    gboolean functions; /* some slot uses functions above 0 */
 } QtLayoutBus;
 
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
     const QtMachineType *machine;
     const QtTopologyClass *cls;
     GPtrArray *buses;        /* QtLayoutBus, in creation order */
+    GPtrArray *domains;      /* QtLayoutBus: the roots of the PCI domains */
     GPtrArray *nodes;        /* QtLayoutNode: existing, then added, in -device order */
     GPtrArray *builtin;      /* QtLayoutNode of the machine's own devices */
     GHashTable *by_id;       /* id -> QtLayoutNode */

@@ -712,11 +712,9 @@ static gboolean place_explicit(Placer *P, Unit *u, GError **error)
  * the I/O windows */
 static gboolean within_budgets(Placer *P, GError **error)
 {
-    for (guint i = 0; i < P->l->buses->len; i++) {
-        const QtLayoutBus *dom = P->l->buses->pdata[i];
+    for (guint i = 0; i < P->l->domains->len; i++) {
+        const QtLayoutBus *dom = P->l->domains->pdata[i];
         int n;
-        if (qt_rules_io_domain(P->l, dom) != dom)
-            continue;
         if ((n = qt_rules_bus_numbers_under(P->l, dom)) > QT_RULES_BUS_NUMBERS)
             return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
                         "bus numbers: the hierarchy of %s would need %d; a PCI domain has %d",

@@ -245,6 +245,8 @@ int qt_rules_bus_numbers_under(const QtLayout *l, const QtLayoutBus *root)
 
 static void check_functions(const QtLayout *l, const QtLayoutBus *b, GPtrArray *problems)
 {
+    if (!b->functions)
+        return;
     for (int s = 0; s < 32; s++) {
         const QtLayoutNode *f0 = b->use[s][0];
         for (int f = 1; f < 8; f++) {
