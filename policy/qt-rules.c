@@ -299,16 +299,19 @@ static void check_chassis(const QtLayout *l, GPtrArray *problems)
              * its chassis; QEMU refuses a second (chassis, slot) pair
              * ("Can't add chassis slot, error -16") */
             int chassis = prop_int(n, "chassis", 0), slot = prop_int(n, "slot", 0);
-            char *key = g_strdup_printf("%d/%d", chassis, slot);
-            const char *other = g_hash_table_lookup(seen, key);
-            if (other != NULL) {
+            gint64 key = (gint64)chassis << 32 | (guint32)slot;
+            gint64 *stored;
+            const char *other;
+            /* the keys live in an array sized up front: never moved */
+            g_array_append_val(keys, key);
+            stored = &g_array_index(keys, gint64, keys->len - 1);
+            other = g_hash_table_lookup(seen, stored);
+            if (other != NULL)
                 g_ptr_array_add(problems, qt_problem_new(n->id, "chassis-slot-unique",
                                                          "chassis %d slot %d is %s's already",
                                                          chassis, slot, other));
-                g_free(key);
-            } else {
-                g_hash_table_insert(seen, key, n->id);
-            }
+            else
+                g_hash_table_insert(seen, stored, n->id);
         }
         if (qt_layout_node_has_prop(l, n, "chassis_nr")) {
             /* QEMU's pci-bridge: "Each bridge is required to be assigned a
