@@ -21,6 +21,8 @@ void qt_layout_node_free(QtLayoutNode *n)
 
 static void bus_free(QtLayoutBus *b)
 {
+    for (int s = 0; s < 32; s++)
+        g_free(b->use[s]);
     g_free(b->name);
     g_free(b);
 }
@@ -33,6 +35,7 @@ void qt_layout_free(QtLayout *l)
     g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
     g_clear_pointer(&l->io_reserve, g_hash_table_unref);
     g_clear_pointer(&l->has_prop, g_hash_table_unref);
+    g_clear_pointer(&l->trials, g_hash_table_unref);
     g_clear_pointer(&l->domains, g_ptr_array_unref);
     g_clear_pointer(&l->buses, g_ptr_array_unref);
     g_clear_pointer(&l->nodes, g_ptr_array_unref);
@@ -51,6 +54,13 @@ static QtLayoutNode *node_alloc(const char *id, const char *driver)
     n->numa_node = -1;
     n->role = QT_ROLE_ENDPOINT;
     return n;
+}
+
+static void set_use(QtLayoutBus *b, int slot, int function, QtLayoutNode *n)
+{
+    if (b->use[slot] == NULL)
+        b->use[slot] = g_new0(QtLayoutNode *, 8);
+    b->use[slot][function] = n;
 }
 
 static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
@@ -102,6 +112,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
     l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     l->io_reserve = g_hash_table_new(g_str_hash, g_str_equal);
     l->has_prop = g_hash_table_new(g_direct_hash, g_direct_equal);
+    l->trials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
@@ -114,7 +125,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
             const QtSlotUse *u = rb->bus->occupied->pdata[j];
             QtLayoutNode *n;
             if (u->slot < 0 || u->slot > 31 || u->function < 0 || u->function > 7 ||
-                b->use[u->slot][u->function] != NULL)
+                qt_layout_bus_use(b, u->slot, u->function) != NULL)
                 continue;
             n = node_alloc(u->id ? u->id : "", u->driver);
             n->bus = g_strdup(b->name);
@@ -124,7 +135,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
             n->existing = TRUE;
             n->builtin = TRUE;
             n->reason = g_strdup("built into the machine type (info qtree)");
-            b->use[u->slot][u->function] = n;
+            set_use(b, u->slot, u->function, n);
             b->functions |= u->function > 0;
             g_ptr_array_add(l->builtin, n);
         }
@@ -149,15 +160,14 @@ QtLayoutBus *qt_layout_main_bus(const QtLayout *l)
         if (first == NULL)
             first = b;
         for (int s = 0; s < 32; s++) {
-            if (b->use[s][0] != NULL && b->use[s][0]->builtin)
+            if (qt_layout_bus_use(b, s, 0) != NULL && qt_layout_bus_use(b, s, 0)->builtin)
                 return b;
         }
     }
     return first;
 }
 
-const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const char *driver,
-                                                    QtBusKind kind)
+static const QtControllerTrial *find_trial(const QtLayout *l, const char *driver, QtBusKind kind)
 {
     const QtControllerTrial *any = NULL;
 
@@ -179,6 +189,44 @@ const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const cha
             return t;
     }
     return NULL;
+}
+
+/* what a controller model's trial says, and the suffix QEMU puts after
+ * its id to name the bus it provides: looked up once per layout */
+typedef struct {
+    const QtControllerTrial *trial;
+    char suffix[16];
+} QtLayoutTrial;
+
+static const QtLayoutTrial *layout_trial(const QtLayout *l, const char *driver, QtBusKind kind)
+{
+    char key[160];
+    QtLayoutTrial *lt;
+    const char *p;
+
+    g_snprintf(key, sizeof key, "%s@%d", driver, kind);
+    if ((lt = g_hash_table_lookup(l->trials, key)) != NULL)
+        return lt;
+    lt = g_new0(QtLayoutTrial, 1);
+    lt->trial = find_trial(l, driver, kind);
+    /* the trial showed the bus's name for the trial's own id
+     * ("qtopo-t9" -> "qtopo-t9", or "qtopo-t9.0" for a host bridge): the
+     * same suffix follows any id */
+    p = lt->trial && lt->trial->cold_provenance ? strstr(lt->trial->cold_provenance->detail, ",id=")
+                                                : NULL;
+    if (p != NULL) {
+        gsize len = strcspn(p + 4, ", ");
+        if (strncmp(lt->trial->provides->name, p + 4, len) == 0)
+            g_strlcpy(lt->suffix, lt->trial->provides->name + len, sizeof lt->suffix);
+    }
+    g_hash_table_insert(l->trials, g_strdup(key), lt);
+    return lt;
+}
+
+const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const char *driver,
+                                                    QtBusKind kind)
+{
+    return layout_trial(l, driver, kind)->trial;
 }
 
 QtLayoutNode *qt_layout_node_new(const QtLayout *l, const char *id, const char *driver,
@@ -269,8 +317,10 @@ gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const
 
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot)
 {
+    if (bus->use[slot] == NULL)
+        return TRUE;
     for (int f = 0; f < 8; f++) {
-        if (bus->use[slot][f] != NULL)
+        if (qt_layout_bus_use(bus, slot, f) != NULL)
             return FALSE;
     }
     return TRUE;
@@ -279,29 +329,6 @@ gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot)
 QtFlavour qt_layout_node_flavour(const QtLayoutNode *n)
 {
     return n->type ? n->type->flavour : QT_FLAVOUR_PCI;
-}
-
-/* the id QEMU gave the trial device (its -device value names it) */
-static char *trial_id(const QtControllerTrial *t)
-{
-    const char *p = t->cold_provenance ? strstr(t->cold_provenance->detail, ",id=") : NULL;
-
-    if (p == NULL)
-        return NULL;
-    p += 4;
-    return g_strndup(p, strcspn(p, ", "));
-}
-
-/* the name QEMU gives the bus a controller with @id provides: the trial
- * showed it for the trial's own id ("qtopo-t9" -> "qtopo-t9", or
- * "qtopo-t9.0" for a host bridge), so the same suffix follows @id */
-static char *provided_bus_name(const QtControllerTrial *t, const char *id)
-{
-    g_autofree char *tid = trial_id(t);
-
-    if (tid != NULL && g_str_has_prefix(t->provides->name, tid))
-        return g_strconcat(id, t->provides->name + strlen(tid), NULL);
-    return g_strdup(id);
 }
 
 gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
@@ -323,8 +350,8 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             qt_layout_node_free(n);
             return FALSE;
         }
-        if (bus->use[n->slot][n->function] != NULL) {
-            const QtLayoutNode *o = bus->use[n->slot][n->function];
+        if (qt_layout_bus_use(bus, n->slot, n->function) != NULL) {
+            const QtLayoutNode *o = qt_layout_bus_use(bus, n->slot, n->function);
             g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
                         "%s: %s slot %02x.%x is taken by %s%s%s", n->id, bus->name, n->slot,
                         n->function, o->builtin ? "the machine's " : "", o->driver,
@@ -334,8 +361,8 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         }
     }
     if (qt_role_is_controller(n->role)) {
-        const QtControllerTrial *t =
-            qt_layout_controller_trial(l, n->driver, bus ? bus->kind : QT_BUS_PCIE);
+        const QtLayoutTrial *lt = layout_trial(l, n->driver, bus ? bus->kind : QT_BUS_PCIE);
+        const QtControllerTrial *t = lt->trial;
         g_autofree char *name = NULL;
         QtLayoutBus *child;
         const char *v;
@@ -347,7 +374,7 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             qt_layout_node_free(n);
             return FALSE;
         }
-        name = provided_bus_name(t, n->id);
+        name = g_strconcat(n->id, lt->suffix, NULL);
         if (qt_layout_find_bus(l, name) != NULL) {
             g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
                         "%s: the bus it provides, %s, exists already", n->id, name);
@@ -371,7 +398,7 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         n->provides = g_strdup(name);
     }
     if (bus != NULL) {
-        bus->use[n->slot][n->function] = n;
+        set_use(bus, n->slot, n->function, n);
         bus->functions |= n->function > 0;
         if (qt_rules_takes_io_window(l, n))
             bus->domain->io_windows++;

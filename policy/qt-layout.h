@@ -40,7 +40,9 @@ typedef struct _QtLayoutBus {
     QtLayoutNode *owner; /* the controller providing it; NULL: the machine's */
     int numa_node;       /* -1: none */
     int bus_nr;          /* an expander's first bus number; -1 */
-    QtLayoutNode *use[32][8];
+    /* who sits in each slot: per slot its 8 functions, allocated on first
+     * use (a port's bus uses one slot of 32); qt_layout_bus_use() reads */
+    QtLayoutNode **use[32];
     int index; /* libvirt-style controller index: 0 the machine's first root bus */
     struct _QtLayoutBus *parent; /* the bus the owner sits on; NULL for the machine's */
     /* the root of its PCI domain (its bus numbers and I/O space): a root
@@ -63,6 +65,7 @@ typedef struct {
     GHashTable *by_id;       /* id -> QtLayoutNode */
     GHashTable *bus_by_name; /* name -> QtLayoutBus */
     GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
+    GHashTable *trials;      /* driver@kind -> QtLayoutTrial, qt_layout_controller_trial()'s */
     GHashTable *has_prop;    /* QtDeviceType -> mask of the properties it has */
 } QtLayout;
 
@@ -100,6 +103,12 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error);
 /* does the node's type have the property @name (device-list-properties);
  * asked often of few types, so answered from a per-layout memo */
 gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const char *name);
+
+/* the node at @slot/@function of @bus, or NULL */
+static inline QtLayoutNode *qt_layout_bus_use(const QtLayoutBus *bus, int slot, int function)
+{
+    return bus->use[slot] ? bus->use[slot][function] : NULL;
+}
 
 /* is slot @slot of @bus free in every function? */
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot);

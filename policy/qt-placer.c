@@ -345,12 +345,12 @@ static gboolean port_address(Placer *P, QtLayoutBus *bus, int *slot, int *fn)
     guint32 mask = qt_rules_usable_slots(P->l, bus);
 
     for (int s = 0; s < 32; s++) {
-        const QtLayoutNode *f0 = bus->use[s][0];
+        const QtLayoutNode *f0 = qt_layout_bus_use(bus, s, 0);
         if (!(mask & (1u << s)) || f0 == NULL || f0->role != QT_ROLE_ROOT_PORT ||
             !f0->multifunction)
             continue;
         for (int f = 1; f < 8; f++) {
-            if (bus->use[s][f] == NULL) {
+            if (qt_layout_bus_use(bus, s, f) == NULL) {
                 *slot = s;
                 *fn = f;
                 return TRUE;
@@ -362,21 +362,21 @@ static gboolean port_address(Placer *P, QtLayoutBus *bus, int *slot, int *fn)
     return *slot >= 0;
 }
 
-/* functions of @bus still free for root ports */
-static int free_port_functions(Placer *P, const QtLayoutBus *bus)
+/* functions of @bus still free for root ports, counted up to @enough */
+static int free_port_functions(Placer *P, const QtLayoutBus *bus, int enough)
 {
     guint32 mask = qt_rules_usable_slots(P->l, bus);
     int n = 0;
 
-    for (int s = 0; s < 32; s++) {
-        const QtLayoutNode *f0 = bus->use[s][0];
+    for (int s = 0; s < 32 && n < enough; s++) {
+        const QtLayoutNode *f0 = qt_layout_bus_use(bus, s, 0);
         if (!(mask & (1u << s)))
             continue;
         if (qt_layout_slot_free(bus, s))
             n += 8;
         else if (f0 && f0->role == QT_ROLE_ROOT_PORT && f0->multifunction)
             for (int f = 1; f < 8; f++)
-                n += bus->use[s][f] == NULL;
+                n += qt_layout_bus_use(bus, s, f) == NULL;
     }
     return n;
 }
@@ -414,7 +414,7 @@ static QtLayoutNode *new_port(Placer *P, QtLayoutBus *root, const char *reason, 
              "slots: %s has no free slot or function left for another port", root->name);
         return NULL;
     }
-    if (free_port_functions(P, root) > 1)
+    if (free_port_functions(P, root, 2) > 1)
         return add_controller(P, QT_ROLE_ROOT_PORT, root, slot, fn, root->numa_node, reason, error);
     rp = add_controller(P, QT_ROLE_ROOT_PORT, root, slot, fn, root->numa_node,
                         "the last root port of the root bus, for a PCI Express switch", error);

@@ -248,9 +248,9 @@ static void check_functions(const QtLayout *l, const QtLayoutBus *b, GPtrArray *
     if (!b->functions)
         return;
     for (int s = 0; s < 32; s++) {
-        const QtLayoutNode *f0 = b->use[s][0];
+        const QtLayoutNode *f0 = qt_layout_bus_use(b, s, 0);
         for (int f = 1; f < 8; f++) {
-            const QtLayoutNode *n = b->use[s][f];
+            const QtLayoutNode *n = qt_layout_bus_use(b, s, f);
             if (n == NULL)
                 continue;
             /* PCI Local Bus spec 3.0, 6.2.1: a device implements function
