@@ -112,7 +112,7 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
     l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     l->io_reserve = g_hash_table_new(g_str_hash, g_str_equal);
     l->has_prop = g_hash_table_new(g_direct_hash, g_direct_equal);
-    l->trials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    l->trials = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
@@ -192,41 +192,54 @@ static const QtControllerTrial *find_trial(const QtLayout *l, const char *driver
 }
 
 /* what a controller model's trial says, and the suffix QEMU puts after
- * its id to name the bus it provides: looked up once per layout */
+ * its id to name the bus it provides: looked up once per layout and model,
+ * for each bus kind */
 typedef struct {
-    const QtControllerTrial *trial;
-    char suffix[16];
-} QtLayoutTrial;
+    gboolean known[2];
+    const QtControllerTrial *trial[2];
+    char suffix[2][16];
+} QtLayoutTrials;
 
-static const QtLayoutTrial *layout_trial(const QtLayout *l, const char *driver, QtBusKind kind)
+static const QtControllerTrial *layout_trial(const QtLayout *l, const char *driver, QtBusKind kind,
+                                             const char **suffix)
 {
-    char key[160];
-    QtLayoutTrial *lt;
+    const QtDeviceType *type = qt_emulator_find_device(l->e, driver);
+    QtLayoutTrials *lt;
     const char *p;
+    int k = kind == QT_BUS_PCIE;
 
-    g_snprintf(key, sizeof key, "%s@%d", driver, kind);
-    if ((lt = g_hash_table_lookup(l->trials, key)) != NULL)
-        return lt;
-    lt = g_new0(QtLayoutTrial, 1);
-    lt->trial = find_trial(l, driver, kind);
-    /* the trial showed the bus's name for the trial's own id
-     * ("qtopo-t9" -> "qtopo-t9", or "qtopo-t9.0" for a host bridge): the
-     * same suffix follows any id */
-    p = lt->trial && lt->trial->cold_provenance ? strstr(lt->trial->cold_provenance->detail, ",id=")
-                                                : NULL;
-    if (p != NULL) {
-        gsize len = strcspn(p + 4, ", ");
-        if (strncmp(lt->trial->provides->name, p + 4, len) == 0)
-            g_strlcpy(lt->suffix, lt->trial->provides->name + len, sizeof lt->suffix);
+    if (type == NULL) {
+        *suffix = "";
+        return NULL;
     }
-    g_hash_table_insert(l->trials, g_strdup(key), lt);
-    return lt;
+    if ((lt = g_hash_table_lookup(l->trials, type)) == NULL) {
+        lt = g_new0(QtLayoutTrials, 1);
+        g_hash_table_insert(l->trials, (gpointer)type, lt);
+    }
+    if (!lt->known[k]) {
+        const QtControllerTrial *t = find_trial(l, driver, kind);
+        lt->known[k] = TRUE;
+        lt->trial[k] = t;
+        /* the trial showed the bus's name for the trial's own id
+         * ("qtopo-t9" -> "qtopo-t9", or "qtopo-t9.0" for a host bridge):
+         * the same suffix follows any id */
+        p = t && t->cold_provenance ? strstr(t->cold_provenance->detail, ",id=") : NULL;
+        if (p != NULL) {
+            gsize len = strcspn(p + 4, ", ");
+            if (strncmp(t->provides->name, p + 4, len) == 0)
+                g_strlcpy(lt->suffix[k], t->provides->name + len, sizeof lt->suffix[k]);
+        }
+    }
+    *suffix = lt->suffix[k];
+    return lt->trial[k];
 }
 
 const QtControllerTrial *qt_layout_controller_trial(const QtLayout *l, const char *driver,
                                                     QtBusKind kind)
 {
-    return layout_trial(l, driver, kind)->trial;
+    const char *suffix;
+
+    return layout_trial(l, driver, kind, &suffix);
 }
 
 QtLayoutNode *qt_layout_node_new(const QtLayout *l, const char *id, const char *driver,
@@ -286,33 +299,28 @@ const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name)
     return NULL;
 }
 
-/* the properties placement asks about, as bits of a per-type mask */
-static const char *const asked_props[] = {
-    "chassis", "port", "chassis_nr", "index", "bus_nr", "numa_node", "io-reserve", "slot", NULL};
+/* QtLayoutProp's names, in its order */
+static const char *const prop_names[] = {"chassis",   "port",       "chassis_nr", "index", "bus_nr",
+                                         "numa_node", "io-reserve", "slot",       NULL};
 
-gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const char *name)
+gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, QtLayoutProp prop)
 {
     gpointer v;
     guint mask = 0;
-    int bit = -1;
 
     if (n->type == NULL)
         return FALSE;
-    for (int i = 0; asked_props[i] && bit < 0; i++)
-        bit = g_str_equal(asked_props[i], name) ? i : -1;
-    if (bit < 0)
-        return qt_device_type_get_property(n->type, name) != NULL;
     if ((v = g_hash_table_lookup(l->has_prop, n->type)) == NULL) {
         /* one pass over the type's properties answers every question */
         for (guint i = 0; n->type->properties && i < n->type->properties->len; i++) {
             const QtDeviceProperty *p = n->type->properties->pdata[i];
-            for (int j = 0; asked_props[j]; j++)
-                mask |= g_str_equal(asked_props[j], p->name) ? 1u << j : 0;
+            for (int j = 0; prop_names[j]; j++)
+                mask |= g_str_equal(prop_names[j], p->name) ? 1u << j : 0;
         }
         v = GUINT_TO_POINTER(mask | 1u << 31);
         g_hash_table_insert(l->has_prop, (gpointer)n->type, v);
     }
-    return (GPOINTER_TO_UINT(v) >> bit) & 1;
+    return (GPOINTER_TO_UINT(v) >> prop) & 1;
 }
 
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot)
@@ -361,8 +369,9 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         }
     }
     if (qt_role_is_controller(n->role)) {
-        const QtLayoutTrial *lt = layout_trial(l, n->driver, bus ? bus->kind : QT_BUS_PCIE);
-        const QtControllerTrial *t = lt->trial;
+        const char *suffix;
+        const QtControllerTrial *t =
+            layout_trial(l, n->driver, bus ? bus->kind : QT_BUS_PCIE, &suffix);
         g_autofree char *name = NULL;
         QtLayoutBus *child;
         const char *v;
@@ -374,7 +383,7 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             qt_layout_node_free(n);
             return FALSE;
         }
-        name = g_strconcat(n->id, lt->suffix, NULL);
+        name = g_strconcat(n->id, suffix, NULL);
         if (qt_layout_find_bus(l, name) != NULL) {
             g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
                         "%s: the bus it provides, %s, exists already", n->id, name);

@@ -65,7 +65,7 @@ typedef struct {
     GHashTable *by_id;       /* id -> QtLayoutNode */
     GHashTable *bus_by_name; /* name -> QtLayoutBus */
     GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
-    GHashTable *trials;      /* driver@kind -> QtLayoutTrial, qt_layout_controller_trial()'s */
+    GHashTable *trials;      /* QtDeviceType -> its trials by bus kind, qt-layout.c's */
     GHashTable *has_prop;    /* QtDeviceType -> mask of the properties it has */
 } QtLayout;
 
@@ -100,9 +100,21 @@ const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name);
  * the rules are qt-rules.h's */
 gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error);
 
-/* does the node's type have the property @name (device-list-properties);
- * asked often of few types, so answered from a per-layout memo */
-gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, const char *name);
+/* the properties placement sets on controllers */
+typedef enum {
+    QT_PROP_CHASSIS,
+    QT_PROP_PORT,
+    QT_PROP_CHASSIS_NR,
+    QT_PROP_INDEX,
+    QT_PROP_BUS_NR,
+    QT_PROP_NUMA_NODE,
+    QT_PROP_IO_RESERVE,
+    QT_PROP_SLOT,
+} QtLayoutProp;
+
+/* does the node's type have the property (device-list-properties); asked
+ * often of few types, so answered from a per-layout mask */
+gboolean qt_layout_node_has_prop(const QtLayout *l, const QtLayoutNode *n, QtLayoutProp prop);
 
 /* the node at @slot/@function of @bus, or NULL */
 static inline QtLayoutNode *qt_layout_bus_use(const QtLayoutBus *bus, int slot, int function)

@@ -281,23 +281,23 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
     n->multifunction = role == QT_ROLE_ROOT_PORT && fn == 0;
     n->numa_node = numa;
     n->reason = g_strdup(reason);
-    if (has_prop(n, "chassis")) {
+    if (has_prop(n, QT_PROP_CHASSIS)) {
         /* unique (chassis, slot) among ports: PCIe base spec 7.8.9 */
         g_snprintf(buf, sizeof buf, "%d", P->next_chassis++);
         qt_layout_node_set_prop(n, "chassis", buf);
     }
-    if (role == QT_ROLE_ROOT_PORT && has_prop(n, "port")) {
+    if (role == QT_ROLE_ROOT_PORT && has_prop(n, QT_PROP_PORT)) {
         g_snprintf(buf, sizeof buf, "0x%x", (slot << 3) | fn);
         qt_layout_node_set_prop(n, "port", buf);
-    } else if (role == QT_ROLE_SWITCH_DOWNSTREAM && has_prop(n, "port")) {
+    } else if (role == QT_ROLE_SWITCH_DOWNSTREAM && has_prop(n, QT_PROP_PORT)) {
         g_snprintf(buf, sizeof buf, "0x%x", slot);
         qt_layout_node_set_prop(n, "port", buf);
     }
-    if (has_prop(n, "chassis_nr")) {
+    if (has_prop(n, QT_PROP_CHASSIS_NR)) {
         g_snprintf(buf, sizeof buf, "%d", P->next_chassis_nr++);
         qt_layout_node_set_prop(n, "chassis_nr", buf);
     }
-    if (role == QT_ROLE_HOST_BRIDGE && has_prop(n, "index")) {
+    if (role == QT_ROLE_HOST_BRIDGE && has_prop(n, QT_PROP_INDEX)) {
         int limit = g_strcmp0(P->l->cls->host_bridge_driver, model) == 0
                         ? P->l->cls->host_bridge_driver_max_index
                         : -1;
@@ -311,14 +311,14 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
         g_snprintf(buf, sizeof buf, "%d", P->next_index++);
         qt_layout_node_set_prop(n, "index", buf);
     }
-    if (role == QT_ROLE_EXPANDER_BUS && has_prop(n, "bus_nr"))
+    if (role == QT_ROLE_EXPANDER_BUS && has_prop(n, QT_PROP_BUS_NR))
         qt_layout_node_set_prop(n, "bus_nr", "0"); /* numbered once the plan is known */
-    if (numa >= 0 && has_prop(n, "numa_node")) {
+    if (numa >= 0 && has_prop(n, QT_PROP_NUMA_NODE)) {
         g_snprintf(buf, sizeof buf, "%d", numa);
         qt_layout_node_set_prop(n, "numa_node", buf);
     }
     if ((role == QT_ROLE_ROOT_PORT || role == QT_ROLE_SWITCH_DOWNSTREAM) &&
-        has_prop(n, "io-reserve") && qt_rules_port_reserves_io(P->l, model))
+        has_prop(n, QT_PROP_IO_RESERVE) && qt_rules_port_reserves_io(P->l, model))
         /* this machine type reserves I/O for ports by default (the class's
          * facts show it): ports for PCI Express devices need none, and ten
          * such windows exhaust x86's I/O space (QEMU docs/pcie.txt) */
@@ -878,7 +878,7 @@ static void number_expanders(Placer *P)
         QtLayoutNode *n = P->plan->controllers->pdata[i];
         QtLayoutBus *b;
         char buf[16];
-        if (n->role != QT_ROLE_EXPANDER_BUS || !has_prop(n, "bus_nr"))
+        if (n->role != QT_ROLE_EXPANDER_BUS || !has_prop(n, QT_PROP_BUS_NR))
             continue;
         b = qt_layout_find_bus(P->l, n->provides);
         low -= buses_under(P->l, b) + EXPANDER_HEADROOM;

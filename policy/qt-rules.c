@@ -294,7 +294,7 @@ static void check_chassis(const QtLayout *l, GPtrArray *problems)
 
     for (guint i = 0; i < l->nodes->len; i++) {
         const QtLayoutNode *n = l->nodes->pdata[i];
-        if (is_port(n->role) && qt_layout_node_has_prop(l, n, "chassis")) {
+        if (is_port(n->role) && qt_layout_node_has_prop(l, n, QT_PROP_CHASSIS)) {
             /* PCIe base spec 7.8.9: the physical slot number is unique in
              * its chassis; QEMU refuses a second (chassis, slot) pair
              * ("Can't add chassis slot, error -16") */
@@ -313,7 +313,7 @@ static void check_chassis(const QtLayout *l, GPtrArray *problems)
             else
                 g_hash_table_insert(seen, stored, n->id);
         }
-        if (qt_layout_node_has_prop(l, n, "chassis_nr")) {
+        if (qt_layout_node_has_prop(l, n, QT_PROP_CHASSIS_NR)) {
             /* QEMU's pci-bridge: "Each bridge is required to be assigned a
              * unique chassis id > 0"; PAPR keys hotplug by it */
             int nr = prop_int(n, "chassis_nr", 0);
