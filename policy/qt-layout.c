@@ -361,9 +361,8 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         if (qt_layout_bus_use(bus, n->slot, n->function) != NULL) {
             const QtLayoutNode *o = qt_layout_bus_use(bus, n->slot, n->function);
             g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: %s slot %02x.%x is taken by %s%s%s", n->id, bus->name, n->slot,
-                        n->function, o->builtin ? "the machine's " : "", o->driver,
-                        o->builtin ? "" : "");
+                        "%s: %s slot %02x.%x is taken by %s%s", n->id, bus->name, n->slot,
+                        n->function, o->builtin ? "the machine's " : "", o->driver);
             qt_layout_node_free(n);
             return FALSE;
         }

@@ -842,26 +842,6 @@ static gboolean keep_spares(Placer *P, GError **error)
 
 /* ---- bus numbers ---- */
 
-static int buses_under(const QtLayout *l, const QtLayoutBus *root)
-{
-    int n = 0;
-
-    for (guint i = 0; i < l->buses->len; i++) {
-        const QtLayoutBus *b = l->buses->pdata[i];
-        const QtLayoutBus *u = b;
-        for (int depth = 0; u != NULL && depth < 64; depth++) {
-            if (u == root) {
-                n++;
-                break;
-            }
-            if (u->root)
-                break;
-            u = u->owner && u->owner->bus ? qt_layout_find_bus(l, u->owner->bus) : NULL;
-        }
-    }
-    return n;
-}
-
 /* new expander buses get bus numbers from the top down, below those the
  * caller's expanders have, each a range for its buses and some headroom
  * (QEMU docs/pci_expander_bridge.txt: ranges must not overlap) */
@@ -881,7 +861,7 @@ static void number_expanders(Placer *P)
         if (n->role != QT_ROLE_EXPANDER_BUS || !has_prop(n, QT_PROP_BUS_NR))
             continue;
         b = qt_layout_find_bus(P->l, n->provides);
-        low -= buses_under(P->l, b) + EXPANDER_HEADROOM;
+        low -= qt_rules_buses_of_root(P->l, b) + EXPANDER_HEADROOM;
         b->bus_nr = MAX(low, 1);
         g_snprintf(buf, sizeof buf, "%d", b->bus_nr);
         qt_layout_node_set_prop(n, "bus_nr", buf);
@@ -1172,7 +1152,6 @@ static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour
 {
     for (guint i = 0; i < P->l->buses->len; i++) {
         QtLayoutBus *b = P->l->buses->pdata[i];
-        QtRole up = b->owner ? b->owner->role : QT_ROLE_OTHER;
         guint32 mask;
         if (!b->hotplug || (root != NULL && !bus_under(P->l, b, root)))
             continue;
@@ -1183,7 +1162,6 @@ static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour
             continue;
         if (flavour == QT_FLAVOUR_PCI && b->kind == QT_BUS_PCIE)
             continue;
-        (void)up;
         mask = qt_rules_usable_slots(P->l, b);
         for (int s = 0; s < 32; s++) {
             QtProblem *problem;

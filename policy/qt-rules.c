@@ -187,6 +187,7 @@ gboolean qt_rules_hotpluggable(const QtLayout *l, const QtLayoutNode *n)
 gboolean qt_rules_port_reserves_io(const QtLayout *l, const char *driver)
 {
     gpointer known = g_hash_table_lookup(l->io_reserve, driver);
+    const QtDeviceType *type;
     gboolean reserves = FALSE;
 
     if (known != NULL)
@@ -203,9 +204,8 @@ gboolean qt_rules_port_reserves_io(const QtLayout *l, const char *driver)
     }
     /* the answer is the class's: asked for every port, worked out once
      * (the key is the model's own name, which outlives the layout) */
-    if (qt_emulator_find_device(l->e, driver) != NULL)
-        g_hash_table_replace(l->io_reserve, (gpointer)qt_emulator_find_device(l->e, driver)->name,
-                             GINT_TO_POINTER(reserves + 1));
+    if ((type = qt_emulator_find_device(l->e, driver)) != NULL)
+        g_hash_table_replace(l->io_reserve, (gpointer)type->name, GINT_TO_POINTER(reserves + 1));
     return reserves;
 }
 
@@ -231,6 +231,24 @@ gboolean qt_rules_takes_io_window(const QtLayout *l, const QtLayoutNode *n)
 const QtLayoutBus *qt_rules_io_domain(const QtLayout *l, const QtLayoutBus *bus)
 {
     return bus ? bus->domain : NULL;
+}
+
+int qt_rules_buses_of_root(const QtLayout *l, const QtLayoutBus *root)
+{
+    int n = 0;
+
+    for (guint i = 0; i < l->buses->len; i++) {
+        const QtLayoutBus *u = l->buses->pdata[i];
+        for (int depth = 0; u != NULL && depth < 64; depth++, u = u->parent) {
+            if (u == root) {
+                n++;
+                break;
+            }
+            if (u->root)
+                break;
+        }
+    }
+    return n;
 }
 
 int qt_rules_io_windows_under(const QtLayout *l, const QtLayoutBus *root)
@@ -371,19 +389,7 @@ static void check_bus_numbers(const QtLayout *l, GPtrArray *problems)
             const QtLayoutBus *e = exp->pdata[j];
             int limit = j + 1 < exp->len ? ((QtLayoutBus *)exp->pdata[j + 1])->bus_nr
                                          : QT_RULES_BUS_NUMBERS;
-            int need = 0;
-            for (guint k = 0; k < l->buses->len; k++) {
-                const QtLayoutBus *b = l->buses->pdata[k];
-                for (const QtLayoutBus *u = b; u != NULL;
-                     u = u->owner && u->owner->bus ? qt_layout_find_bus(l, u->owner->bus) : NULL) {
-                    if (u == e) {
-                        need++;
-                        break;
-                    }
-                    if (u->root)
-                        break;
-                }
-            }
+            int need = qt_rules_buses_of_root(l, e);
             below -= need;
             if (e->bus_nr + need > limit)
                 g_ptr_array_add(problems,

@@ -52,6 +52,10 @@ gboolean qt_rules_takes_io_window(const QtLayout *l, const QtLayoutNode *n);
 /* bus numbers the hierarchy under @root takes (the root bus's own included) */
 int qt_rules_bus_numbers_under(const QtLayout *l, const QtLayoutBus *root);
 
+/* the buses of the hierarchy under the root bus @root, @root's own
+ * included, not those of other root buses below it */
+int qt_rules_buses_of_root(const QtLayout *l, const QtLayoutBus *root);
+
 /* I/O windows taken in the I/O space of @root's hierarchy */
 int qt_rules_io_windows_under(const QtLayout *l, const QtLayoutBus *root);
 

@@ -2,6 +2,7 @@
 
 #include "qt-json.h"
 #include "qt-plan.h"
+#include "qt-probe.h"
 #include "qt-qmp.h"
 #include "qt-qtree.h"
 #include "qt-verify.h"
@@ -86,25 +87,6 @@ static void note(Verify *v, const char *id, gboolean ok, const char *fmt, ...)
     if (!ok)
         v->report->ok = FALSE;
     g_ptr_array_add(v->report->items, it);
-}
-
-GPtrArray *qt_verify_numa_args(int nodes)
-{
-    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
-
-    if (nodes <= 0)
-        return a;
-    /* 256 MiB a node: some machines want node memory aligned to that;
-     * memory is mapped lazily and costs nothing here */
-    g_ptr_array_add(a, g_strdup("-m"));
-    g_ptr_array_add(a, g_strdup_printf("%dM", 256 * nodes));
-    for (int i = 0; i < nodes; i++) {
-        g_ptr_array_add(a, g_strdup("-object"));
-        g_ptr_array_add(a, g_strdup_printf("memory-backend-ram,id=qtopo-mem%d,size=256M", i));
-        g_ptr_array_add(a, g_strdup("-numa"));
-        g_ptr_array_add(a, g_strdup_printf("node,nodeid=%d,memdev=qtopo-mem%d", i, i));
-    }
-    return a;
 }
 
 static void finish(GTask *task);
@@ -323,7 +305,7 @@ static void launch(GTask *task)
 {
     Verify *v = g_task_get_task_data(task);
     const QtLayout *l = v->plan->layout;
-    g_autoptr(GPtrArray) numa = qt_verify_numa_args(v->plan->numa_nodes);
+    g_autoptr(GPtrArray) numa = qt_probe_numa_args(v->plan->numa_nodes);
     g_autoptr(GPtrArray) args = qt_plan_qemu_args(l);
 
     v->launches++;

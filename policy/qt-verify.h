@@ -27,9 +27,6 @@ typedef struct {
 void qt_verify_report_free(QtVerifyReport *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtVerifyReport, qt_verify_report_free)
 
-/* the QEMU arguments a verification adds for the plan's NUMA nodes */
-GPtrArray *qt_verify_numa_args(int nodes);
-
 /* the report; an error only when QEMU could not be run at all */
 void qt_verify_plan_async(const QtEmulator *e, const QtPlan *plan, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data);

@@ -23,18 +23,8 @@
  * machine versions differ (e.g. io-reserve on some q35 versions) */
 static const char *const notable_props[] = {"hotplug", "io-reserve", "bus-reserve", NULL};
 
-/* two nodes; 256 MiB each, since some machines want node memory aligned
- * to that (memory is mapped lazily: it costs nothing) */
-/* clang-format off */
-static const char *const numa_args[] = {
-    "-m", "512M",
-    "-object", "memory-backend-ram,id=qtopo-mem0,size=256M",
-    "-numa", "node,nodeid=0,memdev=qtopo-mem0",
-    "-object", "memory-backend-ram,id=qtopo-mem1,size=256M",
-    "-numa", "node,nodeid=1,memdev=qtopo-mem1",
-    NULL,
-};
-/* clang-format on */
+/* the NUMA trials run with two nodes */
+#define NUMA_NODES 2
 
 typedef struct {
     const QtEmulator *e;
@@ -1669,8 +1659,9 @@ static void launch(GTask *task)
     }
     mp->inst = qt_probe_new_instance(mp->e->path, mp->machine, &mp->options);
     if (mp->numa && !mp->bare) {
-        for (const char *const *a = numa_args; *a; a++)
-            qt_qemu_instance_add_arg(mp->inst, *a);
+        g_autoptr(GPtrArray) numa = qt_probe_numa_args(NUMA_NODES);
+        for (guint i = 0; i < numa->len; i++)
+            qt_qemu_instance_add_arg(mp->inst, numa->pdata[i]);
     }
     for (guint i = 0; !mp->bare && i < mp->batch->len; i++) {
         QtTrialDevice *d = mp->batch->pdata[i];
@@ -1892,6 +1883,25 @@ QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopolog
         }
     }
     return r;
+}
+
+GPtrArray *qt_probe_numa_args(int nodes)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+
+    if (nodes <= 0)
+        return a;
+    /* 256 MiB a node, since some machines want node memory aligned to
+     * that; memory is mapped lazily and costs nothing here */
+    g_ptr_array_add(a, g_strdup("-m"));
+    g_ptr_array_add(a, g_strdup_printf("%dM", 256 * nodes));
+    for (int i = 0; i < nodes; i++) {
+        g_ptr_array_add(a, g_strdup("-object"));
+        g_ptr_array_add(a, g_strdup_printf("memory-backend-ram,id=qtopo-mem%d,size=256M", i));
+        g_ptr_array_add(a, g_strdup("-numa"));
+        g_ptr_array_add(a, g_strdup_printf("node,nodeid=%d,memdev=qtopo-mem%d", i, i));
+    }
+    return a;
 }
 
 /* ---- the facts gate ---- */

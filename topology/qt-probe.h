@@ -58,4 +58,8 @@ void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean qt_probe_machines_finish(GAsyncResult *result, GError **error);
 
+/* QEMU arguments for @nodes NUMA nodes of 256 MiB each (memory backends
+ * "qtopo-memN"), for a probe or a verification launch; empty for 0 */
+GPtrArray *qt_probe_numa_args(int nodes);
+
 G_END_DECLS
