@@ -208,7 +208,7 @@ static json_object *class_to_json(const QtTopologyClass *c)
     return o;
 }
 
-static json_object *machine_to_json(const QtMachineType *m)
+json_object *qt_machine_type_to_json(const QtMachineType *m)
 {
     json_object *o = json_object_new_object();
 
@@ -278,7 +278,7 @@ json_object *qt_emulator_to_json(const QtEmulator *e)
     json_object_object_add(doc, "probedAt", json_object_new_int64(e->probed_at));
     json_object_object_add(doc, "probeMs", ms_to_json(e->probe_ms));
     for (guint i = 0; i < sorted_machines->len; i++)
-        json_object_array_add(machines, machine_to_json(sorted_machines->pdata[i]));
+        json_object_array_add(machines, qt_machine_type_to_json(sorted_machines->pdata[i]));
     json_object_object_add(doc, "machines", machines);
     for (guint i = 0; i < sorted_devices->len; i++)
         json_object_array_add(devices, qt_device_type_to_json(sorted_devices->pdata[i]));

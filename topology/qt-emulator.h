@@ -64,5 +64,7 @@ QtEmulator *qt_emulator_from_json(json_object *doc, GError **error);
 json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineType *m,
                                          gboolean explain);
 json_object *qt_device_type_to_json(const QtDeviceType *t);
+/* one machine type as GetMachines lists it */
+json_object *qt_machine_type_to_json(const QtMachineType *m);
 
 G_END_DECLS

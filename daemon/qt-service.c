@@ -1,0 +1,1113 @@
+#include <string.h>
+#include <unistd.h>
+
+#include "qt-cache.h"
+#include "qt-daemon-resources.h"
+#include "qt-json.h"
+#include "qt-place-error.h"
+#include "qt-plan.h"
+#include "qt-probe-error.h"
+#include "qt-probe.h"
+#include "qt-service.h"
+#include "qt-verify.h"
+
+#define TOPOLOGY  "org.qtopo.Topology"
+#define PLACEMENT "org.qtopo.Placement"
+
+/* ---- models, shared by the calls using them ---- */
+
+typedef struct {
+    gint refs;
+    QtEmulator *e;
+} Model;
+
+static Model *model_new(QtEmulator *e)
+{
+    Model *m = g_new0(Model, 1);
+    m->refs = 1;
+    m->e = e;
+    return m;
+}
+
+static Model *model_ref(Model *m)
+{
+    m->refs++;
+    return m;
+}
+
+static void model_unref(Model *m)
+{
+    if (m == NULL || --m->refs > 0)
+        return;
+    qt_emulator_free(m->e);
+    g_free(m);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_unref)
+
+typedef struct _Job Job;
+typedef struct _Req Req;
+
+typedef struct {
+    char *path;
+    Model *model;
+    char *error; /* why the last probe failed */
+    Job *job;    /* queued or running */
+    gboolean configured;
+} Entry;
+
+struct _Job {
+    QtService *svc;
+    Entry *entry;
+    gboolean force;
+    char **machines;    /* NULL: the whole binary */
+    GPtrArray *waiters; /* Req */
+    GCancellable *cancellable;
+    gboolean running;
+    guint done;
+    Model *base; /* machines: the copy being re-probed */
+    gint64 t0;
+};
+
+struct _QtService {
+    QtSettings *settings;
+    gboolean any_emulator;
+    GPtrArray *entries; /* Entry */
+    GQueue queue;       /* Job waiting to run */
+    Job *running;
+    guint busy_calls;
+    QtServiceStatusFunc status;
+    gpointer status_data;
+    GHashTable *interfaces; /* name -> QtVarlinkInterface, for in-process checks */
+    GPtrArray *bindings;    /* Bound, for the server's method table */
+    gboolean check_replies; /* QTOPO_CHECK_REPLIES: replies checked against the IDL */
+};
+
+/* a call in progress, whatever carries it */
+typedef void (*ReqDoneFunc)(Req *r, json_object *reply, const char *error_name,
+                            json_object *error_parameters);
+typedef void (*ModelFunc)(Req *r, Model *m);
+
+struct _Req {
+    QtService *svc;
+    char *iface;  /* "org.qtopo.Placement" */
+    char *method; /* "Place" */
+    json_object *params;
+    gboolean privileged;
+    QtServiceNotifyFunc notify;
+    gpointer notify_data;
+    GCancellable *cancellable;
+    ReqDoneFunc done;
+    gpointer done_data;
+    ModelFunc cont;
+    gboolean had_model;
+    QtPlaceRequest *request;
+    QtPlan *plan;
+    Model *model;
+};
+
+static void job_run_next(QtService *svc);
+static void status_update(QtService *svc);
+
+static void entry_free(Entry *e)
+{
+    g_free(e->path);
+    model_unref(e->model);
+    g_free(e->error);
+    g_free(e);
+}
+
+static void req_free(Req *r)
+{
+    g_free(r->iface);
+    g_free(r->method);
+    json_object_put(r->params);
+    g_clear_object(&r->cancellable);
+    g_clear_pointer(&r->request, qt_place_request_free);
+    g_clear_pointer(&r->plan, qt_plan_free);
+    model_unref(r->model);
+    g_free(r);
+}
+
+static const QtVarlinkMethod *find_method(QtService *svc, const char *iface, const char *method,
+                                          const QtVarlinkInterface **iface_out)
+{
+    const QtVarlinkInterface *i = g_hash_table_lookup(svc->interfaces, iface);
+    if (iface_out)
+        *iface_out = i;
+    return i ? qt_varlink_interface_find_method(i, method) : NULL;
+}
+
+/* the end of a call: exactly one of @reply or @error_name */
+static void req_finish(Req *r, json_object *reply, const char *error_name,
+                       json_object *error_params)
+{
+    QtService *svc = r->svc;
+
+    if (reply != NULL && svc->check_replies) {
+        const QtVarlinkInterface *iface = NULL;
+        const QtVarlinkMethod *m = find_method(svc, r->iface, r->method, &iface);
+        g_autofree char *path = NULL;
+        g_autoptr(GError) error = NULL;
+        if (m && !qt_varlink_type_check(iface, m->out, reply, &path, &error))
+            g_critical("%s.%s: the reply does not match the interface: %s", r->iface, r->method,
+                       error->message);
+    }
+    svc->busy_calls--;
+    r->done(r, reply, error_name, error_params);
+    req_free(r);
+}
+
+static void req_reply(Req *r, json_object *reply)
+{
+    req_finish(r, reply, NULL, NULL);
+}
+
+/* an error of the call's interface ("UnknownEmulator") with its data */
+static void req_error(Req *r, const char *name, json_object *params)
+{
+    g_autofree char *full =
+        strchr(name, '.') ? g_strdup(name) : g_strdup_printf("%s.%s", r->iface, name);
+    req_finish(r, NULL, full, params ? params : json_object_new_object());
+}
+
+static json_object *obj_str(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    json_object *o = json_object_new_object();
+    if (k1)
+        json_object_object_add(o, k1, v1 ? json_object_new_string(v1) : NULL);
+    if (k2)
+        json_object_object_add(o, k2, v2 ? json_object_new_string(v2) : NULL);
+    return o;
+}
+
+/* ---- emulators ---- */
+
+static Entry *entry_add(QtService *svc, const char *path, gboolean configured)
+{
+    Entry *e = g_new0(Entry, 1);
+    e->path = g_strdup(path);
+    e->configured = configured;
+    g_ptr_array_add(svc->entries, e);
+    return e;
+}
+
+static gint entry_cmp(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0((*(Entry *const *)a)->path, (*(Entry *const *)b)->path);
+}
+
+/* by absolute path or file name; --direct also takes any executable */
+static Entry *entry_find(QtService *svc, const char *name)
+{
+    g_autofree char *path = NULL;
+
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        g_autofree char *base = g_path_get_basename(e->path);
+        if (g_str_equal(e->path, name) || (strchr(name, '/') == NULL && g_str_equal(base, name)))
+            return e;
+    }
+    if (!svc->any_emulator)
+        return NULL;
+    path = strchr(name, '/') ? g_canonicalize_filename(name, NULL) : g_find_program_in_path(name);
+    if (path == NULL || !g_file_test(path, G_FILE_TEST_IS_REGULAR) || access(path, X_OK) != 0)
+        return NULL;
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        if (g_str_equal(e->path, path))
+            return e;
+    }
+    return entry_add(svc, path, TRUE);
+}
+
+/* the model is still the binary's: a package upgrade replaces the file */
+static gboolean model_current(Entry *e)
+{
+    QtEmulatorIdentity id;
+
+    if (e->model == NULL)
+        return FALSE;
+    if (!qt_emulator_identity_read(e->path, &id, NULL) ||
+        !qt_emulator_identity_equal(&id, &e->model->e->identity)) {
+        g_message("%s changed since its probe; probing again", e->path);
+        g_clear_pointer(&e->model, model_unref);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean entry_load_cache(QtService *svc, Entry *e)
+{
+    g_autoptr(GError) error = NULL;
+    QtEmulator *model = qt_cache_load(svc->settings->cache_dir, e->path, &error);
+
+    if (model == NULL) {
+        if (!g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND))
+            g_message("cache of %s: %s", e->path, error->message);
+        return FALSE;
+    }
+    model_unref(e->model);
+    e->model = model_new(model);
+    return TRUE;
+}
+
+/* ---- probes ---- */
+
+static QtProbeOptions probe_options(QtService *svc)
+{
+    QtProbeOptions po = {0};
+    const QtSettings *s = svc->settings;
+
+    po.accel = s->accel;
+    po.jobs = s->jobs;
+    po.class_jobs = s->class_jobs;
+    po.startup_timeout_ms = s->startup_timeout_s * 1000;
+    po.command_timeout_ms = s->command_timeout_s * 1000;
+    return po;
+}
+
+static void job_free(Job *job)
+{
+    g_strfreev(job->machines);
+    g_ptr_array_unref(job->waiters);
+    g_clear_object(&job->cancellable);
+    model_unref(job->base);
+    g_free(job);
+}
+
+static Job *job_get(QtService *svc, Entry *e, gboolean force, const char *const *machines)
+{
+    Job *job = e->job;
+
+    if (job != NULL) {
+        /* a probe of the binary runs or waits: join it, widening what it
+         * does when it has not started yet */
+        if (!job->running) {
+            job->force |= force;
+            if (job->machines &&
+                (machines == NULL || !g_strv_equal((const char *const *)job->machines, machines)))
+                g_clear_pointer(&job->machines, g_strfreev);
+        }
+        return job;
+    }
+    job = g_new0(Job, 1);
+    job->svc = svc;
+    job->entry = e;
+    job->force = force;
+    job->machines = machines ? g_strdupv((char **)machines) : NULL;
+    job->waiters = g_ptr_array_new();
+    job->cancellable = g_cancellable_new();
+    e->job = job;
+    g_queue_push_tail(&svc->queue, job);
+    status_update(svc);
+    job_run_next(svc);
+    return job;
+}
+
+static json_object *progress_json(const char *machine, const char *status)
+{
+    json_object *o = json_object_new_object();
+    json_object *p = json_object_new_object();
+
+    json_object_object_add(p, "machine", machine ? json_object_new_string(machine) : NULL);
+    json_object_object_add(p, "status", json_object_new_string(status));
+    json_object_object_add(o, "progress", p);
+    return o;
+}
+
+static void on_job_progress(const char *machine, const char *status, gpointer user_data)
+{
+    Job *job = user_data;
+
+    job->done += machine != NULL;
+    for (guint i = 0; i < job->waiters->len; i++) {
+        Req *r = job->waiters->pdata[i];
+        if (r->notify)
+            r->notify(progress_json(machine, status), r->notify_data);
+    }
+    status_update(job->svc);
+}
+
+static void job_complete(Job *job, QtEmulator *model, const GError *error)
+{
+    QtService *svc = job->svc;
+    Entry *e = job->entry;
+    g_autoptr(GPtrArray) waiters = g_ptr_array_ref(job->waiters);
+
+    if (svc->running == job)
+        svc->running = NULL;
+    e->job = NULL;
+    if (model != NULL) {
+        g_autoptr(GError) local = NULL;
+        if (!qt_cache_store(svc->settings->cache_dir, model, &local))
+            g_warning("cannot store the cache of %s: %s", e->path, local->message);
+        model_unref(e->model);
+        e->model = model_new(model);
+        g_clear_pointer(&e->error, g_free);
+        g_message("%s: probed in %.0f ms", e->path,
+                  (double)(g_get_monotonic_time() - job->t0) / 1000.0);
+    } else {
+        g_free(e->error);
+        e->error = g_strdup(error->message);
+        g_warning("%s: probe failed: %s", e->path, error->message);
+    }
+    for (guint i = 0; i < waiters->len; i++) {
+        Req *r = waiters->pdata[i];
+        if (model != NULL) {
+            r->cont(r, e->model);
+        } else {
+            json_object *p = obj_str("emulator", e->path, "message", error->message);
+            req_error(r, "ProbeFailed", p);
+        }
+    }
+    job_free(job);
+    if (!e->configured && e->job == NULL)
+        g_ptr_array_remove(svc->entries, e);
+    status_update(svc);
+    job_run_next(svc);
+}
+
+static void on_probe_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Job *job = user_data;
+    g_autoptr(GError) error = NULL;
+    QtEmulator *model = qt_probe_emulator_finish(res, &error);
+
+    job_complete(job, model, error);
+}
+
+static void on_machines_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Job *job = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!qt_probe_machines_finish(res, &error)) {
+        job_complete(job, NULL, error);
+        return;
+    }
+    /* the copy now holds the new facts; it replaces the model */
+    job_complete(job, g_steal_pointer(&job->base->e), NULL);
+}
+
+static QtEmulator *model_copy(const QtEmulator *e, GError **error)
+{
+    g_autoptr(json_object) doc = qt_emulator_to_json(e);
+    return qt_emulator_from_json(doc, error);
+}
+
+static void job_run_next(QtService *svc)
+{
+    Job *job;
+    QtProbeOptions po;
+
+    if (svc->running != NULL || g_queue_is_empty(&svc->queue))
+        return;
+    job = g_queue_pop_head(&svc->queue);
+    svc->running = job;
+    job->running = TRUE;
+    job->t0 = g_get_monotonic_time();
+    po = probe_options(svc);
+    if (!job->force && entry_load_cache(svc, job->entry) && model_current(job->entry)) {
+        /* the cache appeared meanwhile (another qtopoctl --direct) */
+        Model *m = model_ref(job->entry->model);
+        QtEmulator *copy = NULL;
+        g_autoptr(GError) error = NULL;
+        copy = model_copy(m->e, &error);
+        model_unref(m);
+        if (copy != NULL) {
+            job_complete(job, copy, NULL);
+            return;
+        }
+    }
+    if (job->machines != NULL && job->entry->model != NULL) {
+        g_autoptr(GError) error = NULL;
+        QtEmulator *copy = model_copy(job->entry->model->e, &error);
+        if (copy == NULL) {
+            job_complete(job, NULL, error);
+            return;
+        }
+        for (char **m = job->machines; *m; m++) {
+            if (qt_emulator_find_machine(copy, *m) == NULL) {
+                g_autoptr(GError) nf =
+                    g_error_new(QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
+                                "%s has no machine type '%s'", job->entry->path, *m);
+                qt_emulator_free(copy);
+                job_complete(job, NULL, nf);
+                return;
+            }
+        }
+        job->base = model_new(copy);
+        g_message("%s: probing %u machine type(s) again", job->entry->path,
+                  g_strv_length(job->machines));
+        qt_probe_machines_async(copy, (const char *const *)job->machines, &po, job->cancellable,
+                                on_machines_done, job);
+        return;
+    }
+    g_message("%s: probing", job->entry->path);
+    qt_probe_emulator_async(job->entry->path, &po, on_job_progress, job, job->cancellable,
+                            on_probe_done, job);
+}
+
+/* call @cont with the emulator's model: at once when it is loaded, after
+ * the (one, shared) probe otherwise */
+static void with_model(Req *r, const char *name, ModelFunc cont)
+{
+    QtService *svc = r->svc;
+    Entry *e = name ? entry_find(svc, name) : NULL;
+
+    if (e == NULL) {
+        req_error(r, "UnknownEmulator", obj_str("emulator", name ? name : "", NULL, NULL));
+        return;
+    }
+    r->cont = cont;
+    r->had_model = model_current(e);
+    if (r->had_model && e->job == NULL) {
+        cont(r, e->model);
+        return;
+    }
+    if (e->model == NULL && e->job == NULL && entry_load_cache(svc, e) && model_current(e)) {
+        r->had_model = TRUE;
+        cont(r, e->model);
+        return;
+    }
+    if (r->had_model && e->job != NULL && e->job->machines == NULL && !e->job->force) {
+        cont(r, e->model);
+        return;
+    }
+    g_ptr_array_add(job_get(svc, e, FALSE, NULL)->waiters, r);
+}
+
+void qt_service_cancel_probes(QtService *svc)
+{
+    g_autoptr(GError) error =
+        g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "qtopod is shutting down");
+
+    while (!g_queue_is_empty(&svc->queue)) {
+        Job *job = g_queue_pop_head(&svc->queue);
+        job->running = FALSE;
+        job_complete(job, NULL, error);
+    }
+    if (svc->running)
+        g_cancellable_cancel(svc->running->cancellable);
+}
+
+guint qt_service_n_busy(QtService *svc)
+{
+    return g_queue_get_length(&svc->queue) + (svc->running != NULL) + svc->busy_calls;
+}
+
+static void status_update(QtService *svc)
+{
+    g_autofree char *status = NULL;
+    guint loaded = 0;
+
+    if (svc->status == NULL)
+        return;
+    for (guint i = 0; i < svc->entries->len; i++)
+        loaded += ((Entry *)svc->entries->pdata[i])->model != NULL;
+    if (svc->running)
+        status = g_strdup_printf("probing %s: %u machine types done; %u queued; %u of %u "
+                                 "emulators ready",
+                                 svc->running->entry->path, svc->running->done,
+                                 g_queue_get_length(&svc->queue), loaded, svc->entries->len);
+    else
+        status = g_strdup_printf("%u of %u emulators ready", loaded, svc->entries->len);
+    svc->status(status, svc->status_data);
+}
+
+/* ---- org.qtopo.Topology ---- */
+
+static const char *entry_state(Entry *e)
+{
+    if (e->job && e->job->running)
+        return "probing";
+    if (e->model)
+        return "probed";
+    if (e->error)
+        return "failed";
+    return "notProbed";
+}
+
+static void h_list_emulators(Req *r)
+{
+    json_object *arr = json_object_new_array();
+    json_object *reply = json_object_new_object();
+
+    for (guint i = 0; i < r->svc->entries->len; i++) {
+        Entry *e = r->svc->entries->pdata[i];
+        json_object *o = json_object_new_object();
+        if (!e->configured)
+            continue;
+        if (e->model == NULL && e->job == NULL)
+            entry_load_cache(r->svc, e);
+        json_object_object_add(o, "path", json_object_new_string(e->path));
+        json_object_object_add(o, "state", json_object_new_string(entry_state(e)));
+        if (e->model) {
+            const QtEmulator *m = e->model->e;
+            json_object_object_add(o, "version", json_object_new_string(m->version));
+            json_object_object_add(o, "target", json_object_new_string(m->target));
+            json_object_object_add(o, "machines", json_object_new_int((int)m->machines->len));
+            json_object_object_add(o, "classes", json_object_new_int((int)m->classes->len));
+        }
+        if (e->error)
+            json_object_object_add(o, "error", json_object_new_string(e->error));
+        json_object_array_add(arr, o);
+    }
+    json_object_object_add(reply, "emulators", arr);
+    req_reply(r, reply);
+}
+
+static guint count_status(const QtEmulator *e, QtMachineStatus status)
+{
+    guint n = 0;
+    for (guint i = 0; i < e->machines->len; i++)
+        n += ((QtMachineType *)e->machines->pdata[i])->status == status;
+    return n;
+}
+
+static void cont_probe_summary(Req *r, Model *m)
+{
+    const QtEmulator *e = m->e;
+    json_object *s = json_object_new_object();
+    json_object *reply = json_object_new_object();
+
+    json_object_object_add(s, "emulator", json_object_new_string(e->path));
+    json_object_object_add(s, "version", json_object_new_string(e->version ? e->version : ""));
+    json_object_object_add(s, "target", json_object_new_string(e->target ? e->target : ""));
+    json_object_object_add(s, "machines", json_object_new_int((int)e->machines->len));
+    json_object_object_add(s, "ok", json_object_new_int((int)count_status(e, QT_MACHINE_OK)));
+    json_object_object_add(s, "failed",
+                           json_object_new_int((int)count_status(e, QT_MACHINE_FAILED)));
+    json_object_object_add(s, "classes", json_object_new_int((int)e->classes->len));
+    json_object_object_add(s, "probeMs", json_object_new_double(e->probe_ms));
+    json_object_object_add(s, "cached", json_object_new_boolean(r->had_model));
+    json_object_object_add(reply, "summary", s);
+    req_reply(r, reply);
+}
+
+static void h_probe(Req *r)
+{
+    with_model(r, qt_json_get_string(r->params, "emulator"), cont_probe_summary);
+}
+
+static void h_reprobe(Req *r)
+{
+    const char *name = qt_json_get_string(r->params, "emulator");
+    json_object *ms = qt_json_get_typed(r->params, "machines", json_type_array);
+    g_autoptr(GPtrArray) machines = NULL;
+    Entry *e;
+
+    if (!r->privileged) {
+        req_error(r, "org.varlink.service.PermissionDenied", NULL);
+        return;
+    }
+    e = entry_find(r->svc, name);
+    if (e == NULL) {
+        req_error(r, "UnknownEmulator", obj_str("emulator", name, NULL, NULL));
+        return;
+    }
+    if (ms != NULL && json_object_array_length(ms) > 0) {
+        machines = g_ptr_array_new();
+        for (gsize i = 0; i < json_object_array_length(ms); i++)
+            g_ptr_array_add(machines,
+                            (char *)json_object_get_string(json_object_array_get_idx(ms, i)));
+        g_ptr_array_add(machines, NULL);
+        /* machines are re-probed into the existing model: load it first */
+        if (e->model == NULL)
+            entry_load_cache(r->svc, e);
+        if (e->model != NULL) {
+            for (guint i = 0; i + 1 < machines->len; i++) {
+                if (qt_emulator_find_machine(e->model->e, machines->pdata[i]) == NULL) {
+                    json_object *p = obj_str("emulator", e->path, "machine", machines->pdata[i]);
+                    req_error(r, "UnknownMachine", p);
+                    return;
+                }
+            }
+        }
+    }
+    r->cont = cont_probe_summary;
+    r->had_model = FALSE;
+    g_ptr_array_add(
+        job_get(r->svc, e, TRUE, machines ? (const char *const *)machines->pdata : NULL)->waiters,
+        r);
+}
+
+static void cont_machines(Req *r, Model *m)
+{
+    json_object *reply = json_object_new_object();
+    json_object *arr = json_object_new_array();
+
+    for (guint i = 0; i < m->e->machines->len; i++)
+        json_object_array_add(arr, qt_machine_type_to_json(m->e->machines->pdata[i]));
+    json_object_object_add(reply, "machines", arr);
+    req_reply(r, reply);
+}
+
+static void h_get_machines(Req *r)
+{
+    with_model(r, qt_json_get_string(r->params, "emulator"), cont_machines);
+}
+
+static void cont_machine(Req *r, Model *m)
+{
+    const char *name = qt_json_get_string(r->params, "machine");
+    const QtMachineType *mt = qt_emulator_find_machine(m->e, name);
+
+    if (mt == NULL) {
+        req_error(r, "UnknownMachine", obj_str("emulator", m->e->path, "machine", name));
+        return;
+    }
+    req_reply(r,
+              qt_emulator_machine_to_json(m->e, mt, qt_json_get_bool(r->params, "explain", FALSE)));
+}
+
+static void h_get_machine(Req *r)
+{
+    with_model(r, qt_json_get_string(r->params, "emulator"), cont_machine);
+}
+
+static void cont_devices(Req *r, Model *m)
+{
+    const char *role_name = qt_json_get_string(r->params, "role");
+    g_autoptr(GPtrArray) sorted = qt_emulator_sorted_devices(m->e);
+    json_object *arr, *reply;
+    QtRole role = QT_ROLE_ENDPOINT;
+
+    if (role_name && !qt_role_from_string(role_name, &role)) {
+        req_error(r, "UnknownRole", obj_str("role", role_name, NULL, NULL));
+        return;
+    }
+    arr = json_object_new_array();
+    for (guint i = 0; i < sorted->len; i++) {
+        const QtDeviceType *t = sorted->pdata[i];
+        if (role_name == NULL || t->role == role)
+            json_object_array_add(arr, qt_device_type_to_json(t));
+    }
+    reply = json_object_new_object();
+    json_object_object_add(reply, "devices", arr);
+    req_reply(r, reply);
+}
+
+static void h_get_devices(Req *r)
+{
+    with_model(r, qt_json_get_string(r->params, "emulator"), cont_devices);
+}
+
+/* ---- org.qtopo.Placement ---- */
+
+/* "disk3: no free slot..." names the device when disk3 is one of the
+ * request's ids */
+static char *error_device(const QtPlaceRequest *req, const char *message)
+{
+    const char *colon = strstr(message, ": ");
+    g_autofree char *id = colon ? g_strndup(message, (gsize)(colon - message)) : NULL;
+    GPtrArray *lists[2] = {req ? req->devices : NULL, req ? req->existing : NULL};
+
+    if (id == NULL)
+        return NULL;
+    for (int l = 0; l < 2; l++)
+        for (guint i = 0; lists[l] && i < lists[l]->len; i++)
+            if (g_strcmp0(((QtPlaceItem *)lists[l]->pdata[i])->id, id) == 0)
+                return g_steal_pointer(&id);
+    return NULL;
+}
+
+/* the one place internal placement errors become the interface's */
+static void place_error(Req *r, const GError *error)
+{
+    const char *name = qt_place_error_name(error);
+    json_object *p = json_object_new_object();
+
+    if (error->domain != QT_PLACE_ERROR) {
+        json_object_put(p);
+        req_error(
+            r, "ProbeFailed",
+            obj_str("emulator", r->model ? r->model->e->path : "", "message", error->message));
+        return;
+    }
+    switch (error->code) {
+    case QT_PLACE_ERROR_UNKNOWN_MACHINE:
+        json_object_object_add(p, "machine",
+                               json_object_new_string(r->request ? r->request->machine : ""));
+        break;
+    case QT_PLACE_ERROR_INVALID_REQUEST: {
+        const char *colon = strstr(error->message, ": ");
+        g_autofree char *field = g_str_has_prefix(error->message, "request") && colon
+                                     ? g_strndup(error->message, (gsize)(colon - error->message))
+                                     : NULL;
+        json_object_object_add(p, "field", field ? json_object_new_string(field) : NULL);
+        break;
+    }
+    case QT_PLACE_ERROR_UNKNOWN_DEVICE:
+    case QT_PLACE_ERROR_INVALID_ADDRESS:
+    case QT_PLACE_ERROR_RESOURCE_EXHAUSTED:
+    case QT_PLACE_ERROR_NO_HOTPLUG_SLOT: {
+        g_autofree char *dev = error_device(r->request, error->message);
+        json_object_object_add(p, "device", dev ? json_object_new_string(dev) : NULL);
+        break;
+    }
+    default:
+        break;
+    }
+    json_object_object_add(p, "message", json_object_new_string(error->message));
+    req_error(r, name, p);
+}
+
+static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Req *r = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVerifyReport) report = qt_verify_plan_finish(res, &error);
+    json_object *doc;
+
+    if (report == NULL) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "message", json_object_new_string(error->message));
+        req_error(r, "VerifyFailed", p);
+        return;
+    }
+    doc = qt_plan_to_json(r->plan);
+    json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
+    req_reply(r, doc);
+}
+
+static void cont_place(Req *r, Model *m)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean hotplug = g_str_equal(r->method, "Hotplug");
+
+    r->plan = hotplug ? qt_hotplug(m->e, r->request, &error) : qt_place(m->e, r->request, &error);
+    if (r->plan == NULL) {
+        place_error(r, error);
+        return;
+    }
+    if (r->request->verify) {
+        r->model = model_ref(m);
+        qt_verify_plan_async(m->e, r->plan, r->cancellable, on_verified, r);
+        return;
+    }
+    req_reply(r, qt_plan_to_json(r->plan));
+}
+
+static void cont_validate(Req *r, Model *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) problems = qt_validate(m->e, r->request, &error);
+
+    if (problems == NULL) {
+        place_error(r, error);
+        return;
+    }
+    req_reply(r, qt_problems_to_json(problems));
+}
+
+static void h_placement(Req *r)
+{
+    g_autoptr(GError) error = NULL;
+    const QtSettings *s = r->svc->settings;
+
+    r->request = qt_place_request_from_json(r->params, &error);
+    if (r->request == NULL) {
+        place_error(r, error);
+        return;
+    }
+    if (r->request->spares < 0 && s->spare_slots >= 0)
+        r->request->spares = s->spare_slots;
+    if (r->request->controller_models == NULL && s->controller_models != NULL)
+        r->request->controller_models = g_strdupv(s->controller_models);
+    with_model(r, r->request->emulator,
+               g_str_equal(r->method, "Validate") ? cont_validate : cont_place);
+}
+
+/* ---- dispatch ---- */
+
+typedef struct {
+    const char *iface;
+    const char *method;
+    void (*handler)(Req *r);
+} Handler;
+
+static const Handler handlers[] = {
+    {TOPOLOGY, "ListEmulators", h_list_emulators},
+    {TOPOLOGY, "Probe", h_probe},
+    {TOPOLOGY, "Reprobe", h_reprobe},
+    {TOPOLOGY, "GetMachines", h_get_machines},
+    {TOPOLOGY, "GetMachine", h_get_machine},
+    {TOPOLOGY, "GetDevices", h_get_devices},
+    {PLACEMENT, "Place", h_placement},
+    {PLACEMENT, "Validate", h_placement},
+    {PLACEMENT, "Hotplug", h_placement},
+};
+
+static Req *req_new(QtService *svc, const char *iface, const char *method, json_object *params,
+                    gboolean privileged, QtServiceNotifyFunc notify, gpointer notify_data,
+                    GCancellable *cancellable, ReqDoneFunc done, gpointer done_data)
+{
+    Req *r = g_new0(Req, 1);
+
+    r->svc = svc;
+    r->iface = g_strdup(iface);
+    r->method = g_strdup(method);
+    r->params = json_object_get(params);
+    r->privileged = privileged;
+    r->notify = notify;
+    r->notify_data = notify_data;
+    r->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
+    r->done = done;
+    r->done_data = done_data;
+    svc->busy_calls++;
+    return r;
+}
+
+static const Handler *find_handler(const char *iface, const char *method)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(handlers); i++)
+        if (g_str_equal(handlers[i].iface, iface) && g_str_equal(handlers[i].method, method))
+            return &handlers[i];
+    return NULL;
+}
+
+/* in-process calls: a GTask carries the outcome */
+typedef struct {
+    json_object *reply;
+    char *error_name;
+    json_object *error_params;
+} Outcome;
+
+static void outcome_free(Outcome *o)
+{
+    json_object_put(o->reply);
+    g_free(o->error_name);
+    json_object_put(o->error_params);
+    g_free(o);
+}
+
+static void task_done(Req *r, json_object *reply, const char *error_name, json_object *error_params)
+{
+    GTask *task = r->done_data;
+    Outcome *o = g_new0(Outcome, 1);
+
+    o->reply = reply;
+    o->error_name = g_strdup(error_name);
+    o->error_params = error_params;
+    g_task_return_pointer(task, o, (GDestroyNotify)outcome_free);
+    g_object_unref(task);
+}
+
+void qt_service_call_async(QtService *svc, const char *method, json_object *parameters,
+                           gboolean privileged, QtServiceNotifyFunc notify, gpointer notify_data,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    const char *dot = strrchr(method, '.');
+    g_autofree char *iface_name = dot ? g_strndup(method, (gsize)(dot - method)) : g_strdup("");
+    const QtVarlinkInterface *iface = NULL;
+    const QtVarlinkMethod *m = dot ? find_method(svc, iface_name, dot + 1, &iface) : NULL;
+    const Handler *h = dot ? find_handler(iface_name, dot + 1) : NULL;
+    g_autoptr(json_object) params =
+        parameters ? json_object_get(parameters) : json_object_new_object();
+    g_autofree char *path = NULL;
+    Req *r;
+
+    r = req_new(svc, iface_name, dot ? dot + 1 : method, params, privileged, notify, notify_data,
+                cancellable, task_done, task);
+    if (m == NULL || h == NULL) {
+        json_object *p = obj_str("method", method, NULL, NULL);
+        req_error(r, "org.varlink.service.MethodNotFound", p);
+        return;
+    }
+    if (!qt_varlink_type_check(iface, m->in, params, &path, NULL)) {
+        req_error(r, "org.varlink.service.InvalidParameter",
+                  obj_str("parameter", path ? path : "parameters", NULL, NULL));
+        return;
+    }
+    h->handler(r);
+}
+
+json_object *qt_service_call_finish(QtService *svc, GAsyncResult *result, char **error_name,
+                                    json_object **error_parameters, GError **error)
+{
+    Outcome *o = g_task_propagate_pointer(G_TASK(result), error);
+    json_object *reply;
+
+    if (o == NULL)
+        return NULL;
+    if (o->error_name != NULL) {
+        g_set_error(error, QT_VARLINK_ERROR, QT_VARLINK_ERROR_REMOTE, "%s %s", o->error_name,
+                    json_object_to_json_string_ext(
+                        o->error_params, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (error_name)
+            *error_name = g_steal_pointer(&o->error_name);
+        if (error_parameters)
+            *error_parameters = g_steal_pointer(&o->error_params);
+        outcome_free(o);
+        return NULL;
+    }
+    reply = g_steal_pointer(&o->reply);
+    outcome_free(o);
+    return reply;
+}
+
+/* varlink calls: the reply goes straight to the connection */
+static void varlink_done(Req *r, json_object *reply, const char *error_name,
+                         json_object *error_params)
+{
+    QtVarlinkCall *call = r->done_data;
+
+    if (error_name)
+        qt_varlink_call_error(call, error_name, error_params);
+    else
+        qt_varlink_call_reply(call, reply);
+    qt_varlink_call_unref(call);
+}
+
+static void varlink_notify(json_object *parameters, gpointer user_data)
+{
+    qt_varlink_call_notify(user_data, parameters);
+}
+
+typedef struct {
+    QtService *svc;
+    const Handler *handler;
+} Bound;
+
+static void on_varlink_call(QtVarlinkCall *call, json_object *parameters, gpointer user_data)
+{
+    Bound *b = user_data;
+    QtService *svc = b->svc;
+    uid_t uid = (uid_t)-1;
+    gboolean privileged = FALSE;
+    Req *r;
+
+    /* Reprobe runs QEMU on request: root, or the configured group */
+    if (qt_varlink_call_get_peer(call, &uid, NULL, NULL))
+        privileged = uid == 0 || (svc->settings->socket_gid != (gid_t)-1 &&
+                                  qt_varlink_call_peer_in_group(call, svc->settings->socket_gid));
+    r = req_new(svc, b->handler->iface, b->handler->method, parameters, privileged,
+                qt_varlink_call_wants_more(call) ? varlink_notify : NULL, call,
+                qt_varlink_call_get_cancellable(call), varlink_done, qt_varlink_call_ref(call));
+    b->handler->handler(r);
+}
+
+static GBytes *interface_bytes(const char *name)
+{
+    g_autofree char *path = g_strdup_printf("/org/qtopo/daemon/%s.varlink", name);
+    return g_resource_lookup_data(qt_daemon_get_resource(), path, 0, NULL);
+}
+
+const char *qt_service_interface_description(const char *name)
+{
+    g_autoptr(GBytes) bytes = interface_bytes(name);
+    /* resource data is static: it outlives the GBytes */
+    return bytes ? g_bytes_get_data(bytes, NULL) : NULL;
+}
+
+gboolean qt_service_bind(QtService *svc, QtVarlinkServer *server, GError **error)
+{
+    static const char *const names[] = {TOPOLOGY, PLACEMENT};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
+        if (!qt_varlink_server_add_interface(server, qt_service_interface_description(names[i]),
+                                             error))
+            return FALSE;
+    for (gsize i = 0; i < G_N_ELEMENTS(handlers); i++) {
+        g_autofree char *full = g_strdup_printf("%s.%s", handlers[i].iface, handlers[i].method);
+        Bound *b = g_new0(Bound, 1);
+        b->svc = svc;
+        b->handler = &handlers[i];
+        g_ptr_array_add(svc->bindings, b);
+        if (!qt_varlink_server_bind(server, full, on_varlink_call, b, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- life cycle ---- */
+
+QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
+{
+    QtService *svc = g_new0(QtService, 1);
+    static const char *const names[] = {TOPOLOGY, PLACEMENT};
+
+    svc->settings = settings;
+    svc->any_emulator = any_emulator;
+    svc->entries = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
+    svc->bindings = g_ptr_array_new_with_free_func(g_free);
+    svc->interfaces = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify)qt_varlink_interface_free);
+    svc->check_replies = g_getenv("QTOPO_CHECK_REPLIES") != NULL;
+    g_queue_init(&svc->queue);
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autoptr(GError) error = NULL;
+        QtVarlinkInterface *iface =
+            qt_varlink_interface_parse(qt_service_interface_description(names[i]), &error);
+        /* built into the binary and checked by the tests */
+        g_assert_no_error(error);
+        g_hash_table_insert(svc->interfaces, iface->name, iface);
+    }
+    qt_service_reload(svc, NULL);
+    return svc;
+}
+
+void qt_service_free(QtService *svc)
+{
+    if (svc == NULL)
+        return;
+    g_queue_clear(&svc->queue);
+    g_ptr_array_unref(svc->entries);
+    g_ptr_array_unref(svc->bindings);
+    g_hash_table_unref(svc->interfaces);
+    qt_settings_free(svc->settings);
+    g_free(svc);
+}
+
+void qt_service_set_status_func(QtService *svc, QtServiceStatusFunc func, gpointer user_data)
+{
+    svc->status = func;
+    svc->status_data = user_data;
+}
+
+const QtSettings *qt_service_get_settings(QtService *svc)
+{
+    return svc->settings;
+}
+
+void qt_service_reload(QtService *svc, QtSettings *settings)
+{
+    g_autoptr(GPtrArray) paths = NULL;
+    g_autoptr(GHashTable) wanted = g_hash_table_new(g_str_hash, g_str_equal);
+
+    if (settings != NULL) {
+        qt_settings_free(svc->settings);
+        svc->settings = settings;
+    }
+    paths = qt_settings_expand_emulators(svc->settings);
+    for (guint i = 0; i < paths->len; i++)
+        g_hash_table_add(wanted, paths->pdata[i]);
+    for (guint i = svc->entries->len; i-- > 0;) {
+        Entry *e = svc->entries->pdata[i];
+        e->configured =
+            g_hash_table_contains(wanted, e->path) || (svc->any_emulator && e->configured);
+        g_hash_table_remove(wanted, e->path);
+        /* one being probed goes when its probe ends */
+        if (!e->configured && e->job == NULL)
+            g_ptr_array_remove_index(svc->entries, i);
+    }
+    for (guint i = 0; i < paths->len; i++)
+        if (g_hash_table_contains(wanted, paths->pdata[i]))
+            entry_add(svc, paths->pdata[i], TRUE);
+    g_ptr_array_sort(svc->entries, entry_cmp);
+    status_update(svc);
+}
+
+void qt_service_start(QtService *svc)
+{
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        if (e->model == NULL && e->job == NULL && !entry_load_cache(svc, e) &&
+            svc->settings->probe_at_start)
+            job_get(svc, e, FALSE, NULL);
+    }
+    status_update(svc);
+}

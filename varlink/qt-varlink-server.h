@@ -1,0 +1,115 @@
+/* QtVarlinkServer: the server side of the varlink protocol (varlink.org) on
+ * GIO sockets.
+ *
+ * Messages are JSON objects ended by one NUL byte.  Calls on a connection
+ * are answered in the order they arrived, even when a later call's handler
+ * finishes first (its replies wait).  A call's parameters are checked
+ * against its method's input type in the interface description before the
+ * handler runs, so handlers never see a mistyped field.
+ *
+ * Protocol-level failures of the peer (a message that is not JSON, not an
+ * object, or has no method) are answered with the errors of the
+ * org.qtopo.Protocol interface, served like any other; a message larger
+ * than the limit is answered with MessageTooLarge and the connection is
+ * closed, since the stream cannot be resynchronised.
+ *
+ * Every connection has two deadlines: idle (no call in flight and nothing
+ * received) and I/O (a message started but not finished, or replies the
+ * peer does not read).  Past either the connection is closed; so is every
+ * connection over the limit. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-c/json.h>
+#include <sys/types.h>
+
+#include "qt-varlink-idl.h"
+
+G_BEGIN_DECLS
+
+#define QT_VARLINK_ERROR (qt_varlink_error_quark())
+GQuark qt_varlink_error_quark(void);
+
+typedef enum {
+    QT_VARLINK_ERROR_IO,       /* the socket failed or the peer went away */
+    QT_VARLINK_ERROR_PROTOCOL, /* the peer broke the protocol */
+    QT_VARLINK_ERROR_TIMEOUT,  /* no reply in time */
+    QT_VARLINK_ERROR_REMOTE,   /* the peer answered with a varlink error */
+} QtVarlinkErrorCode;
+
+/* the limits a server enforces; 0 in a field means its default */
+typedef struct {
+    gsize max_message_size; /* bytes, default 16 MiB */
+    guint max_connections;  /* default 256 */
+    guint idle_timeout_ms;  /* default 300 s; G_MAXUINT: none */
+    guint io_timeout_ms;    /* default 10 s */
+} QtVarlinkLimits;
+
+typedef struct _QtVarlinkServer QtVarlinkServer;
+typedef struct _QtVarlinkCall QtVarlinkCall;
+
+/* a method's handler.  @parameters is borrowed and already checked against
+ * the method's input type.  The handler (now or later) ends the call with
+ * qt_varlink_call_reply() or qt_varlink_call_error(); it takes a reference
+ * with qt_varlink_call_ref() to answer after returning. */
+typedef void (*QtVarlinkMethodFunc)(QtVarlinkCall *call, json_object *parameters,
+                                    gpointer user_data);
+
+QtVarlinkServer *qt_varlink_server_new(const char *vendor, const char *product, const char *version,
+                                       const char *url);
+void qt_varlink_server_free(QtVarlinkServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtVarlinkServer, qt_varlink_server_free)
+
+void qt_varlink_server_set_limits(QtVarlinkServer *server, const QtVarlinkLimits *limits);
+
+/* add an interface from its description (org.varlink.service and
+ * org.qtopo.Protocol are built in) */
+gboolean qt_varlink_server_add_interface(QtVarlinkServer *server, const char *description,
+                                         GError **error);
+/* bind @method ("org.example.Iface.Method") of an added interface */
+gboolean qt_varlink_server_bind(QtVarlinkServer *server, const char *method,
+                                QtVarlinkMethodFunc func, gpointer user_data, GError **error);
+
+/* listen on an inherited, already listening socket (socket activation) */
+gboolean qt_varlink_server_listen_fd(QtVarlinkServer *server, int fd, GError **error);
+/* bind and listen on a UNIX socket path (a stale socket there is removed) */
+gboolean qt_varlink_server_listen_path(QtVarlinkServer *server, const char *path, GError **error);
+
+guint qt_varlink_server_n_connections(QtVarlinkServer *server);
+/* called whenever the number of connections changes */
+void qt_varlink_server_set_connections_changed(QtVarlinkServer *server, GCallback func,
+                                               gpointer user_data);
+/* stop accepting and close every connection */
+void qt_varlink_server_shutdown(QtVarlinkServer *server);
+
+/* the interface an added method belongs to, for replies checked in tests */
+const QtVarlinkInterface *qt_varlink_server_find_interface(QtVarlinkServer *server,
+                                                           const char *name);
+
+/* ---- calls ---- */
+
+QtVarlinkCall *qt_varlink_call_ref(QtVarlinkCall *call);
+void qt_varlink_call_unref(QtVarlinkCall *call);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtVarlinkCall, qt_varlink_call_unref)
+
+const char *qt_varlink_call_get_method(QtVarlinkCall *call); /* fully qualified */
+gboolean qt_varlink_call_wants_more(QtVarlinkCall *call);
+gboolean qt_varlink_call_is_oneway(QtVarlinkCall *call);
+/* cancelled when the peer's connection closes */
+GCancellable *qt_varlink_call_get_cancellable(QtVarlinkCall *call);
+/* the peer's credentials at connect time; FALSE when unknown */
+gboolean qt_varlink_call_get_peer(QtVarlinkCall *call, uid_t *uid, gid_t *gid, pid_t *pid);
+/* is @gid the peer's primary or one of its supplementary groups */
+gboolean qt_varlink_call_peer_in_group(QtVarlinkCall *call, gid_t gid);
+
+/* the final reply (takes @parameters; NULL for none) */
+void qt_varlink_call_reply(QtVarlinkCall *call, json_object *parameters);
+/* an intermediate reply ("continues": true); only when the call asked for
+ * more, otherwise dropped */
+void qt_varlink_call_notify(QtVarlinkCall *call, json_object *parameters);
+/* the final reply: an error (fully qualified name) with data */
+void qt_varlink_call_error(QtVarlinkCall *call, const char *error, json_object *parameters);
+/* org.varlink.service.InvalidParameter naming @parameter */
+void qt_varlink_call_invalid_parameter(QtVarlinkCall *call, const char *parameter);
+
+G_END_DECLS
