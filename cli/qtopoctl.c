@@ -1,20 +1,24 @@
 /* qtopoctl: the qtopo command-line client.
  *
- * Until the daemon exists every command runs in-process (--direct); the
- * subcommand table below is the single source of the help text. */
+ * Every command is one method call: to qtopod over varlink by default, or
+ * in-process with --direct, through the same QtService the daemon serves,
+ * so both give the same reply document.  --json prints that document
+ * unchanged; otherwise it is rendered for a human.  The subcommand table
+ * below is the single source of the help text. */
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "qt-config.h"
 #include "qt-cache.h"
-#include "qt-probe.h"
-#include "qt-qmp.h"
-#include "qt-probe-error.h"
-#include "qt-place-error.h"
-#include "qt-plan.h"
-#include "qt-rules.h"
-#include "qt-verify.h"
+#include "qt-config.h"
+#include "qt-json.h"
+#include "qt-service.h"
+#include "qt-sync.h"
+#include "qt-varlink-client.h"
+
+#define DEFAULT_SOCKET "/run/qtopo/varlink"
+/* the request document, from a file or standard input ("-"), bounded */
+#define MAX_REQUEST_BYTES (16 * 1024 * 1024)
 
 typedef struct {
     gboolean direct;
@@ -30,6 +34,9 @@ typedef struct {
     char *cache_dir;
     char *role;
     char **machines;
+    /* the connection or the in-process service, made on first use */
+    QtVarlinkClient *client;
+    QtService *service;
 } CtlOptions;
 
 typedef int (*CtlFunc)(CtlOptions *opts, int argc, char **argv);
@@ -44,37 +51,24 @@ typedef struct {
 enum {
     EXIT_OK = 0,
     EXIT_FAILURE_GENERIC = 1,
-    EXIT_USAGE = 2,
-    EXIT_QEMU = 3,
-    EXIT_NOT_FOUND = 4,
+    EXIT_USAGE = 2,     /* bad command line, malformed request */
+    EXIT_QEMU = 3,      /* QEMU failed: a probe, a machine type */
+    EXIT_NOT_FOUND = 4, /* no such emulator, machine type, device type, role */
     EXIT_PLACEMENT = 5, /* the request cannot be placed, or breaks rules */
+    EXIT_NO_DAEMON = 6, /* qtopod cannot be reached */
+    EXIT_DENIED = 7,    /* qtopod refused: permission */
 };
 
 static void ctl_options_clear(CtlOptions *opts)
 {
+    g_clear_pointer(&opts->client, qt_varlink_client_free);
+    g_clear_pointer(&opts->service, qt_service_free);
     g_clear_pointer(&opts->socket_path, g_free);
     g_clear_pointer(&opts->accel, g_free);
     g_clear_pointer(&opts->cache_dir, g_free);
     g_clear_pointer(&opts->role, g_free);
     g_clear_pointer(&opts->request, g_free);
     g_clear_pointer(&opts->machines, g_strfreev);
-}
-
-static int report_error(const char *what, const GError *error)
-{
-    g_printerr("qtopoctl: %s: %s\n", what, error->message);
-    if (error->domain == QT_QMP_ERROR)
-        return EXIT_QEMU;
-    if (error->domain == QT_PROBE_ERROR && error->code == QT_PROBE_ERROR_NOT_FOUND)
-        return EXIT_NOT_FOUND;
-    if (error->domain == QT_PLACE_ERROR && error->code == QT_PLACE_ERROR_INVALID_REQUEST)
-        return EXIT_USAGE;
-    if (error->domain == QT_PLACE_ERROR && (error->code == QT_PLACE_ERROR_UNKNOWN_MACHINE ||
-                                            error->code == QT_PLACE_ERROR_UNKNOWN_DEVICE))
-        return EXIT_NOT_FOUND;
-    if (error->domain == QT_PLACE_ERROR)
-        return EXIT_PLACEMENT;
-    return EXIT_FAILURE_GENERIC;
 }
 
 static void print_json(json_object *o)
@@ -84,575 +78,655 @@ static void print_json(json_object *o)
                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static void on_progress(const char *machine, const char *status, gpointer user_data)
+/* ---- calls ---- */
+
+typedef struct {
+    json_object *reply;
+    char *error_name;
+    json_object *error_params;
+    int rc; /* when the call itself failed */
+} CtlReply;
+
+static void ctl_reply_clear(CtlReply *r)
+{
+    g_clear_pointer(&r->reply, json_object_put);
+    g_clear_pointer(&r->error_name, g_free);
+    g_clear_pointer(&r->error_params, json_object_put);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlReply, ctl_reply_clear)
+
+static void on_progress(json_object *params, gpointer user_data)
 {
     CtlOptions *opts = user_data;
+    json_object *p = qt_json_get_typed(params, "progress", json_type_object);
 
-    if (opts->verbose)
-        g_printerr("  %-28s %s\n", machine ? machine : "(binary)", status);
-}
-
-static QtProbeOptions probe_options(CtlOptions *opts, const char *const *machines)
-{
-    QtProbeOptions po = {0};
-
-    po.accel = opts->accel;
-    po.jobs = (guint)MAX(opts->jobs, 0);
-    po.machines = machines;
-    return po;
-}
-
-/* the model of @emulator: from the cache when it is valid, else probed
- * (and stored) */
-static QtEmulator *get_model(CtlOptions *opts, const char *emulator, gboolean force, GError **error)
-{
-    g_autofree char *path = strchr(emulator, '/') ? g_canonicalize_filename(emulator, NULL)
-                                                  : g_find_program_in_path(emulator);
-    g_autoptr(GError) local = NULL;
-    g_autoptr(GAsyncResult) res = NULL;
-    QtProbeOptions po = probe_options(opts, NULL);
-    QtEmulator *e;
-
-    if (path == NULL) {
-        g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
-                    "emulator '%s' not found in PATH", emulator);
-        return NULL;
+    if (opts->verbose && p != NULL) {
+        const char *machine = qt_json_get_string(p, "machine");
+        g_printerr("  %-28s %s\n", machine ? machine : "(binary)",
+                   qt_json_get_string(p, "status") ? qt_json_get_string(p, "status") : "");
     }
-    if (!force) {
-        e = qt_cache_load(opts->cache_dir, path, &local);
-        if (e != NULL)
-            return e;
-        if (!g_error_matches(local, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND))
-            g_info("cache: %s; probing again", local->message);
-        g_clear_error(&local);
-    }
-    qt_probe_emulator_async(path, &po, on_progress, opts, NULL, qt_sync_cb, &res);
-    qt_sync_wait(&res);
-    e = qt_probe_emulator_finish(res, error);
-    if (e != NULL && !qt_cache_store(opts->cache_dir, e, &local))
-        g_printerr("qtopoctl: warning: cannot store the cache: %s\n", local->message);
-    return e;
 }
 
-static guint count_status(const QtEmulator *e, QtMachineStatus status)
+static void on_progress_stolen(json_object *params, gpointer user_data)
 {
-    guint n = 0;
-
-    for (guint i = 0; i < e->machines->len; i++)
-        n += ((QtMachineType *)e->machines->pdata[i])->status == status;
-    return n;
+    on_progress(params, user_data);
+    json_object_put(params);
 }
 
-/* probe the named machine types again into the cached model (probing the
- * whole binary first when there is no valid cache) */
-static QtEmulator *reprobe_machines(CtlOptions *opts, const char *emulator, GError **error)
+/* the in-process service: the qemu-system-* binaries in PATH, and any
+ * other binary named on the command line */
+static QtService *direct_service(CtlOptions *opts)
 {
-    g_autoptr(QtEmulator) e = get_model(opts, emulator, FALSE, error);
-    g_autoptr(GAsyncResult) res = NULL;
-    g_autoptr(GError) local = NULL;
-    QtProbeOptions po = probe_options(opts, NULL);
-    gint64 t0 = g_get_monotonic_time();
+    QtSettings *s;
+    g_auto(GStrv) dirs = NULL;
+    g_autoptr(GPtrArray) globs = g_ptr_array_new();
 
-    if (e == NULL)
-        return NULL;
-    qt_probe_machines_async(e, (const char *const *)opts->machines, &po, NULL, qt_sync_cb, &res);
-    qt_sync_wait(&res);
-    if (!qt_probe_machines_finish(res, error))
-        return NULL;
-    if (!qt_cache_store(opts->cache_dir, e, &local))
-        g_printerr("qtopoctl: warning: cannot store the cache: %s\n", local->message);
-    for (char **m = opts->machines; *m; m++) {
-        const QtMachineType *mt = qt_emulator_find_machine(e, *m);
-        if (!opts->json)
-            printf("%s: %s%s%s (%s) in %.0f ms\n", mt->name,
-                   qt_machine_status_to_string(mt->status), mt->error ? ": " : "",
-                   mt->error ? mt->error : "", mt->class_id ? mt->class_id : "no class",
-                   (double)(g_get_monotonic_time() - t0) / 1000.0);
+    if (opts->service)
+        return opts->service;
+    s = qt_settings_new();
+    dirs = g_strsplit(g_getenv("PATH") ? g_getenv("PATH") : "/usr/bin", ":", -1);
+    for (char **d = dirs; *d; d++)
+        if (g_path_is_absolute(*d))
+            g_ptr_array_add(globs, g_build_filename(*d, "qemu-system-*", NULL));
+    g_ptr_array_add(globs, NULL);
+    g_strfreev(s->emulators);
+    s->emulators = (char **)g_ptr_array_free(g_steal_pointer(&globs), FALSE);
+    g_free(s->cache_dir);
+    s->cache_dir = g_strdup(opts->cache_dir);
+    if (opts->accel) {
+        g_free(s->accel);
+        s->accel = g_strdup(opts->accel);
     }
-    return g_steal_pointer(&e);
+    s->jobs = (guint)MAX(opts->jobs, 0);
+    s->probe_at_start = FALSE;
+    opts->service = qt_service_new(s, TRUE);
+    return opts->service;
+}
+
+static const char *socket_path(CtlOptions *opts)
+{
+    if (opts->socket_path)
+        return opts->socket_path;
+    if (g_getenv("QTOPO_SOCKET") && *g_getenv("QTOPO_SOCKET"))
+        return g_getenv("QTOPO_SOCKET");
+    return DEFAULT_SOCKET;
+}
+
+/* call @method; FALSE only when the call could not be made (r->rc set) */
+static gboolean ctl_call(CtlOptions *opts, const char *method, json_object *params, gboolean more,
+                         CtlReply *r)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (opts->direct) {
+        g_autoptr(GAsyncResult) res = NULL;
+        qt_service_call_async(direct_service(opts), method, params, TRUE,
+                              more ? on_progress_stolen : NULL, opts, NULL, qt_sync_cb, &res);
+        qt_sync_wait(&res);
+        r->reply =
+            qt_service_call_finish(opts->service, res, &r->error_name, &r->error_params, &error);
+        return TRUE;
+    }
+    if (opts->client == NULL) {
+        /* no timeout: a probe may take a while, and qtopod bounds its own */
+        opts->client = qt_varlink_client_connect(socket_path(opts), 0, &error);
+        if (opts->client == NULL) {
+            g_printerr("qtopoctl: cannot reach qtopod at %s: %s\n"
+                       "(is qtopod.socket running? --direct works without the daemon)\n",
+                       socket_path(opts), error->message);
+            r->rc = EXIT_NO_DAEMON;
+            return FALSE;
+        }
+    }
+    r->reply = qt_varlink_client_call(opts->client, method, params, more ? QT_VARLINK_CALL_MORE : 0,
+                                      on_progress, opts, &r->error_name, &r->error_params, &error);
+    if (r->reply == NULL && r->error_name == NULL) {
+        g_printerr("qtopoctl: qtopod: %s\n", error->message);
+        r->rc = EXIT_NO_DAEMON;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static int exit_code_of(const char *error_name)
+{
+    static const struct {
+        const char *suffix;
+        int rc;
+    } map[] = {
+        {".UnknownEmulator", EXIT_NOT_FOUND},
+        {".UnknownMachine", EXIT_NOT_FOUND},
+        {".UnknownDevice", EXIT_NOT_FOUND},
+        {".UnknownRole", EXIT_NOT_FOUND},
+        {".InterfaceNotFound", EXIT_NOT_FOUND},
+        {".MethodNotFound", EXIT_NOT_FOUND},
+        {".InvalidRequest", EXIT_USAGE},
+        {".InvalidParameter", EXIT_USAGE},
+        {".MalformedMessage", EXIT_USAGE},
+        {".MessageTooLarge", EXIT_USAGE},
+        {".ProbeFailed", EXIT_QEMU},
+        {".PermissionDenied", EXIT_DENIED},
+        {".InvalidAddress", EXIT_PLACEMENT},
+        {".ResourceExhausted", EXIT_PLACEMENT},
+        {".NoHotplugSlot", EXIT_PLACEMENT},
+        {".Unsupported", EXIT_PLACEMENT},
+        {".VerifyFailed", EXIT_PLACEMENT},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
+        if (g_str_has_suffix(error_name, map[i].suffix))
+            return map[i].rc;
+    return EXIT_FAILURE_GENERIC;
+}
+
+/* a varlink error: the reply document with --json, a line otherwise */
+static int report_remote_error(CtlOptions *opts, const CtlReply *r)
+{
+    const char *message = qt_json_get_string(r->error_params, "message");
+    const char *short_name = strrchr(r->error_name, '.');
+
+    if (opts->json) {
+        g_autoptr(json_object) o = json_object_new_object();
+        json_object_object_add(o, "error", json_object_new_string(r->error_name));
+        json_object_object_add(o, "parameters", json_object_get(r->error_params));
+        print_json(o);
+    }
+    if (message != NULL)
+        g_printerr("qtopoctl: %s: %s\n", short_name ? short_name + 1 : r->error_name, message);
+    else
+        g_printerr("qtopoctl: %s %s\n", r->error_name,
+                   json_object_to_json_string_ext(
+                       r->error_params, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    return exit_code_of(r->error_name);
+}
+
+/* make the call; on success *reply is set and EXIT_OK returned, with
+ * --json the document printed; otherwise the error is reported */
+static int call(CtlOptions *opts, const char *method, json_object *params, gboolean more,
+                json_object **reply)
+{
+    g_auto(CtlReply) r = {0};
+
+    if (!ctl_call(opts, method, params, more, &r))
+        return r.rc;
+    if (r.error_name != NULL)
+        return report_remote_error(opts, &r);
+    if (opts->json)
+        print_json(r.reply);
+    *reply = g_steal_pointer(&r.reply);
+    return EXIT_OK;
+}
+
+static json_object *params_emulator(const char *emulator)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "emulator", json_object_new_string(emulator));
+    return p;
+}
+
+static const char *str(json_object *o, const char *key, const char *fallback)
+{
+    const char *s = qt_json_get_string(o, key);
+    return s ? s : fallback;
+}
+
+static json_object *arr(json_object *o, const char *key)
+{
+    json_object *a = qt_json_get_typed(o, key, json_type_array);
+    return a ? a : json_object_new_array(); /* leaks nothing: replies are checked */
+}
+
+/* ---- topology ---- */
+
+static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(json_object) reply = NULL;
+    json_object *list;
+    int rc;
+
+    if (argc != 0) {
+        g_printerr("usage: qtopoctl emulators\n");
+        return EXIT_USAGE;
+    }
+    if ((rc = call(opts, "org.qtopo.Topology.ListEmulators", NULL, FALSE, &reply)) != EXIT_OK ||
+        opts->json)
+        return rc;
+    list = qt_json_get_typed(reply, "emulators", json_type_array);
+    printf("%-34s %-8s %s\n", "EMULATOR", "VERSION", "STATE");
+    for (gsize i = 0; list && i < json_object_array_length(list); i++) {
+        json_object *e = json_object_array_get_idx(list, i);
+        printf("%-34s %-8s %s", str(e, "path", "?"), str(e, "version", "-"), str(e, "state", "?"));
+        if (qt_json_get_int(e, "machines", -1) >= 0)
+            printf(" (%d machine types, %d classes)", (int)qt_json_get_int(e, "machines", 0),
+                   (int)qt_json_get_int(e, "classes", 0));
+        if (qt_json_get_string(e, "error"))
+            printf(": %s", str(e, "error", ""));
+        printf("\n");
+    }
+    return EXIT_OK;
+}
+
+static void print_machine_status(json_object *m)
+{
+    printf("%s: %s%s%s (%s) in %.0f ms\n", str(m, "name", "?"), str(m, "status", "?"),
+           qt_json_get_string(m, "error") ? ": " : "", str(m, "error", ""),
+           str(m, "class", "no class"),
+           json_object_get_double(json_object_object_get(m, "probeMs")));
 }
 
 static int cmd_probe(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) params = NULL;
+    g_autoptr(json_object) reply = NULL;
+    json_object *s;
+    gboolean reprobe = opts->force || opts->machines != NULL;
+    int rc;
 
     if (argc != 1) {
         g_printerr("usage: qtopoctl probe EMULATOR [--machine M] [--force]\n");
         return EXIT_USAGE;
     }
+    params = params_emulator(argv[0]);
     if (opts->machines != NULL) {
-        e = reprobe_machines(opts, argv[0], &error);
-        if (e == NULL)
-            return report_error(argv[0], error);
-        if (!opts->json)
-            return EXIT_OK;
-    } else {
-        e = get_model(opts, argv[0], opts->force, &error);
+        json_object *ms = json_object_new_array();
+        for (char **m = opts->machines; *m; m++)
+            json_object_array_add(ms, json_object_new_string(*m));
+        json_object_object_add(params, "machines", ms);
     }
-    if (e == NULL)
-        return report_error(argv[0], error);
-    if (opts->json) {
-        g_autoptr(json_object) o = json_object_new_object();
-        json_object_object_add(o, "emulator", json_object_new_string(e->path));
-        json_object_object_add(o, "version", json_object_new_string(e->version));
-        json_object_object_add(o, "target", json_object_new_string(e->target));
-        json_object_object_add(o, "machines", json_object_new_int((int)e->machines->len));
-        json_object_object_add(o, "ok", json_object_new_int((int)count_status(e, QT_MACHINE_OK)));
-        json_object_object_add(o, "failed",
-                               json_object_new_int((int)count_status(e, QT_MACHINE_FAILED)));
-        json_object_object_add(o, "classes", json_object_new_int((int)e->classes->len));
-        json_object_object_add(o, "probeMs", json_object_new_double(e->probe_ms));
-        print_json(o);
+    rc = call(opts, reprobe ? "org.qtopo.Topology.Reprobe" : "org.qtopo.Topology.Probe", params,
+              opts->verbose, &reply);
+    if (rc != EXIT_OK || opts->json)
+        return rc;
+    if (opts->machines != NULL) {
+        /* what became of each machine type asked for */
+        g_autoptr(json_object) machines = NULL;
+        g_autoptr(json_object) p = params_emulator(argv[0]);
+        json_object *list;
+        if ((rc = call(opts, "org.qtopo.Topology.GetMachines", p, FALSE, &machines)) != EXIT_OK)
+            return rc;
+        list = arr(machines, "machines");
+        for (char **m = opts->machines; *m; m++)
+            for (gsize i = 0; i < json_object_array_length(list); i++) {
+                json_object *mt = json_object_array_get_idx(list, i);
+                if (g_strcmp0(str(mt, "name", NULL), *m) == 0 ||
+                    g_strcmp0(str(mt, "alias", NULL), *m) == 0)
+                    print_machine_status(mt);
+            }
         return EXIT_OK;
     }
-    printf("%s: QEMU %s (%s), %u machine types: %u ok, %u failed; %u topology classes; "
-           "probed in %.0f ms\n",
-           e->path, e->version, e->target, e->machines->len, count_status(e, QT_MACHINE_OK),
-           count_status(e, QT_MACHINE_FAILED), e->classes->len, e->probe_ms);
+    s = qt_json_get_typed(reply, "summary", json_type_object);
+    printf("%s: QEMU %s (%s), %d machine types: %d ok, %d failed; %d topology classes; "
+           "probed in %.0f ms%s\n",
+           str(s, "emulator", "?"), str(s, "version", "?"), str(s, "target", "?"),
+           (int)qt_json_get_int(s, "machines", 0), (int)qt_json_get_int(s, "ok", 0),
+           (int)qt_json_get_int(s, "failed", 0), (int)qt_json_get_int(s, "classes", 0),
+           json_object_get_double(json_object_object_get(s, "probeMs")),
+           qt_json_get_bool(s, "cached", FALSE) ? " (cached)" : "");
     return EXIT_OK;
 }
 
 static int cmd_machines(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) params = NULL;
+    g_autoptr(json_object) reply = NULL;
+    json_object *list;
+    int rc;
 
     if (argc != 1) {
         g_printerr("usage: qtopoctl machines EMULATOR\n");
         return EXIT_USAGE;
     }
-    e = get_model(opts, argv[0], FALSE, &error);
-    if (e == NULL)
-        return report_error(argv[0], error);
-    if (opts->json) {
-        g_autoptr(json_object) doc = qt_emulator_to_json(e);
-        json_object *machines = NULL;
-        json_object_object_get_ex(doc, "machines", &machines);
-        print_json(machines);
-        return EXIT_OK;
-    }
-    printf("%s: QEMU %s, %u machine types, %u classes\n", e->path, e->version, e->machines->len,
-           e->classes->len);
+    params = params_emulator(argv[0]);
+    if ((rc = call(opts, "org.qtopo.Topology.GetMachines", params, FALSE, &reply)) != EXIT_OK ||
+        opts->json)
+        return rc;
+    list = arr(reply, "machines");
     printf("%-26s %-10s %-8s %-9s %s\n", "MACHINE", "ALIAS", "STATUS", "CLASS", "NOTES");
-    for (guint i = 0; i < e->machines->len; i++) {
-        QtMachineType *m = e->machines->pdata[i];
-        printf("%-26s %-10s %-8s %-9s %s%s%s\n", m->name, m->alias ? m->alias : "-",
-               qt_machine_status_to_string(m->status), m->class_id ? m->class_id : "-",
-               m->is_default ? "default " : "", m->deprecated ? "deprecated " : "",
-               m->error ? m->error : "");
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        json_object *m = json_object_array_get_idx(list, i);
+        printf("%-26s %-10s %-8s %-9s %s%s%s\n", str(m, "name", "?"), str(m, "alias", "-"),
+               str(m, "status", "?"), str(m, "class", "-"),
+               qt_json_get_bool(m, "isDefault", FALSE) ? "default " : "",
+               qt_json_get_bool(m, "deprecated", FALSE) ? "deprecated " : "", str(m, "error", ""));
     }
     return EXIT_OK;
 }
 
-static void print_bus(const QtBus *b, const char *indent)
+static guint slot_count(json_object *bus)
+{
+    json_object *slots = qt_json_get_typed(bus, "slots", json_type_array);
+    return slots ? (guint)json_object_array_length(slots) : 0;
+}
+
+static void print_bus(json_object *b, const char *indent)
 {
     g_autoptr(GString) slots = g_string_new(NULL);
+    json_object *occ = arr(b, "occupied");
+    gboolean hotplug = qt_json_get_bool(b, "hotplug", FALSE);
 
-    for (guint i = 0; i < b->occupied->len; i++) {
-        const QtSlotUse *u = b->occupied->pdata[i];
-        g_string_append_printf(slots, "%s%02x.%x %s%s", slots->len ? ", " : "", u->slot,
-                               u->function, u->driver, u->multifunction ? " (mf)" : "");
+    for (gsize i = 0; i < json_object_array_length(occ); i++) {
+        json_object *u = json_object_array_get_idx(occ, i);
+        g_string_append_printf(slots, "%s%02x.%x %s%s", slots->len ? ", " : "",
+                               (int)qt_json_get_int(u, "slot", 0),
+                               (int)qt_json_get_int(u, "function", 0), str(u, "driver", "?"),
+                               qt_json_get_bool(u, "multifunction", FALSE) ? " (mf)" : "");
     }
-    printf("%s%s: %s (%s), %u slots, hotplug %s%s%s%s\n", indent, b->name,
-           qt_bus_kind_to_string(b->kind), b->qom_type ? b->qom_type : "?", qt_bus_slot_count(b),
-           b->hotplug ? "yes" : "no", b->hotplug ? " via " : "",
-           b->hotplug ? qt_hotplug_mechanism_to_string(b->mechanism) : "",
-           b->handler_type && b->hotplug ? "" : "");
+    printf("%s%s: %s (%s), %u slots, hotplug %s%s%s\n", indent, str(b, "name", "?"),
+           str(b, "type", "?"), str(b, "qomType", "?"), slot_count(b), hotplug ? "yes" : "no",
+           hotplug ? " via " : "", hotplug ? str(b, "hotplugMechanism", "?") : "");
     if (slots->len)
         printf("%s  occupied: %s\n", indent, slots->str);
 }
 
-static void print_provenance(const char *indent, const char *what, const QtProvenance *p)
+static void print_provenance(const char *indent, const char *what, json_object *p)
 {
-    if (p == NULL)
+    if (p == NULL || !json_object_is_type(p, json_type_object))
         return;
-    printf("%s%s: [%s] %s -> %s\n", indent, what, qt_source_to_string(p->source), p->detail,
-           p->outcome ? p->outcome : "");
+    printf("%s%s: [%s] %s -> %s\n", indent, what, str(p, "source", "?"), str(p, "detail", ""),
+           str(p, "outcome", ""));
 }
 
-static void print_trials(GPtrArray *trials, gboolean explain)
+static void print_trials(json_object *trials, gboolean explain)
 {
-    for (guint j = 0; j < trials->len; j++) {
-        const QtControllerTrial *t = trials->pdata[j];
+    for (gsize j = 0; j < json_object_array_length(trials); j++) {
+        json_object *t = json_object_array_get_idx(trials, j);
+        json_object *cp = qt_json_get_typed(t, "coldProvenance", json_type_object);
+        json_object *provides = qt_json_get_typed(t, "provides", json_type_object);
+        gboolean cold = qt_json_get_bool(t, "cold", FALSE);
+        gboolean hot = qt_json_get_bool(t, "hot", FALSE);
         /* "-": not tried, a spec rule rules the pair out (--explain says which) */
-        gboolean ruled_out =
-            !t->cold && t->cold_provenance != NULL && t->cold_provenance->source == QT_SOURCE_SPEC;
-        printf("    %-22s cold %-3s hot %-3s%s", t->driver,
-               t->cold     ? "yes"
+        gboolean ruled_out = !cold && g_strcmp0(str(cp, "source", ""), "spec") == 0;
+
+        printf("    %-22s cold %-3s hot %-3s%s", str(t, "driver", "?"),
+               cold        ? "yes"
                : ruled_out ? "-"
                            : "no",
-               t->hot      ? "yes"
+               hot         ? "yes"
                : ruled_out ? "-"
                            : "no",
-               t->numa ? " numa" : "");
-        if (t->provides)
-            printf("  -> %s bus, %u slot%s, hotplug %s", qt_bus_kind_to_string(t->provides->kind),
-                   qt_bus_slot_count(t->provides), qt_bus_slot_count(t->provides) == 1 ? "" : "s",
-                   t->provides->hotplug ? qt_hotplug_mechanism_to_string(t->provides->mechanism)
-                                        : "no");
-        if (t->properties)
-            printf("  [%s]", t->properties);
+               qt_json_get_bool(t, "numa", FALSE) ? " numa" : "");
+        if (provides)
+            printf("  -> %s bus, %u slot%s, hotplug %s", str(provides, "type", "?"),
+                   slot_count(provides), slot_count(provides) == 1 ? "" : "s",
+                   qt_json_get_bool(provides, "hotplug", FALSE)
+                       ? str(provides, "hotplugMechanism", "?")
+                       : "no");
+        if (qt_json_get_string(t, "properties"))
+            printf("  [%s]", str(t, "properties", ""));
         printf("\n");
         if (explain) {
-            print_provenance("        ", "cold", t->cold_provenance);
-            print_provenance("        ", "hot", t->hot_provenance);
-            print_provenance("        ", "numa", t->numa_provenance);
-            if (t->provides)
+            print_provenance("        ", "cold", cp);
+            print_provenance("        ", "hot", json_object_object_get(t, "hotProvenance"));
+            print_provenance("        ", "numa", json_object_object_get(t, "numaProvenance"));
+            if (provides)
                 print_provenance("        ", "provided bus hotplug",
-                                 t->provides->hotplug_provenance);
+                                 json_object_object_get(provides, "hotplugProvenance"));
         }
     }
 }
 
 static int cmd_machine(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(GError) error = NULL;
-    const QtMachineType *m;
-    const QtTopologyClass *c;
+    g_autoptr(json_object) params = NULL;
+    g_autoptr(json_object) m = NULL;
+    json_object *buses, *hbs;
+    const char *alias;
+    int rc;
 
     if (argc != 2) {
         g_printerr("usage: qtopoctl machine EMULATOR MACHINE [--explain]\n");
         return EXIT_USAGE;
     }
-    e = get_model(opts, argv[0], FALSE, &error);
-    if (e == NULL)
-        return report_error(argv[0], error);
-    m = qt_emulator_find_machine(e, argv[1]);
-    if (m == NULL) {
-        g_printerr("qtopoctl: %s has no machine type '%s'\n", e->path, argv[1]);
-        return EXIT_NOT_FOUND;
-    }
-    if (opts->json) {
-        g_autoptr(json_object) o = qt_emulator_machine_to_json(e, m, opts->explain);
-        print_json(o);
-        return EXIT_OK;
-    }
-    printf("%s%s%s%s: %s", m->name, m->alias ? " (" : "", m->alias ? m->alias : "",
-           m->alias ? ")" : "", qt_machine_status_to_string(m->status));
-    if (m->status != QT_MACHINE_OK) {
-        printf(": %s\n", m->error ? m->error : "not probed");
-        return m->status == QT_MACHINE_FAILED ? EXIT_QEMU : EXIT_OK;
-    }
-    c = qt_emulator_find_class(e, m->class_id);
-    printf(", %s (%u machine types, facts from %s)\n", c->id, c->machines->len, c->representative);
-    if (c->root_buses->len == 0)
-        printf("  no PCI root bus\n");
-    for (guint i = 0; i < c->root_buses->len; i++) {
-        const QtRootBus *rb = c->root_buses->pdata[i];
-        print_bus(rb->bus, "  ");
-        if (opts->explain) {
-            print_provenance("      ", "hotplug", rb->bus->hotplug_provenance);
-            print_provenance("      ", "slots", rb->bus->slots_provenance);
-        }
-        if (rb->controllers->len)
-            printf("  controllers on %s:\n", rb->bus->name);
-        print_trials(rb->controllers, opts->explain);
-    }
-    if (c->host_bridges->len) {
-        printf("  host bridges (on the machine):\n");
-        print_trials(c->host_bridges, opts->explain);
-    }
-    if (c->host_bridge_driver)
-        printf("  %s: index up to %d\n", c->host_bridge_driver, c->host_bridge_driver_max_index);
+    params = params_emulator(argv[0]);
+    json_object_object_add(params, "machine", json_object_new_string(argv[1]));
     if (opts->explain)
-        print_provenance("      ", "index limit", c->host_bridge_provenance);
+        json_object_object_add(params, "explain", json_object_new_boolean(TRUE));
+    if ((rc = call(opts, "org.qtopo.Topology.GetMachine", params, FALSE, &m)) != EXIT_OK)
+        return rc;
+    if (opts->json)
+        return g_strcmp0(str(m, "status", ""), "failed") == 0 ? EXIT_QEMU : EXIT_OK;
+    alias = qt_json_get_string(m, "alias");
+    printf("%s%s%s%s: %s", str(m, "machine", "?"), alias ? " (" : "", alias ? alias : "",
+           alias ? ")" : "", str(m, "status", "?"));
+    if (g_strcmp0(str(m, "status", ""), "ok") != 0) {
+        printf(": %s\n", str(m, "error", "not probed"));
+        return g_strcmp0(str(m, "status", ""), "failed") == 0 ? EXIT_QEMU : EXIT_OK;
+    }
+    printf(", %s\n", str(m, "class", "?"));
+    buses = arr(m, "buses");
+    if (json_object_array_length(buses) == 0)
+        printf("  no PCI root bus\n");
+    for (gsize i = 0; i < json_object_array_length(buses); i++) {
+        json_object *b = json_object_array_get_idx(buses, i);
+        json_object *ctrls = arr(b, "controllers");
+        print_bus(b, "  ");
+        if (opts->explain) {
+            print_provenance("      ", "hotplug", json_object_object_get(b, "hotplugProvenance"));
+            print_provenance("      ", "slots", json_object_object_get(b, "slotsProvenance"));
+        }
+        if (json_object_array_length(ctrls))
+            printf("  controllers on %s:\n", str(b, "name", "?"));
+        print_trials(ctrls, opts->explain);
+    }
+    hbs = arr(m, "hostBridges");
+    if (json_object_array_length(hbs)) {
+        printf("  host bridges (on the machine):\n");
+        print_trials(hbs, opts->explain);
+    }
+    if (qt_json_get_string(m, "hostBridgeDriver"))
+        printf("  %s: index up to %d\n", str(m, "hostBridgeDriver", "?"),
+               (int)qt_json_get_int(m, "hostBridgeMaxIndex", -1));
+    if (opts->explain)
+        print_provenance("      ", "index limit",
+                         json_object_object_get(m, "hostBridgeProvenance"));
     return EXIT_OK;
 }
 
 static int cmd_devices(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) sorted = NULL;
-    g_autoptr(json_object) arr = NULL;
-    QtRole role = QT_ROLE_ENDPOINT;
+    g_autoptr(json_object) params = NULL;
+    g_autoptr(json_object) reply = NULL;
+    json_object *list;
+    int rc;
 
     if (argc != 1) {
         g_printerr("usage: qtopoctl devices EMULATOR [--role ROLE]\n");
         return EXIT_USAGE;
     }
-    if (opts->role && !qt_role_from_string(opts->role, &role)) {
-        g_printerr("qtopoctl: unknown role '%s'\n", opts->role);
-        return EXIT_USAGE;
-    }
-    e = get_model(opts, argv[0], FALSE, &error);
-    if (e == NULL)
-        return report_error(argv[0], error);
-    sorted = qt_emulator_sorted_devices(e);
-    arr = json_object_new_array();
-    if (!opts->json)
-        printf("%-28s %-7s %-24s %-7s %s\n", "DEVICE", "FLAVOUR", "ROLE", "HOTPLUG", "USER");
-    for (guint i = 0; i < sorted->len; i++) {
-        const QtDeviceType *t = sorted->pdata[i];
-        if (opts->role && t->role != role)
-            continue;
-        if (opts->json) {
-            json_object_array_add(arr, qt_device_type_to_json(t));
-            continue;
-        }
-        printf("%-28s %-7s %-24s %-7s %s\n", t->name, qt_flavour_to_string(t->flavour),
-               qt_role_to_string(t->role), t->hotpluggable ? "yes" : "no",
-               t->user_creatable ? "yes" : "no");
+    params = params_emulator(argv[0]);
+    if (opts->role)
+        json_object_object_add(params, "role", json_object_new_string(opts->role));
+    if ((rc = call(opts, "org.qtopo.Topology.GetDevices", params, FALSE, &reply)) != EXIT_OK ||
+        opts->json)
+        return rc;
+    list = arr(reply, "devices");
+    printf("%-28s %-7s %-24s %-7s %s\n", "DEVICE", "FLAVOUR", "ROLE", "HOTPLUG", "USER");
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        json_object *t = json_object_array_get_idx(list, i);
+        printf("%-28s %-7s %-24s %-7s %s\n", str(t, "name", "?"), str(t, "flavour", "?"),
+               str(t, "role", "?"), qt_json_get_bool(t, "hotpluggable", FALSE) ? "yes" : "no",
+               qt_json_get_bool(t, "userCreatable", FALSE) ? "yes" : "no");
         if (opts->explain) {
-            print_provenance("    ", "role", t->role_provenance);
-            print_provenance("    ", "hotplug", t->hotplug_provenance);
+            print_provenance("    ", "role", json_object_object_get(t, "roleProvenance"));
+            print_provenance("    ", "hotplug", json_object_object_get(t, "hotplugProvenance"));
         }
     }
-    if (opts->json)
-        print_json(arr);
-    return EXIT_OK;
-}
-
-/* until qtopod has a configuration, the emulators are the qemu-system-*
- * binaries in PATH */
-static GPtrArray *find_emulators(void)
-{
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    g_auto(GStrv) dirs = g_strsplit(g_getenv("PATH") ? g_getenv("PATH") : "/usr/bin", ":", -1);
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-
-    for (char **d = dirs; *d; d++) {
-        g_autoptr(GDir) dir = g_dir_open(*d, 0, NULL);
-        const char *name;
-
-        while (dir && (name = g_dir_read_name(dir)) != NULL) {
-            g_autofree char *path = NULL;
-            if (!g_str_has_prefix(name, "qemu-system-") || g_hash_table_contains(seen, name))
-                continue;
-            path = g_build_filename(*d, name, NULL);
-            if (!g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
-                continue;
-            g_hash_table_add(seen, g_strdup(name));
-            g_ptr_array_add(out, g_steal_pointer(&path));
-        }
-    }
-    g_ptr_array_sort(out, qt_compare_string_ptrs);
-    return out;
-}
-
-static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
-{
-    g_autoptr(GPtrArray) found = find_emulators();
-    g_autoptr(json_object) arr = json_object_new_array();
-
-    if (!opts->json)
-        printf("%-34s %-8s %s\n", "EMULATOR", "VERSION", "STATE");
-    for (guint i = 0; i < found->len; i++) {
-        const char *path = found->pdata[i];
-        g_autoptr(GError) error = NULL;
-        g_autoptr(QtEmulator) e = qt_cache_load(opts->cache_dir, path, &error);
-        const char *state = e ? "probed"
-                            : g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND)
-                                ? "not probed"
-                                : "stale";
-
-        if (opts->json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "path", json_object_new_string(path));
-            json_object_object_add(o, "state", json_object_new_string(state));
-            if (e) {
-                json_object_object_add(o, "version", json_object_new_string(e->version));
-                json_object_object_add(o, "machines", json_object_new_int((int)e->machines->len));
-                json_object_object_add(o, "classes", json_object_new_int((int)e->classes->len));
-            }
-            json_object_array_add(arr, o);
-            continue;
-        }
-        printf("%-34s %-8s %s", path, e ? e->version : "-", state);
-        if (e)
-            printf(" (%u machine types, %u classes)", e->machines->len, e->classes->len);
-        printf("\n");
-    }
-    if (opts->json)
-        print_json(arr);
     return EXIT_OK;
 }
 
 /* ---- placement ---- */
 
-/* the request document, from a file or standard input ("-"), bounded */
-#define MAX_REQUEST_BYTES (16 * 1024 * 1024)
-
-static QtPlaceRequest *read_request(CtlOptions *opts, GError **error)
+static json_object *read_request(CtlOptions *opts)
 {
     g_autofree char *text = NULL;
+    g_autofree char *why = NULL;
+    g_autoptr(GError) error = NULL;
+    json_object *doc;
     gsize len = 0;
 
     if (opts->request == NULL) {
-        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
-                    "--request FILE (or - for standard input) is needed");
+        g_printerr("qtopoctl: --request FILE (or - for standard input) is needed\n");
         return NULL;
     }
     if (g_str_equal(opts->request, "-")) {
         g_autoptr(GString) s = g_string_new(NULL);
         char buf[65536];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && s->len <= MAX_REQUEST_BYTES)
             g_string_append_len(s, buf, (gssize)n);
-            if (s->len > MAX_REQUEST_BYTES)
-                break;
-        }
         len = s->len;
         text = g_string_free(g_steal_pointer(&s), FALSE);
-    } else if (!g_file_get_contents(opts->request, &text, &len, error)) {
+    } else if (!g_file_get_contents(opts->request, &text, &len, &error)) {
+        g_printerr("qtopoctl: %s\n", error->message);
         return NULL;
     }
     if (len > MAX_REQUEST_BYTES) {
-        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
-                    "the request is larger than %d bytes", MAX_REQUEST_BYTES);
+        g_printerr("qtopoctl: the request is larger than %d bytes\n", MAX_REQUEST_BYTES);
         return NULL;
     }
-    return qt_place_request_parse(text, len, error);
-}
-
-static QtEmulator *request_model(CtlOptions *opts, const QtPlaceRequest *r, GError **error)
-{
-    if (r->emulator == NULL) {
-        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
-                    "request.emulator: missing");
+    doc = qt_json_parse(text, len, &why);
+    if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+        g_printerr("qtopoctl: the request is not a JSON object%s%s\n", why ? ": " : "",
+                   why ? why : "");
+        json_object_put(doc);
         return NULL;
     }
-    return get_model(opts, r->emulator, FALSE, error);
+    if (opts->verify)
+        json_object_object_add(doc, "verify", json_object_new_boolean(TRUE));
+    return doc;
 }
 
-static void print_node(const QtLayoutNode *n)
+static void print_node(json_object *n)
 {
-    g_autofree char *addr = n->bus ? g_strdup_printf("%s %02x.%x", n->bus, n->slot, n->function)
-                                   : g_strdup("(machine)");
-    printf("  %-14s %-22s %-22s %s\n", n->id, n->driver, addr, n->reason ? n->reason : "");
+    g_autofree char *addr =
+        qt_json_get_string(n, "bus")
+            ? g_strdup_printf("%s %02x.%x", str(n, "bus", "?"), (int)qt_json_get_int(n, "slot", 0),
+                              (int)qt_json_get_int(n, "function", 0))
+            : g_strdup("(machine)");
+    printf("  %-14s %-22s %-22s %s\n", str(n, "id", "?"), str(n, "driver", "?"), addr,
+           str(n, "reason", ""));
 }
 
-static int print_verify(CtlOptions *opts, const QtEmulator *e, const QtPlan *plan, json_object *doc)
+/* the verification's outcome; EXIT_PLACEMENT when QEMU disagreed */
+static int print_verified(json_object *plan)
 {
-    g_autoptr(QtVerifyReport) report = NULL;
-    g_autoptr(GError) error = NULL;
+    json_object *v = qt_json_get_typed(plan, "verified", json_type_object);
+    json_object *items;
+    gboolean ok;
 
-    report = qt_verify_plan_sync(e, plan, &error);
-    if (report == NULL)
-        return report_error("verify", error);
-    if (doc != NULL) {
-        json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
-        return -1;
+    if (v == NULL)
+        return EXIT_OK;
+    ok = qt_json_get_bool(v, "ok", FALSE);
+    printf("\nverified against %s: %s\n", str(plan, "emulator", "?"),
+           ok ? "every device where the plan says" : "MISMATCH");
+    if (qt_json_get_string(v, "qemuError"))
+        printf("  QEMU refused the plan: %s\n", str(v, "qemuError", ""));
+    items = arr(v, "items");
+    for (gsize i = 0; i < json_object_array_length(items); i++) {
+        json_object *it = json_object_array_get_idx(items, i);
+        gboolean item_ok = qt_json_get_bool(it, "ok", FALSE);
+        printf("  %-14s %s%s\n", str(it, "id", "?"),
+               item_ok ? "ok" : "WRONG: ", item_ok ? "" : str(it, "message", ""));
     }
-    printf("\nverified against %s (QEMU %s): %s\n", e->path, e->version ? e->version : "?",
-           report->ok ? "every device where the plan says" : "MISMATCH");
-    if (report->qemu_error)
-        printf("  QEMU refused the plan: %s\n", report->qemu_error);
-    for (guint i = 0; i < report->items->len; i++) {
-        const QtVerifyItem *it = report->items->pdata[i];
-        printf("  %-14s %s%s%s\n", it->id, it->ok ? "ok" : "WRONG: ", it->ok ? "" : it->message,
-               "");
-    }
-    return report->ok ? EXIT_OK : EXIT_PLACEMENT;
+    return ok ? EXIT_OK : EXIT_PLACEMENT;
 }
 
-static int place_or_hotplug(CtlOptions *opts, int argc, char **argv, gboolean hotplug);
-
-static int cmd_place(CtlOptions *opts, int argc, char **argv)
+static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
 {
-    return place_or_hotplug(opts, argc, argv, FALSE);
-}
-
-static int cmd_hotplug(CtlOptions *opts, int argc, char **argv)
-{
-    return place_or_hotplug(opts, argc, argv, TRUE);
-}
-
-static int place_or_hotplug(CtlOptions *opts, int argc, char **argv, gboolean hotplug)
-{
-    g_autoptr(QtPlaceRequest) r = NULL;
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(QtPlan) plan = NULL;
-    g_autoptr(GError) error = NULL;
-    int rc = EXIT_OK;
+    g_autoptr(json_object) request = NULL;
+    g_autoptr(json_object) plan = NULL;
+    json_object *list, *v;
+    int rc;
 
     if (argc != 0) {
         g_printerr("usage: qtopoctl %s --request FILE|-%s\n", hotplug ? "hotplug" : "place",
                    hotplug ? "" : " [--verify]");
         return EXIT_USAGE;
     }
-    if ((r = read_request(opts, &error)) == NULL)
-        return report_error("request", error);
-    if ((e = request_model(opts, r, &error)) == NULL)
-        return report_error(r->emulator ? r->emulator : "request", error);
-    plan = hotplug ? qt_hotplug(e, r, &error) : qt_place(e, r, &error);
-    if (plan == NULL) {
-        if (opts->json) {
-            g_autoptr(json_object) o = json_object_new_object();
-            json_object_object_add(o, "error", json_object_new_string(qt_place_error_name(error)));
-            json_object_object_add(o, "message", json_object_new_string(error->message));
-            print_json(o);
-        }
-        return report_error(hotplug ? "hotplug" : "place", error);
-    }
-    if (opts->json) {
-        g_autoptr(json_object) o = qt_plan_to_json(plan);
-        if (opts->verify || r->verify)
-            rc = print_verify(opts, e, plan, o);
-        print_json(o);
-        if (rc < 0) {
-            json_object *v = json_object_object_get(o, "verified");
-            rc = qt_json_get_bool(v, "ok", FALSE) ? EXIT_OK : EXIT_PLACEMENT;
-        }
+    if ((request = read_request(opts)) == NULL)
+        return EXIT_USAGE;
+    rc = call(opts, hotplug ? "org.qtopo.Placement.Hotplug" : "org.qtopo.Placement.Place", request,
+              FALSE, &plan);
+    if (rc != EXIT_OK)
         return rc;
+    if (opts->json) {
+        v = qt_json_get_typed(plan, "verified", json_type_object);
+        return v && !qt_json_get_bool(v, "ok", FALSE) ? EXIT_PLACEMENT : EXIT_OK;
     }
-    printf("%s on %s (%s policy)\n", plan->layout->machine->name, e->path,
-           qt_policy_to_string(plan->policy));
-    printf("controllers to add:%s\n", plan->controllers->len ? "" : " none");
-    for (guint i = 0; i < plan->controllers->len; i++)
-        print_node(plan->controllers->pdata[i]);
+    printf("%s on %s (%s policy)\n", str(plan, "machine", "?"), str(plan, "emulator", "?"),
+           str(plan, "policy", "?"));
+    list = arr(plan, "controllers");
+    printf("controllers to add:%s\n", json_object_array_length(list) ? "" : " none");
+    for (gsize i = 0; i < json_object_array_length(list); i++)
+        print_node(json_object_array_get_idx(list, i));
+    list = arr(plan, "devices");
     printf("devices:\n");
-    for (guint i = 0; i < plan->devices->len; i++)
-        print_node(plan->devices->pdata[i]);
-    printf("spare hotplug slots:%s\n", plan->spares->len ? "" : " none");
-    for (guint i = 0; i < plan->spares->len; i++) {
-        const QtSpare *s = plan->spares->pdata[i];
-        printf("  %s slot %d%s%s\n", s->bus, s->slot, s->controller ? ", the empty " : "",
-               s->controller ? s->controller : "");
+    for (gsize i = 0; i < json_object_array_length(list); i++)
+        print_node(json_object_array_get_idx(list, i));
+    list = arr(plan, "spares");
+    printf("spare hotplug slots:%s\n", json_object_array_length(list) ? "" : " none");
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        json_object *s = json_object_array_get_idx(list, i);
+        const char *ctrl = qt_json_get_string(s, "controller");
+        printf("  %s slot %d%s%s\n", str(s, "bus", "?"), (int)qt_json_get_int(s, "slot", 0),
+               ctrl ? ", the empty " : "", ctrl ? ctrl : "");
     }
-    if (opts->verify || r->verify)
-        rc = print_verify(opts, e, plan, NULL);
-    return rc;
+    list = qt_json_get_typed(plan, "deviceAdd", json_type_array);
+    for (gsize i = 0; list && i < json_object_array_length(list); i++) {
+        json_object *d = json_object_array_get_idx(list, i);
+        printf("%sdevice_add driver=%s id=%s bus=%s addr=%s\n", i == 0 ? "to send:\n  " : "  ",
+               str(d, "driver", "?"), str(d, "id", "?"), str(d, "bus", "?"), str(d, "addr", "?"));
+    }
+    return print_verified(plan);
+}
+
+static int cmd_place(CtlOptions *opts, int argc, char **argv)
+{
+    return place_or_hotplug(opts, argc, FALSE);
+}
+
+static int cmd_hotplug(CtlOptions *opts, int argc, char **argv)
+{
+    return place_or_hotplug(opts, argc, TRUE);
 }
 
 static int cmd_validate(CtlOptions *opts, int argc, char **argv)
 {
-    g_autoptr(QtPlaceRequest) r = NULL;
-    g_autoptr(QtEmulator) e = NULL;
-    g_autoptr(GPtrArray) problems = NULL;
-    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) request = NULL;
+    g_autoptr(json_object) reply = NULL;
+    json_object *problems;
+    int rc;
 
     if (argc != 0) {
         g_printerr("usage: qtopoctl validate --request FILE|-\n");
         return EXIT_USAGE;
     }
-    if ((r = read_request(opts, &error)) == NULL)
-        return report_error("request", error);
-    if ((e = request_model(opts, r, &error)) == NULL)
-        return report_error(r->emulator ? r->emulator : "request", error);
-    if ((problems = qt_validate(e, r, &error)) == NULL)
-        return report_error("validate", error);
+    if ((request = read_request(opts)) == NULL)
+        return EXIT_USAGE;
+    if ((rc = call(opts, "org.qtopo.Placement.Validate", request, FALSE, &reply)) != EXIT_OK)
+        return rc;
+    problems = arr(reply, "problems");
     if (opts->json) {
-        g_autoptr(json_object) o = qt_problems_to_json(problems);
-        print_json(o);
-    } else if (problems->len == 0) {
+        /* printed already */
+    } else if (json_object_array_length(problems) == 0) {
         printf("valid: no rule is broken\n");
     } else {
-        printf("%u problem%s:\n", problems->len, problems->len == 1 ? "" : "s");
-        for (guint i = 0; i < problems->len; i++) {
-            const QtProblem *p = problems->pdata[i];
-            printf("  %-14s %-26s %s\n", p->device, p->rule, p->message);
+        gsize n = json_object_array_length(problems);
+        printf("%zu problem%s:\n", n, n == 1 ? "" : "s");
+        for (gsize i = 0; i < n; i++) {
+            json_object *p = json_object_array_get_idx(problems, i);
+            printf("  %-14s %-26s %s\n", str(p, "device", "?"), str(p, "rule", "?"),
+                   str(p, "message", ""));
         }
     }
-    return problems->len == 0 ? EXIT_OK : EXIT_PLACEMENT;
+    return qt_json_get_bool(reply, "valid", FALSE) ? EXIT_OK : EXIT_PLACEMENT;
 }
 
 static const CtlCommand commands[] = {
-    {"emulators", "", "the QEMU binaries found and their probe state", cmd_emulators},
+    {"emulators", "", "the configured QEMU binaries and their probe state", cmd_emulators},
     {"probe", "EMULATOR [--machine M] [--force]",
-     "probe a binary (from the cache unless --force), or one machine type again", cmd_probe},
+     "the binary's model (from the cache unless --force), or one machine type probed again",
+     cmd_probe},
     {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
     {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
@@ -669,8 +743,25 @@ static void print_help(void)
     printf("usage: qtopoctl [--direct] [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
         g_autofree char *lhs = g_strdup_printf("%s %s", commands[i].name, commands[i].args);
-        printf("  %-30s %s\n", lhs, commands[i].help);
+        printf("  %-36s %s\n", lhs, commands[i].help);
     }
+    printf("\nWithout --direct the commands go to qtopod (socket %s, or $QTOPO_SOCKET).\n"
+           "exit status: 0 ok, 1 failure, 2 usage or malformed request, 3 QEMU failed,\n"
+           "4 not found, 5 placement or validation failed, 6 qtopod unreachable,\n"
+           "7 permission denied\n",
+           DEFAULT_SOCKET);
+}
+
+/* the service's log lines are for the daemon's journal; here they show
+ * with --verbose only */
+static void log_handler(const char *domain, GLogLevelFlags level, const char *message,
+                        gpointer user_data)
+{
+    gboolean verbose = *(gboolean *)user_data;
+
+    if ((level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) && !verbose)
+        return;
+    g_printerr("qtopoctl: %s\n", message);
 }
 
 int main(int argc, char **argv)
@@ -681,11 +772,13 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     const GOptionEntry entries[] = {
         {"direct", 0, 0, G_OPTION_ARG_NONE, &opts.direct, "work in-process, without qtopod", NULL},
-        {"json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "print JSON documents", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &opts.json, "print the reply documents", NULL},
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &opts.socket_path, "qtopod's socket", "PATH"},
-        {"accel", 0, 0, G_OPTION_ARG_STRING, &opts.accel, "accelerator for probes (tcg)", "ACCEL"},
-        {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.cache_dir, "probe cache directory", "DIR"},
-        {"jobs", 'j', 0, G_OPTION_ARG_INT, &opts.jobs, "concurrent QEMU instances", "N"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &opts.accel, "accelerator for probes (--direct)",
+         "ACCEL"},
+        {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.cache_dir,
+         "probe cache directory (--direct)", "DIR"},
+        {"jobs", 'j', 0, G_OPTION_ARG_INT, &opts.jobs, "concurrent QEMU instances (--direct)", "N"},
         {"force", 0, 0, G_OPTION_ARG_NONE, &opts.force, "probe even when cached", NULL},
         {"explain", 0, 0, G_OPTION_ARG_NONE, &opts.explain, "show where each fact came from", NULL},
         {"role", 0, 0, G_OPTION_ARG_STRING, &opts.role, "only device types of this role", "ROLE"},
@@ -698,6 +791,7 @@ int main(int argc, char **argv)
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
         {NULL},
     };
+    int rc = EXIT_USAGE;
 
     setlocale(LC_ALL, "");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -711,24 +805,27 @@ int main(int argc, char **argv)
         printf("qtopoctl %s\n", QT_VERSION);
         return EXIT_OK;
     }
+    g_log_set_default_handler(log_handler, &opts.verbose);
     if (argc < 2) {
         print_help();
         return EXIT_USAGE;
     }
-    if (opts.cache_dir == NULL)
-        opts.cache_dir = qt_cache_default_dir();
-    if (!opts.direct) {
-        g_printerr("qtopoctl: this build has no qtopod client yet; use --direct\n");
+    if (!opts.direct && (opts.accel || opts.cache_dir || opts.jobs)) {
+        g_printerr("qtopoctl: --accel, --cache-dir and --jobs apply to --direct only; qtopod "
+                   "takes them from qtopod.conf\n");
         return EXIT_USAGE;
     }
+    if (opts.cache_dir == NULL)
+        opts.cache_dir = qt_cache_default_dir();
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
         if (g_strcmp0(commands[i].name, argv[1]) == 0) {
-            int rc = commands[i].func(&opts, argc - 2, argv + 2);
+            rc = commands[i].func(&opts, argc - 2, argv + 2);
             ctl_options_clear(&opts);
             return rc;
         }
     }
     g_printerr("qtopoctl: unknown command '%s'\n", argv[1]);
     print_help();
-    return EXIT_USAGE;
+    ctl_options_clear(&opts);
+    return rc;
 }

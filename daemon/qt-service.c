@@ -210,6 +210,11 @@ static Entry *entry_find(QtService *svc, const char *name)
     if (!svc->any_emulator)
         return NULL;
     path = strchr(name, '/') ? g_canonicalize_filename(name, NULL) : g_find_program_in_path(name);
+    if (path != NULL) {
+        char *normal = qt_settings_normalize_path(path);
+        g_free(path);
+        path = normal;
+    }
     if (path == NULL || !g_file_test(path, G_FILE_TEST_IS_REGULAR) || access(path, X_OK) != 0)
         return NULL;
     for (guint i = 0; i < svc->entries->len; i++) {

@@ -1,4 +1,5 @@
 #include <glob.h>
+#include <stdlib.h>
 #include <grp.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +257,10 @@ static gboolean apply_key(QtSettings *s, GKeyFile *kf, const KeyDef *def, const 
         return TRUE;
     case KEY_SPARES: {
         guint v;
+        if (*text == '\0') {
+            *(int *)field = -1; /* the policy's default */
+            return TRUE;
+        }
         if (!parse_uint(text, def->min, def->max, &v))
             return invalid(error, name, line, "%s: '%s' is not a whole number from %u to %u",
                            def->key, text, def->min, def->max);
@@ -327,6 +332,18 @@ QtSettings *qt_settings_load(const char *path, gboolean missing_ok, GError **err
     return qt_settings_load_data(data, len, path, error);
 }
 
+char *qt_settings_normalize_path(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *real = realpath(dir, NULL);
+
+    /* the directory resolved (/bin is /usr/bin on merged-/usr systems), the
+     * name kept: qemu-system-x86_64 may be a link to a differently named
+     * binary, and the caller asked for this name */
+    return g_build_filename(real ? real : dir, base, NULL);
+}
+
 GPtrArray *qt_settings_expand_emulators(const QtSettings *s)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
@@ -336,11 +353,11 @@ GPtrArray *qt_settings_expand_emulators(const QtSettings *s)
         glob_t gl = {0};
         if (glob(*pat, GLOB_NOSORT, NULL, &gl) == 0) {
             for (size_t i = 0; i < gl.gl_pathc; i++) {
-                const char *p = gl.gl_pathv[i];
+                g_autofree char *p = qt_settings_normalize_path(gl.gl_pathv[i]);
                 if (g_hash_table_contains(seen, p) || !g_file_test(p, G_FILE_TEST_IS_REGULAR) ||
                     access(p, X_OK) != 0)
                     continue;
-                g_ptr_array_add(out, g_strdup(p));
+                g_ptr_array_add(out, g_steal_pointer(&p));
                 g_hash_table_add(seen, out->pdata[out->len - 1]);
             }
         }

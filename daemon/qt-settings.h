@@ -48,5 +48,7 @@ QtSettings *qt_settings_load_data(const char *data, gsize len, const char *name,
 /* the emulators the globs name, absolute, sorted, without duplicates;
  * executables only */
 GPtrArray *qt_settings_expand_emulators(const QtSettings *s);
+/* @path with its directory resolved, so that /bin/x and /usr/bin/x are one */
+char *qt_settings_normalize_path(const char *path);
 
 G_END_DECLS

@@ -162,7 +162,7 @@ static gboolean open_socket(Daemon *d, const char *socket_path, GError **error)
         found = TRUE;
     }
     if (!found)
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                     "no socket: start qtopod through qtopod.socket or with --socket PATH");
     return found;
 }
@@ -254,7 +254,9 @@ int main(int argc, char **argv)
     apply_limits(&d);
     if (!qt_service_bind(d.svc, d.server, &error) || !open_socket(&d, socket_path, &error)) {
         g_printerr("qtopod: %s\n", error->message);
-        d.exit_code = EXIT_RUNTIME;
+        /* no socket at all is a usage error; systemd does not restart on 2 */
+        d.exit_code = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED) ? EXIT_CONFIG
+                                                                                   : EXIT_RUNTIME;
     } else {
         run(&d);
     }
