@@ -13,7 +13,7 @@
 #include "qt-config.h"
 #include "qt-service.h"
 
-#define DEFAULT_CONFIG "/etc/qtopo/qtopod.conf"
+#define DEFAULT_CONFIG QT_SYSCONFDIR "/qtopo/qtopod.conf"
 /* SIGTERM: probes get this long to kill their QEMU instances */
 #define STOP_GRACE_MS 1500
 
@@ -239,6 +239,9 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     g_log_set_default_handler(log_handler, GINT_TO_POINTER(verbose));
+    /* systemd's RuntimeDirectory= is our scratch space, and our children's */
+    if (g_getenv("RUNTIME_DIRECTORY") && !g_getenv("TMPDIR"))
+        g_setenv("TMPDIR", g_getenv("RUNTIME_DIRECTORY"), TRUE);
     d.config_path = config ? g_strdup(config) : g_strdup(DEFAULT_CONFIG);
     d.config_missing_ok = config == NULL;
     settings = load_settings(&d, &error);

@@ -1,13 +1,46 @@
 #!/bin/sh
-# the README's run command: install, build, and run the main job:
-# learn every installed QEMU binary's topology (cached after the first run),
-# show the machine types and the topology of a few of them, and place the
-# example requests with their plans verified by QEMU
+# the README's run command: install, build, start the qtopod daemon on a
+# socket of its own, and run the main job through it: learn every
+# installed QEMU binary's topology (cached after the first run), show the
+# machine types and the topology of a few of them, and place the example
+# requests with their plans verified by QEMU.  The daemon is stopped at
+# the end (SIGTERM), as systemd would.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 sh scripts/build.sh
-ctl="./build/cli/qtopoctl --direct"
+dir=$(mktemp -d /tmp/qtopo-run.XXXXXX)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/qtopo
+emus=
+for emu in qemu-system-x86_64 qemu-system-aarch64 qemu-system-ppc64; do
+    p=$(command -v "$emu" || true)
+    [ -n "$p" ] && emus="$emus${emus:+;}$p"
+done
+cat > "$dir/qtopod.conf" <<CONF
+[qtopod]
+emulators=$emus
+cache-dir=$cache
+# probe what is not cached yet in the background, right away
+probe-at-start=true
+CONF
+./build/daemon/qtopod --socket "$dir/varlink" --config "$dir/qtopod.conf" 2> "$dir/qtopod.log" &
+pid=$!
+stop() {
+    kill -TERM "$pid" 2>/dev/null && wait "$pid" || true
+    echo
+    echo "== qtopod's log"
+    cat "$dir/qtopod.log"
+    rm -rf "$dir"
+}
+trap stop EXIT
+i=0
+while [ ! -S "$dir/varlink" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+ctl="./build/cli/qtopoctl --socket $dir/varlink"
+echo "== qtopod (pid $pid) on $dir/varlink"
+$ctl emulators
+echo
+# each probe waits for the daemon's one probe of that binary, or answers
+# from its cache
 for emu in qemu-system-x86_64 qemu-system-aarch64 qemu-system-ppc64; do
     command -v "$emu" >/dev/null || continue
     $ctl probe "$emu"
