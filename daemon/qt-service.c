@@ -8,6 +8,7 @@
 #include "qt-plan.h"
 #include "qt-probe-error.h"
 #include "qt-probe.h"
+#include "qt-qemu-instance.h"
 #include "qt-service.h"
 #include "qt-verify.h"
 
@@ -378,6 +379,10 @@ static void on_probe_done(GObject *source, GAsyncResult *res, gpointer user_data
     g_autoptr(GError) error = NULL;
     QtEmulator *model = qt_probe_emulator_finish(res, &error);
 
+    /* a probe whose instances were killed under it has facts that are not
+     * the binary's: never cached */
+    if (model != NULL && g_cancellable_set_error_if_cancelled(job->cancellable, &error))
+        g_clear_pointer(&model, qt_emulator_free);
     job_complete(job, model, error);
 }
 
@@ -386,7 +391,8 @@ static void on_machines_done(GObject *source, GAsyncResult *res, gpointer user_d
     Job *job = user_data;
     g_autoptr(GError) error = NULL;
 
-    if (!qt_probe_machines_finish(res, &error)) {
+    if (!qt_probe_machines_finish(res, &error) ||
+        g_cancellable_set_error_if_cancelled(job->cancellable, &error)) {
         job_complete(job, NULL, error);
         return;
     }
@@ -492,8 +498,11 @@ void qt_service_cancel_probes(QtService *svc)
         job->running = FALSE;
         job_complete(job, NULL, error);
     }
-    if (svc->running)
+    if (svc->running) {
         g_cancellable_cancel(svc->running->cancellable);
+        /* what the probe has in flight would run to its end: stop it */
+        qt_qemu_instance_kill_all();
+    }
 }
 
 guint qt_service_n_busy(QtService *svc)

@@ -11,10 +11,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "qt-config.h"
+#include "qt-qemu-instance.h"
 #include "qt-service.h"
 
 #define DEFAULT_CONFIG QT_SYSCONFDIR "/qtopo/qtopod.conf"
-/* SIGTERM: probes get this long to kill their QEMU instances */
+/* SIGTERM: QEMU instances get this long to be reaped; PR_SET_PDEATHSIG
+ * kills any left when we exit */
 #define STOP_GRACE_MS 1500
 
 enum {
@@ -32,6 +34,7 @@ typedef struct {
     char *cache_dir; /* --cache-dir, over the configuration's */
     gboolean stopping;
     guint stop_timer;
+    gint64 stop_deadline;
     int exit_code;
 } Daemon;
 
@@ -69,16 +72,20 @@ static QtSettings *load_settings(Daemon *d, GError **error)
     return s;
 }
 
+/* stopping: done once no QEMU instance is left.  Probes were cancelled and
+ * their instances killed; what they still had in flight need not end (a
+ * cancelled probe is never cached, and cache files are replaced
+ * atomically), but no QEMU may outlive us */
 static gboolean on_stop_check(gpointer user_data)
 {
     Daemon *d = user_data;
-    static gint64 deadline;
+    gboolean late = g_get_monotonic_time() >= d->stop_deadline;
 
-    if (deadline == 0)
-        deadline = g_get_monotonic_time() + STOP_GRACE_MS * 1000;
-    if (qt_service_n_busy(d->svc) == 0 || g_get_monotonic_time() >= deadline) {
-        if (qt_service_n_busy(d->svc) != 0)
-            g_warning("stopping with work still in progress");
+    qt_qemu_instance_kill_all();
+    if (qt_qemu_instance_n_running() == 0 || late) {
+        if (late)
+            g_warning("%u QEMU instances have not exited; leaving them to SIGKILL",
+                      qt_qemu_instance_n_running());
         d->stop_timer = 0;
         g_main_loop_quit(d->loop);
         return G_SOURCE_REMOVE;
@@ -97,7 +104,8 @@ static gboolean on_terminate(gpointer user_data)
     notify("STOPPING=1");
     qt_varlink_server_shutdown(d->server);
     qt_service_cancel_probes(d->svc);
-    d->stop_timer = g_timeout_add(20, on_stop_check, d);
+    d->stop_deadline = g_get_monotonic_time() + STOP_GRACE_MS * 1000;
+    d->stop_timer = g_timeout_add(10, on_stop_check, d);
     return G_SOURCE_CONTINUE;
 }
 
@@ -181,8 +189,14 @@ static void log_handler(const char *domain, GLogLevelFlags level, const char *me
         prefix = "<4>";
     else if (level & G_LOG_LEVEL_DEBUG)
         prefix = "<7>";
-    /* the journal reads the <N> priority prefix from stderr */
-    fprintf(stderr, "%s%s\n", g_getenv("JOURNAL_STREAM") ? prefix : "", message);
+    /* the journal reads the <N> priority prefix from stderr, and stamps
+     * lines itself; by hand, verbose lines carry the time */
+    if (g_getenv("JOURNAL_STREAM"))
+        fprintf(stderr, "%s%s\n", prefix, message);
+    else if (verbose)
+        fprintf(stderr, "%.3f %s\n", (double)g_get_monotonic_time() / 1e6, message);
+    else
+        fprintf(stderr, "%s\n", message);
     if (level & (G_LOG_LEVEL_ERROR | G_LOG_FLAG_FATAL))
         return;
 }

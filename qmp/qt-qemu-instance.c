@@ -481,6 +481,33 @@ void qt_qemu_instance_set_command_timeout(QtQemuInstance *self, guint timeout_ms
         qt_qmp_client_set_timeout(self->client, self->command_timeout_ms);
 }
 
+/* every instance alive, for qt_qemu_instance_kill_all(); instances live on
+ * one thread, the main loop's */
+static GList *live_instances;
+
+static gpointer ref_copy(gconstpointer src, gpointer data)
+{
+    return g_object_ref((gpointer)src);
+}
+
+void qt_qemu_instance_kill_all(void)
+{
+    GList *copy = g_list_copy_deep(live_instances, ref_copy, NULL);
+
+    for (GList *l = copy; l; l = l->next)
+        qt_qemu_instance_kill(l->data);
+    g_list_free_full(copy, g_object_unref);
+}
+
+guint qt_qemu_instance_n_running(void)
+{
+    guint n = 0;
+
+    for (GList *l = live_instances; l; l = l->next)
+        n += qt_qemu_instance_is_running(l->data);
+    return n;
+}
+
 QtQemuInstance *qt_qemu_instance_new(const char *binary)
 {
     QtQemuInstance *self = g_object_new(QT_TYPE_QEMU_INSTANCE, NULL);
@@ -505,6 +532,7 @@ static void qt_qemu_instance_finalize(GObject *object)
 {
     QtQemuInstance *self = QT_QEMU_INSTANCE(object);
 
+    live_instances = g_list_remove(live_instances, self);
     g_clear_object(&self->proc);
     g_clear_object(&self->cancel);
     g_clear_error(&self->start_error);
@@ -534,4 +562,5 @@ static void qt_qemu_instance_init(QtQemuInstance *self)
     self->command_timeout_ms = QT_QMP_DEFAULT_TIMEOUT_MS;
     self->cancel = g_cancellable_new();
     self->stderr_buf = g_string_new(NULL);
+    live_instances = g_list_prepend(live_instances, self);
 }

@@ -70,4 +70,10 @@ gboolean qt_qemu_instance_stop_finish(QtQemuInstance *self, GAsyncResult *result
 /* SIGKILL now and clean up; the process is reaped in the background */
 void qt_qemu_instance_kill(QtQemuInstance *self);
 
+/* SIGKILL every instance of the process (a daemon shutting down): the
+ * operations in flight on them fail at once */
+void qt_qemu_instance_kill_all(void);
+/* instances of the process whose QEMU has not exited (or not been reaped) */
+guint qt_qemu_instance_n_running(void);
+
 G_END_DECLS
