@@ -86,6 +86,7 @@ struct _QtService {
 /* a call in progress, whatever carries it */
 typedef void (*ReqDoneFunc)(Req *r, json_object *reply, const char *error_name,
                             json_object *error_parameters);
+typedef void (*ReqDoneTextFunc)(Req *r, const char *reply);
 typedef void (*ModelFunc)(Req *r, Model *m);
 
 struct _Req {
@@ -98,6 +99,7 @@ struct _Req {
     gpointer notify_data;
     GCancellable *cancellable;
     ReqDoneFunc done;
+    ReqDoneTextFunc done_text; /* replies written as text go straight out */
     gpointer done_data;
     ModelFunc cont;
     gboolean had_model;
@@ -161,6 +163,25 @@ static void req_finish(Req *r, json_object *reply, const char *error_name,
 static void req_reply(Req *r, json_object *reply)
 {
     req_finish(r, reply, NULL, NULL);
+}
+
+/* a reply already written as JSON text (@text is taken) */
+static void req_reply_text(Req *r, char *text)
+{
+    g_autofree char *owned = text;
+    g_autofree char *why = NULL;
+    json_object *reply;
+
+    if (r->done_text != NULL && !r->svc->check_replies) {
+        r->svc->busy_calls--;
+        r->done_text(r, owned);
+        req_free(r);
+        return;
+    }
+    reply = qt_json_parse(owned, strlen(owned), &why);
+    if (reply == NULL)
+        g_critical("%s.%s: a reply that does not parse: %s", r->iface, r->method, why ? why : "?");
+    req_reply(r, reply);
 }
 
 /* an error of the call's interface ("UnknownEmulator") with its data */
@@ -800,7 +821,7 @@ static void cont_place(Req *r, Model *m)
         qt_verify_plan_async(m->e, r->plan, r->cancellable, on_verified, r);
         return;
     }
-    req_reply(r, qt_plan_to_json(r->plan));
+    req_reply_text(r, qt_plan_to_json_text(r->plan));
 }
 
 static void cont_validate(Req *r, Model *m)
@@ -976,6 +997,14 @@ static void varlink_done(Req *r, json_object *reply, const char *error_name,
     qt_varlink_call_unref(call);
 }
 
+static void varlink_done_text(Req *r, const char *reply)
+{
+    QtVarlinkCall *call = r->done_data;
+
+    qt_varlink_call_reply_text(call, reply);
+    qt_varlink_call_unref(call);
+}
+
 static void varlink_notify(json_object *parameters, gpointer user_data)
 {
     qt_varlink_call_notify(user_data, parameters);
@@ -1001,6 +1030,7 @@ static void on_varlink_call(QtVarlinkCall *call, json_object *parameters, gpoint
     r = req_new(svc, b->handler->iface, b->handler->method, parameters, privileged,
                 qt_varlink_call_wants_more(call) ? varlink_notify : NULL, call,
                 qt_varlink_call_get_cancellable(call), varlink_done, qt_varlink_call_ref(call));
+    r->done_text = varlink_done_text;
     b->handler->handler(r);
 }
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "qt-json.h"
 #include "qt-plan.h"
 #include "qt-rules.h"
 
@@ -57,43 +58,80 @@ GPtrArray *qt_plan_qemu_args(const QtLayout *l)
     return args;
 }
 
-static json_object *props_json(const QtLayoutNode *n)
-{
-    json_object *o = json_object_new_object();
+/* the result is written as JSON text directly: a plan's reply is served
+ * many times a second, and building a json-c tree to serialise it at once
+ * cost more than placing the devices.  qt_plan_to_json() parses this text
+ * for callers that want a tree, so there is one writer. */
 
-    for (guint i = 0; n->props && i < n->props->len; i++) {
-        const QtProp *p = n->props->pdata[i];
-        json_object_object_add(o, p->name, json_object_new_string(p->value));
-    }
-    return o;
+static void put_key(GString *o, const char *key)
+{
+    g_string_append_c(o, '"');
+    g_string_append(o, key);
+    g_string_append(o, "\":");
 }
 
-static json_object *int_or_null(const QtLayoutNode *n, int v)
+static void put_str(GString *o, const char *key, const char *value)
 {
-    return n->bus ? json_object_new_int(v) : NULL;
+    put_key(o, key);
+    qt_json_append_string(o, value);
+    g_string_append_c(o, ',');
 }
 
-static json_object *node_json(const QtLayoutNode *n, gboolean controller)
+static void put_int(GString *o, const char *key, int value)
 {
-    json_object *o = json_object_new_object();
+    put_key(o, key);
+    g_string_append_printf(o, "%d,", value);
+}
 
-    json_object_object_add(o, "id", json_object_new_string(n->id));
-    json_object_object_add(o, "driver", json_object_new_string(n->driver));
+static void put_bool(GString *o, const char *key, gboolean value)
+{
+    put_key(o, key);
+    g_string_append(o, value ? "true," : "false,");
+}
+
+/* end an object or array: drop the trailing comma, close */
+static void close_with(GString *o, char c)
+{
+    if (o->len && o->str[o->len - 1] == ',')
+        g_string_truncate(o, o->len - 1);
+    g_string_append_c(o, c);
+}
+
+static void write_node(GString *o, const QtLayoutNode *n, gboolean controller)
+{
+    g_string_append_c(o, '{');
+    put_str(o, "id", n->id);
+    put_str(o, "driver", n->driver);
     if (controller)
-        json_object_object_add(o, "role", json_object_new_string(qt_role_to_string(n->role)));
-    json_object_object_add(o, "bus", n->bus ? json_object_new_string(n->bus) : NULL);
-    json_object_object_add(o, "slot", int_or_null(n, n->slot));
-    json_object_object_add(o, "function", int_or_null(n, n->function));
-    json_object_object_add(o, "multifunction", json_object_new_boolean(n->multifunction));
-    if (controller) {
-        json_object_object_add(o, "properties", props_json(n));
-        json_object_object_add(o, "provides", json_object_new_string(n->provides));
+        put_str(o, "role", qt_role_to_string(n->role));
+    put_str(o, "bus", n->bus);
+    if (n->bus) {
+        put_int(o, "slot", n->slot);
+        put_int(o, "function", n->function);
+    } else {
+        g_string_append(o, "\"slot\":null,\"function\":null,");
     }
-    json_object_object_add(o, "hotpluggable", json_object_new_boolean(n->hotpluggable));
+    put_bool(o, "multifunction", n->multifunction);
+    if (controller) {
+        put_key(o, "properties");
+        g_string_append_c(o, '{');
+        for (guint i = 0; n->props && i < n->props->len; i++) {
+            const QtProp *p = n->props->pdata[i];
+            qt_json_append_string(o, p->name);
+            g_string_append_c(o, ':');
+            qt_json_append_string(o, p->value);
+            g_string_append_c(o, ',');
+        }
+        close_with(o, '}');
+        g_string_append_c(o, ',');
+        put_str(o, "provides", n->provides);
+    }
+    put_bool(o, "hotpluggable", n->hotpluggable);
     if (n->numa_node >= 0)
-        json_object_object_add(o, "numaNode", json_object_new_int(n->numa_node));
-    json_object_object_add(o, "reason", json_object_new_string(n->reason ? n->reason : ""));
-    return o;
+        put_int(o, "numaNode", n->numa_node);
+    put_str(o, "reason", n->reason ? n->reason : "");
+    close_with(o, '}');
+    g_string_append_c(o, ',');
 }
 
 /* libvirt's controller model for a role (docs/formatdomain: controller
@@ -120,21 +158,21 @@ static const char *libvirt_model(QtRole role)
     }
 }
 
-static char *xml_address(const QtLayout *l, const QtLayoutNode *n)
+static void xml_address(GString *s, const QtLayout *l, const QtLayoutNode *n)
 {
     const QtLayoutBus *b = qt_layout_find_bus(l, n->bus);
 
-    return g_strdup_printf("<address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' "
+    g_string_append_printf(s,
+                           "<address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' "
                            "function='0x%x'%s/>",
                            b ? b->index : 0, n->slot, n->function,
                            n->multifunction ? " multifunction='on'" : "");
 }
 
-static char *xml_controller(const QtLayout *l, const QtLayoutNode *n)
+static void xml_controller(GString *s, const QtLayout *l, const QtLayoutNode *n)
 {
     const QtLayoutBus *b = qt_layout_find_bus(l, n->provides);
     const char *model = libvirt_model(n->role);
-    g_autoptr(GString) s = g_string_new(NULL);
     g_autoptr(GString) target = g_string_new(NULL);
     static const char *const attrs[][2] = {
         {"chassis", "chassis"}, {"port", "port"},   {"chassis_nr", "chassisNr"},
@@ -158,75 +196,105 @@ static char *xml_controller(const QtLayout *l, const QtLayoutNode *n)
         else
             g_string_append(s, "/>");
     }
-    if (n->bus != NULL) {
-        g_autofree char *addr = xml_address(l, n);
-        g_string_append(s, addr);
-    }
+    if (n->bus != NULL)
+        xml_address(s, l, n);
     g_string_append(s, "</controller>");
-    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+char *qt_plan_to_json_text(const QtPlan *plan)
+{
+    const QtLayout *l = plan->layout;
+    g_autoptr(GPtrArray) argv = qt_plan_qemu_args(l);
+    g_autoptr(GString) xml = g_string_new(NULL);
+    GString *o = g_string_sized_new(4096 + 1024 * (plan->controllers->len + plan->devices->len));
+
+    g_string_append_c(o, '{');
+    put_str(o, "emulator", l->e->path);
+    put_str(o, "machine", l->machine->name);
+    put_str(o, "policy", qt_policy_to_string(plan->policy));
+    put_key(o, "controllers");
+    g_string_append_c(o, '[');
+    for (guint i = 0; i < plan->controllers->len; i++)
+        write_node(o, plan->controllers->pdata[i], TRUE);
+    close_with(o, ']');
+    g_string_append_c(o, ',');
+    put_key(o, "devices");
+    g_string_append_c(o, '[');
+    for (guint i = 0; i < plan->devices->len; i++)
+        write_node(o, plan->devices->pdata[i], FALSE);
+    close_with(o, ']');
+    g_string_append_c(o, ',');
+    put_key(o, "spares");
+    g_string_append_c(o, '[');
+    for (guint i = 0; i < plan->spares->len; i++) {
+        const QtSpare *sp = plan->spares->pdata[i];
+        g_string_append_c(o, '{');
+        put_str(o, "controller", sp->controller);
+        put_str(o, "bus", sp->bus);
+        put_int(o, "slot", sp->slot);
+        close_with(o, '}');
+        g_string_append_c(o, ',');
+    }
+    close_with(o, ']');
+    g_string_append_c(o, ',');
+    put_key(o, "qemuArgs");
+    g_string_append_c(o, '[');
+    for (guint i = 0; i < argv->len; i++) {
+        qt_json_append_string(o, argv->pdata[i]);
+        g_string_append_c(o, ',');
+    }
+    close_with(o, ']');
+    g_string_append_c(o, ',');
+    if (plan->hotplug) {
+        /* what to send QEMU: device_add with these arguments, in order */
+        put_key(o, "deviceAdd");
+        g_string_append_c(o, '[');
+        for (guint i = 0; i < plan->devices->len; i++) {
+            const QtLayoutNode *n = plan->devices->pdata[i];
+            g_string_append_c(o, '{');
+            put_str(o, "driver", n->driver);
+            put_str(o, "id", n->id);
+            put_str(o, "bus", n->bus);
+            g_string_append_printf(o, "\"addr\":\"0x%x.0x%x\"}", n->slot, n->function);
+            g_string_append_c(o, ',');
+        }
+        close_with(o, ']');
+        g_string_append_c(o, ',');
+    }
+    put_key(o, "libvirt");
+    g_string_append(o, "{\"controllers\":[");
+    for (guint i = 0; i < plan->controllers->len; i++) {
+        g_string_truncate(xml, 0);
+        xml_controller(xml, l, plan->controllers->pdata[i]);
+        qt_json_append_string(o, xml->str);
+        g_string_append_c(o, ',');
+    }
+    close_with(o, ']');
+    g_string_append(o, ",\"addresses\":{");
+    for (guint i = 0; i < plan->devices->len; i++) {
+        const QtLayoutNode *n = plan->devices->pdata[i];
+        g_string_truncate(xml, 0);
+        xml_address(xml, l, n);
+        qt_json_append_string(o, n->id);
+        g_string_append_c(o, ':');
+        qt_json_append_string(o, xml->str);
+        g_string_append_c(o, ',');
+    }
+    close_with(o, '}');
+    g_string_append(o, "}}"); /* libvirt, the document */
+    return g_string_free(o, FALSE);
 }
 
 json_object *qt_plan_to_json(const QtPlan *plan)
 {
-    const QtLayout *l = plan->layout;
-    json_object *o = json_object_new_object();
-    json_object *controllers = json_object_new_array();
-    json_object *devices = json_object_new_array();
-    json_object *spares = json_object_new_array();
-    json_object *args = json_object_new_array();
-    json_object *lv = json_object_new_object();
-    json_object *lv_controllers = json_object_new_array();
-    json_object *lv_addresses = json_object_new_object();
-    g_autoptr(GPtrArray) argv = qt_plan_qemu_args(l);
+    g_autofree char *text = qt_plan_to_json_text(plan);
+    g_autofree char *why = NULL;
+    json_object *doc = qt_json_parse(text, strlen(text), &why);
 
-    json_object_object_add(o, "emulator", json_object_new_string(l->e->path));
-    json_object_object_add(o, "machine", json_object_new_string(l->machine->name));
-    json_object_object_add(o, "policy", json_object_new_string(qt_policy_to_string(plan->policy)));
-    for (guint i = 0; i < plan->controllers->len; i++) {
-        const QtLayoutNode *n = plan->controllers->pdata[i];
-        json_object_array_add(controllers, node_json(n, TRUE));
-        json_object_array_add(lv_controllers, json_object_new_string(xml_controller(l, n)));
-    }
-    for (guint i = 0; i < plan->devices->len; i++) {
-        const QtLayoutNode *n = plan->devices->pdata[i];
-        g_autofree char *addr = xml_address(l, n);
-        json_object_array_add(devices, node_json(n, FALSE));
-        json_object_object_add(lv_addresses, n->id, json_object_new_string(addr));
-    }
-    for (guint i = 0; i < plan->spares->len; i++) {
-        const QtSpare *s = plan->spares->pdata[i];
-        json_object *so = json_object_new_object();
-        json_object_object_add(so, "controller",
-                               s->controller ? json_object_new_string(s->controller) : NULL);
-        json_object_object_add(so, "bus", json_object_new_string(s->bus));
-        json_object_object_add(so, "slot", json_object_new_int(s->slot));
-        json_object_array_add(spares, so);
-    }
-    for (guint i = 0; i < argv->len; i++)
-        json_object_array_add(args, json_object_new_string(argv->pdata[i]));
-    json_object_object_add(o, "controllers", controllers);
-    json_object_object_add(o, "devices", devices);
-    json_object_object_add(o, "spares", spares);
-    json_object_object_add(o, "qemuArgs", args);
-    if (plan->hotplug) {
-        /* what to send QEMU: device_add with these arguments, in order */
-        json_object *adds = json_object_new_array();
-        for (guint i = 0; i < plan->devices->len; i++) {
-            const QtLayoutNode *n = plan->devices->pdata[i];
-            json_object *a = json_object_new_object();
-            g_autofree char *addr = g_strdup_printf("0x%x.0x%x", n->slot, n->function);
-            json_object_object_add(a, "driver", json_object_new_string(n->driver));
-            json_object_object_add(a, "id", json_object_new_string(n->id));
-            json_object_object_add(a, "bus", json_object_new_string(n->bus));
-            json_object_object_add(a, "addr", json_object_new_string(addr));
-            json_object_array_add(adds, a);
-        }
-        json_object_object_add(o, "deviceAdd", adds);
-    }
-    json_object_object_add(lv, "controllers", lv_controllers);
-    json_object_object_add(lv, "addresses", lv_addresses);
-    json_object_object_add(o, "libvirt", lv);
-    return o;
+    /* our own writer: a failure here is a bug, not bad input */
+    if (doc == NULL)
+        g_critical("qt_plan_to_json: the plan's JSON does not parse: %s", why ? why : "?");
+    return doc;
 }
 
 json_object *qt_problems_to_json(GPtrArray *problems)

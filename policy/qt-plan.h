@@ -12,7 +12,10 @@ G_BEGIN_DECLS
  * caller's and the plan's, parents before children */
 GPtrArray *qt_plan_qemu_args(const QtLayout *l);
 
-/* the result document: controllers, devices, spares, qemuArgs, libvirt */
+/* the result document: controllers, devices, spares, qemuArgs, libvirt
+ * (and deviceAdd for hotplug plans), as compact JSON text */
+char *qt_plan_to_json_text(const QtPlan *plan);
+/* the same document as a tree */
 json_object *qt_plan_to_json(const QtPlan *plan);
 
 /* problems as a validation result: {"valid": bool, "problems": [...]} */

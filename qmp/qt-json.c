@@ -83,3 +83,46 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out)
     }
     return obj;
 }
+
+void qt_json_append_string(GString *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run;
+
+    if (s == NULL) {
+        g_string_append(out, "null");
+        return;
+    }
+    g_string_append_c(out, '"');
+    /* copy runs that need no escape at once */
+    for (run = s; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        g_string_append_len(out, run, s - run);
+        run = s + 1;
+        switch (c) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        default:
+            g_string_append(out, "\\u00");
+            g_string_append_c(out, hex[c >> 4]);
+            g_string_append_c(out, hex[c & 15]);
+        }
+    }
+    g_string_append_len(out, run, s - run);
+    g_string_append_c(out, '"');
+}

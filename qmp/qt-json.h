@@ -24,4 +24,8 @@ json_object *qt_json_get_typed(json_object *obj, const char *key, json_type type
  * not exactly one JSON value (a JSON null is NULL with no message) */
 json_object *qt_json_parse(const char *text, gsize len, char **error_out);
 
+/* append @s as a JSON string, quoted and escaped (NULL: null): for replies
+ * written as text rather than built as trees */
+void qt_json_append_string(GString *out, const char *s);
+
 G_END_DECLS

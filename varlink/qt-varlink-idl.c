@@ -352,8 +352,32 @@ const QtVarlinkMethod *qt_varlink_interface_find_method(const QtVarlinkInterface
 
 /* ---- checking values ---- */
 
-static gboolean invalid(GString *path, char **path_out, GError **error, const char *what)
+/* where a value sits, as a chain of frames on the stack: the path is only
+ * formatted when a value is invalid, so checking a valid call allocates
+ * nothing */
+typedef struct _PathFrame PathFrame;
+struct _PathFrame {
+    const PathFrame *parent;
+    const char *key; /* a member, or NULL for an index */
+    gsize index;
+};
+
+static void path_format(GString *out, const PathFrame *f)
 {
+    if (f == NULL)
+        return;
+    path_format(out, f->parent);
+    if (f->key)
+        g_string_append_printf(out, "%s%s", out->len ? "." : "", f->key);
+    else
+        g_string_append_printf(out, "[%zu]", f->index);
+}
+
+static gboolean invalid(const PathFrame *at, char **path_out, GError **error, const char *what)
+{
+    g_autoptr(GString) path = g_string_new(NULL);
+
+    path_format(path, at);
     if (path_out)
         *path_out = g_strdup(path->str);
     g_set_error(error, QT_VARLINK_IDL_ERROR, QT_VARLINK_IDL_ERROR_INVALID, "%s: %s",
@@ -362,34 +386,32 @@ static gboolean invalid(GString *path, char **path_out, GError **error, const ch
 }
 
 static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, json_object *v,
-                      GString *path, char **path_out, GError **error, int depth)
+                      const PathFrame *at, char **path_out, GError **error, int depth)
 {
-    gsize len = path->len;
-
     if (depth > MAX_DEPTH * 4)
-        return invalid(path, path_out, error, "nested too deep");
+        return invalid(at, path_out, error, "nested too deep");
     if (t->kind == QT_VT_MAYBE)
-        return v == NULL || check(iface, t->inner, v, path, path_out, error, depth + 1);
+        return v == NULL || check(iface, t->inner, v, at, path_out, error, depth + 1);
     if (v == NULL)
-        return invalid(path, path_out, error, "missing");
+        return invalid(at, path_out, error, "missing");
     switch (t->kind) {
     case QT_VT_BOOL:
         return json_object_is_type(v, json_type_boolean) ||
-               invalid(path, path_out, error, "expected a boolean");
+               invalid(at, path_out, error, "expected a boolean");
     case QT_VT_INT:
         return json_object_is_type(v, json_type_int) ||
-               invalid(path, path_out, error, "expected an integer");
+               invalid(at, path_out, error, "expected an integer");
     case QT_VT_FLOAT:
         return json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int) ||
-               invalid(path, path_out, error, "expected a number");
+               invalid(at, path_out, error, "expected a number");
     case QT_VT_STRING:
         return json_object_is_type(v, json_type_string) ||
-               invalid(path, path_out, error, "expected a string");
+               invalid(at, path_out, error, "expected a string");
     case QT_VT_OBJECT:
         return TRUE;
     case QT_VT_NAMED: {
         const QtVarlinkType *named = g_hash_table_lookup(iface->types, t->name);
-        return named != NULL && check(iface, named, v, path, path_out, error, depth + 1);
+        return named != NULL && check(iface, named, v, at, path_out, error, depth + 1);
     }
     case QT_VT_ENUM:
         if (json_object_is_type(v, json_type_string)) {
@@ -398,29 +420,27 @@ static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, j
                     return TRUE;
             }
         }
-        return invalid(path, path_out, error, "not one of the enum's values");
+        return invalid(at, path_out, error, "not one of the enum's values");
     case QT_VT_ARRAY:
         if (!json_object_is_type(v, json_type_array))
-            return invalid(path, path_out, error, "expected an array");
+            return invalid(at, path_out, error, "expected an array");
         for (gsize i = 0; i < json_object_array_length(v); i++) {
-            g_string_append_printf(path, "[%zu]", i);
-            if (!check(iface, t->inner, json_object_array_get_idx(v, i), path, path_out, error,
+            PathFrame f = {at, NULL, i};
+            if (!check(iface, t->inner, json_object_array_get_idx(v, i), &f, path_out, error,
                        depth + 1))
                 return FALSE;
-            g_string_truncate(path, len);
         }
         return TRUE;
     case QT_VT_MAP:
     case QT_VT_STRUCT:
         if (!json_object_is_type(v, json_type_object))
-            return invalid(path, path_out, error, "expected an object");
+            return invalid(at, path_out, error, "expected an object");
         if (t->kind == QT_VT_MAP) {
             json_object_object_foreach(v, key, member)
             {
-                g_string_append_printf(path, "%s%s", len ? "." : "", key);
-                if (!check(iface, t->inner, member, path, path_out, error, depth + 1))
+                PathFrame f = {at, key, 0};
+                if (!check(iface, t->inner, member, &f, path_out, error, depth + 1))
                     return FALSE;
-                g_string_truncate(path, len);
             }
             return TRUE;
         }
@@ -432,18 +452,17 @@ static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, j
             for (guint i = 0; i < t->fields->len && !known; i++)
                 known = g_str_equal(((QtVarlinkField *)t->fields->pdata[i])->name, key);
             if (!known) {
-                g_string_append_printf(path, "%s%s", len ? "." : "", key);
-                return invalid(path, path_out, error, "unknown member");
+                PathFrame f = {at, key, 0};
+                return invalid(&f, path_out, error, "unknown member");
             }
         }
         for (guint i = 0; i < t->fields->len; i++) {
-            const QtVarlinkField *f = t->fields->pdata[i];
+            const QtVarlinkField *fd = t->fields->pdata[i];
             json_object *m = NULL;
-            json_object_object_get_ex(v, f->name, &m);
-            g_string_append_printf(path, "%s%s", len ? "." : "", f->name);
-            if (!check(iface, f->type, m, path, path_out, error, depth + 1))
+            PathFrame f = {at, fd->name, 0};
+            json_object_object_get_ex(v, fd->name, &m);
+            if (!check(iface, fd->type, m, &f, path_out, error, depth + 1))
                 return FALSE;
-            g_string_truncate(path, len);
         }
         return TRUE;
     case QT_VT_MAYBE:
@@ -455,7 +474,5 @@ static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, j
 gboolean qt_varlink_type_check(const QtVarlinkInterface *iface, const QtVarlinkType *type,
                                json_object *value, char **path, GError **error)
 {
-    g_autoptr(GString) p = g_string_new(NULL);
-
-    return check(iface, type, value, p, path, error, 0);
+    return check(iface, type, value, NULL, path, error, 0);
 }

@@ -251,6 +251,42 @@ void qt_varlink_call_reply(QtVarlinkCall *call, json_object *parameters)
     call_send(call, msg, TRUE);
 }
 
+void qt_varlink_call_reply_text(QtVarlinkCall *call, const char *parameters)
+{
+    Connection *c = call->conn;
+    gsize limit = c->server ? max_message(c->server) : 0;
+    gsize len = strlen(parameters);
+
+    if (call->done) {
+        g_warning("varlink: %s answered twice", call->method);
+        return;
+    }
+    if (limit && len + sizeof "{\"parameters\":}" > limit) {
+        /* append_reply turns it into MessageTooLarge */
+        g_autoptr(json_object) msg = json_object_new_object();
+        json_object_object_add(msg, "parameters",
+                               json_object_new_string_len(parameters, (int)MIN(len, G_MAXINT)));
+        call->done = TRUE;
+        if (call->oneway || c->closed)
+            return;
+        if (call->pending == NULL)
+            call->pending = g_string_new(NULL);
+        append_reply(call->pending, msg, limit);
+    } else {
+        call->done = TRUE;
+        if (call->oneway || c->closed || c->server == NULL)
+            return;
+        if (call->pending == NULL)
+            call->pending = g_string_sized_new(len + 32);
+        g_string_append(call->pending, "{\"parameters\":");
+        g_string_append_len(call->pending, parameters, (gssize)len);
+        g_string_append_c(call->pending, '}');
+        g_string_append_c(call->pending, '\0');
+    }
+    if (g_queue_peek_head(&c->calls) == call)
+        conn_advance(c);
+}
+
 void qt_varlink_call_notify(QtVarlinkCall *call, json_object *parameters)
 {
     g_autoptr(json_object) msg = json_object_new_object();
@@ -840,6 +876,10 @@ static void ensure_service(QtVarlinkServer *s)
     if (s->service)
         return;
     s->service = g_socket_service_new();
+    /* GIO's default backlog is 10: a burst of clients connecting at once
+     * would be refused (EAGAIN on a UNIX socket) before we accept them */
+    g_socket_listener_set_backlog(G_SOCKET_LISTENER(s->service),
+                                  (int)MIN(s->limits.max_connections, 4096));
     g_signal_connect(s->service, "incoming", G_CALLBACK(on_incoming), s);
 }
 

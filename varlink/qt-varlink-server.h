@@ -104,6 +104,9 @@ gboolean qt_varlink_call_peer_in_group(QtVarlinkCall *call, gid_t gid);
 
 /* the final reply (takes @parameters; NULL for none) */
 void qt_varlink_call_reply(QtVarlinkCall *call, json_object *parameters);
+/* the final reply, its parameters given as JSON text (an object) the
+ * caller wrote itself: no tree is built and serialised */
+void qt_varlink_call_reply_text(QtVarlinkCall *call, const char *parameters);
 /* an intermediate reply ("continues": true); only when the call asked for
  * more, otherwise dropped */
 void qt_varlink_call_notify(QtVarlinkCall *call, json_object *parameters);

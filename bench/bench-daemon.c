@@ -1,0 +1,847 @@
+/* bench-daemon: the daemon under load.  It starts the built qtopod on a
+ * socket in a temporary directory, configured for qemu-system-x86_64,
+ * -aarch64 and -ppc64 with probe-at-start=false and the CLI's cache
+ * directory; loads the three models with org.qtopo.Topology.Probe (from the
+ * cache, or probed now: it says which); then N clients, each a thread with
+ * its own connection, released together by a barrier, make M
+ * org.qtopo.Placement.Place calls each of a 10-device q35 VM, one call at a
+ * time.  Printed per run and as the median of runs: errors, wall time,
+ * calls per second, latency p50/p90/p99/max, the CPU the daemon and the
+ * clients used, and the daemon's VmRSS/VmHWM; then the issue's targets
+ * (p99 <= 2 ms, >= 5,000 calls/s, RSS with three emulators cached <=
+ * 32 MiB) with PASS or MISS.  The clients run on the same cores as the
+ * daemon: that is the acceptance setup.  --pipeline K adds a secondary
+ * figure: each client sends K calls, then reads the K replies (latency:
+ * from sending the batch to each reply).  A client whose connection is
+ * refused (a full listen backlog answers EAGAIN at once) counts as an
+ * error ("noconn"); --connect-retry tries it again instead, so that the
+ * load figures are those of all N clients.
+ *
+ *   bench-daemon [--clients N] [--calls M] [--runs R] [--pipeline K]
+ *                [--connect-retry] [--cache-dir DIR] [--daemon PATH] [QTOPOD]
+ *
+ * Exit status: 0, also when a target is missed; 1 when a call failed, a
+ * client could not connect or the daemon could not be run; 77 when
+ * qemu-system-x86_64 is missing.
+ * The daemon is stopped (SIGTERM, then waited for) on every path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qt-json.h"
+#include "qt-varlink-client.h"
+
+#ifndef QTOPOD_PATH
+#define QTOPOD_PATH "build/daemon/qtopod"
+#endif
+
+#define PLACE "org.qtopo.Placement.Place"
+#define MIB   (1024.0 * 1024.0)
+/* the issue's targets */
+#define TARGET_P99_MS    2.0
+#define TARGET_CALLS_S   5000.0
+#define TARGET_RSS_MIB   32.0
+#define CALL_TIMEOUT_MS  30000
+#define PROBE_TIMEOUT_MS 600000
+
+static const char *const emulators[] = {
+    "/usr/bin/qemu-system-x86_64",
+    "/usr/bin/qemu-system-aarch64",
+    "/usr/bin/qemu-system-ppc64",
+};
+
+/* ---- the daemon: started once, stopped on every path ---- */
+
+static volatile pid_t daemon_pid = -1;
+static char *tmp_dir, *socket_path, *config_path, *log_path;
+
+static void stop_daemon(void)
+{
+    pid_t pid = daemon_pid;
+    int status = 0;
+
+    if (pid <= 0)
+        return;
+    daemon_pid = -1;
+    kill(pid, SIGTERM);
+    /* qtopod gives its probes 1.5 s to stop; wait a little longer */
+    for (int i = 0; i < 500; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            if (r == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                fprintf(stderr, "bench-daemon: qtopod ended with status %#x\n", status);
+            return;
+        }
+        g_usleep(10000);
+    }
+    fprintf(stderr, "bench-daemon: qtopod did not stop on SIGTERM; killed\n");
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
+static void print_log(void)
+{
+    g_autofree char *text = NULL;
+
+    if (log_path && g_file_get_contents(log_path, &text, NULL, NULL) && text[0])
+        fprintf(stderr, "--- qtopod's log ---\n%s--- end of log ---\n", text);
+}
+
+static void cleanup(void)
+{
+    stop_daemon();
+    if (tmp_dir == NULL)
+        return;
+    unlink(socket_path);
+    unlink(config_path);
+    unlink(log_path);
+    rmdir(tmp_dir);
+    g_clear_pointer(&tmp_dir, g_free);
+}
+
+static void on_signal(int sig)
+{
+    pid_t pid = daemon_pid;
+
+    /* async-signal-safe: kill, waitpid, unlink, rmdir */
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    if (tmp_dir != NULL && log_path != NULL) {
+        unlink(socket_path);
+        unlink(config_path);
+        unlink(log_path);
+        rmdir(tmp_dir);
+    }
+    _exit(128 + sig);
+}
+
+static G_GNUC_NORETURN G_GNUC_PRINTF(1, 2) void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    va_start(ap, fmt);
+    fprintf(stderr, "bench-daemon: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    print_log();
+    exit(1); /* cleanup() runs at exit */
+}
+
+static void child_setup(gpointer user_data)
+{
+    /* never outlive the benchmark, even one killed with SIGKILL */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static void start_daemon(const char *path, const char *cache_dir, guint clients)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GString) list = g_string_new(NULL);
+    g_autofree char *conf = NULL;
+    const char *argv[] = {path, "--socket", NULL, "--config", NULL, NULL};
+    GPid pid;
+    int logfd;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++)
+        g_string_append_printf(list, "%s%s", i ? ";" : "", emulators[i]);
+    tmp_dir = g_dir_make_tmp("qt-bench-daemon-XXXXXX", &error);
+    if (tmp_dir == NULL)
+        die("%s", error->message);
+    socket_path = g_build_filename(tmp_dir, "qtopod.sock", NULL);
+    config_path = g_build_filename(tmp_dir, "qtopod.conf", NULL);
+    log_path = g_build_filename(tmp_dir, "qtopod.log", NULL);
+    conf = g_strdup_printf("[qtopod]\n"
+                           "emulators=%s\n"
+                           "cache-dir=%s\n"
+                           "probe-at-start=false\n"
+                           "max-connections=%u\n",
+                           list->str, cache_dir, MAX(256, clients + 16));
+    if (!g_file_set_contents(config_path, conf, -1, &error))
+        die("%s", error->message);
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0)
+        die("%s: %s", log_path, g_strerror(errno));
+    argv[2] = socket_path;
+    argv[4] = config_path;
+    if (!g_spawn_async_with_fds(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
+                                NULL, &pid, -1, logfd, logfd, &error))
+        die("cannot start %s: %s", path, error->message);
+    close(logfd);
+    daemon_pid = pid;
+
+    /* ready when it accepts a connection */
+    for (int i = 0;; i++) {
+        g_autoptr(QtVarlinkClient) c = NULL;
+        int status;
+
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            daemon_pid = -1;
+            die("qtopod exited at start (status %#x)", status);
+        }
+        if (g_file_test(socket_path, G_FILE_TEST_EXISTS) &&
+            (c = qt_varlink_client_connect(socket_path, 1000, NULL)) != NULL)
+            return;
+        if (i == 1000)
+            die("qtopod did not listen on %s within 10 s", socket_path);
+        g_usleep(10000);
+    }
+}
+
+/* ---- what /proc says about the daemon ---- */
+
+typedef struct {
+    double rss_mib, hwm_mib;
+} Mem;
+
+static Mem daemon_mem(void)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)daemon_pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    Mem m = {-1, -1};
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        die("cannot read %s", path);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (g_str_has_prefix(*l, "VmRSS:"))
+            m.rss_mib = g_ascii_strtod(*l + 6, NULL) / 1024.0;
+        else if (g_str_has_prefix(*l, "VmHWM:"))
+            m.hwm_mib = g_ascii_strtod(*l + 6, NULL) / 1024.0;
+    }
+    return m;
+}
+
+/* user + system CPU time of the daemon, seconds */
+static double daemon_cpu_s(void)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)daemon_pid);
+    g_autofree char *text = NULL;
+    unsigned long utime = 0, stime = 0;
+    char *p;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || (p = strrchr(text, ')')) == NULL)
+        die("cannot read %s", path);
+    /* after "pid (comm)": state is field 3, utime 14, stime 15 */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        die("cannot parse %s", path);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- the request ---- */
+
+static json_object *place_request(void)
+{
+    static const struct {
+        const char *driver;
+        const char *prefix;
+        int n;
+    } kinds[] = {
+        {"virtio-net-pci", "net", 3},
+        {"virtio-blk-pci", "disk", 4},
+        {"qemu-xhci", "usb", 1},
+        {"virtio-serial-pci", "serial", 1},
+        {"virtio-balloon-pci", "balloon", 1},
+    };
+    json_object *o = json_object_new_object();
+    json_object *devices = json_object_new_array();
+
+    json_object_object_add(o, "emulator", json_object_new_string("qemu-system-x86_64"));
+    json_object_object_add(o, "machine", json_object_new_string("q35"));
+    json_object_object_add(o, "policy", json_object_new_string("hotplug"));
+    for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++)
+        for (int i = 0; i < kinds[k].n; i++) {
+            json_object *d = json_object_new_object();
+            g_autofree char *id = g_strdup_printf("%s%d", kinds[k].prefix, i);
+            json_object_object_add(d, "id", json_object_new_string(id));
+            json_object_object_add(d, "driver", json_object_new_string(kinds[k].driver));
+            json_object_array_add(devices, d);
+        }
+    json_object_object_add(o, "devices", devices);
+    return o;
+}
+
+/* the whole message, with its NUL terminator, for pipelined sends */
+static GByteArray *place_message(void)
+{
+    g_autoptr(json_object) msg = json_object_new_object();
+    const char *text;
+    size_t len = 0;
+    GByteArray *b = g_byte_array_new();
+
+    json_object_object_add(msg, "method", json_object_new_string(PLACE));
+    json_object_object_add(msg, "parameters", place_request());
+    text = json_object_to_json_string_length(
+        msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    g_byte_array_append(b, (const guint8 *)text, (guint)len + 1);
+    return b;
+}
+
+/* ---- the load ---- */
+
+typedef struct {
+    const char *socket;
+    guint clients, calls, pipeline;
+    gboolean retry; /* connections refused at once are tried again */
+    pthread_barrier_t barrier;
+    GMutex lock;
+    char *first_error; /* under lock */
+    guint errors;      /* failed calls, under lock */
+    guint no_conn;     /* clients that could not connect, under lock */
+    guint retries;     /* connection attempts tried again, under lock */
+} Load;
+
+typedef struct {
+    Load *load;
+    pthread_t thread;
+    double *lat_us; /* one per call made */
+    guint n;
+} Worker;
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void record_error(Load *l, guint count, const char *what)
+{
+    g_mutex_lock(&l->lock);
+    l->errors += count;
+    if (count == 0)
+        l->no_conn++;
+    if (l->first_error == NULL)
+        l->first_error = g_strdup(what);
+    g_mutex_unlock(&l->lock);
+}
+
+/* --parse: every reply parsed into a JSON tree by the client, as
+ * qt_varlink_client_call() does.  By default the client only checks that
+ * the reply is a result and not an error ({"parameters":... rather than
+ * {"error":...}): the clients share the 2 cores with the daemon, and a
+ * 9.6 KB parse per call in 64 client threads measures json-c in the
+ * clients more than the daemon */
+static gboolean parse_replies;
+
+static void run_plain_raw(Worker *w, QtVarlinkClient *c)
+{
+    Load *l = w->load;
+    g_autoptr(GByteArray) one = place_message();
+
+    for (guint i = 0; i < l->calls; i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *raw = NULL;
+        double t0 = now_us();
+
+        if (!qt_varlink_client_send_raw(c, one->data, one->len, &error) ||
+            (raw = qt_varlink_client_receive_raw(c, &error)) == NULL) {
+            w->lat_us[w->n++] = now_us() - t0;
+            record_error(l, l->calls - i, error->message);
+            return;
+        }
+        w->lat_us[w->n++] = now_us() - t0;
+        if (!g_str_has_prefix(raw, "{\"parameters\":{\"emulator\":"))
+            record_error(l, 1, raw);
+    }
+}
+
+/* one call at a time, through qt_varlink_client_call() */
+static void run_plain(Worker *w, QtVarlinkClient *c)
+{
+    Load *l = w->load;
+    g_autoptr(json_object) params = place_request();
+
+    if (!parse_replies) {
+        run_plain_raw(w, c);
+        return;
+    }
+    for (guint i = 0; i < l->calls; i++) {
+        g_autoptr(GError) error = NULL;
+        double t0 = now_us();
+        g_autoptr(json_object) reply =
+            qt_varlink_client_call(c, PLACE, params, 0, NULL, NULL, NULL, NULL, &error);
+
+        w->lat_us[w->n++] = now_us() - t0;
+        if (reply == NULL) {
+            gboolean remote = g_error_matches(error, QT_VARLINK_ERROR, QT_VARLINK_ERROR_REMOTE);
+            /* a varlink error leaves the connection usable; anything else
+             * ends this client, its remaining calls counted as failed */
+            record_error(l, remote ? 1 : l->calls - i, error->message);
+            if (!remote)
+                return;
+        }
+    }
+}
+
+/* K calls sent, then K replies read */
+static void run_pipelined(Worker *w, QtVarlinkClient *c)
+{
+    Load *l = w->load;
+    g_autoptr(GByteArray) one = place_message();
+    g_autoptr(GByteArray) batch = g_byte_array_new();
+
+    for (guint k = 0; k < l->pipeline; k++)
+        g_byte_array_append(batch, one->data, one->len);
+    for (guint done = 0; done < l->calls;) {
+        guint k = MIN(l->pipeline, l->calls - done);
+        g_autoptr(GError) error = NULL;
+        double t0 = now_us();
+
+        if (!qt_varlink_client_send_raw(c, batch->data, (gsize)one->len * k, &error)) {
+            record_error(l, l->calls - done, error->message);
+            return;
+        }
+        for (guint i = 0; i < k; i++, done++) {
+            g_autofree char *raw = qt_varlink_client_receive_raw(c, &error);
+            g_autoptr(json_object) reply = NULL;
+            json_object *name;
+
+            w->lat_us[w->n++] = now_us() - t0;
+            if (raw == NULL) {
+                record_error(l, l->calls - done, error->message);
+                return;
+            }
+            reply = json_tokener_parse(raw);
+            if (reply == NULL || !json_object_is_type(reply, json_type_object))
+                record_error(l, 1, "a reply that is not a JSON object");
+            else if (json_object_object_get_ex(reply, "error", &name))
+                record_error(l, 1, raw);
+        }
+    }
+}
+
+static void *worker_main(void *data)
+{
+    Worker *w = data;
+    Load *l = w->load;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVarlinkClient) c = NULL;
+    double deadline = now_us() + 10e6;
+    guint retries = 0;
+
+    /* a full listen backlog refuses a UNIX socket connection at once
+     * (EAGAIN); --connect-retry tries again for up to 10 s */
+    while ((c = qt_varlink_client_connect(l->socket, CALL_TIMEOUT_MS, &error)) == NULL &&
+           l->retry && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
+           now_us() < deadline) {
+        g_clear_error(&error);
+        retries++;
+        g_usleep(1000);
+    }
+    g_mutex_lock(&l->lock);
+    l->retries += retries;
+    g_mutex_unlock(&l->lock);
+    if (c == NULL) {
+        g_autofree char *what = g_strdup_printf("connect: %s", error->message);
+        record_error(l, 0, what);
+    }
+    pthread_barrier_wait(&l->barrier);
+    if (c == NULL)
+        return NULL;
+    if (l->pipeline > 1)
+        run_pipelined(w, c);
+    else
+        run_plain(w, c);
+    return NULL;
+}
+
+typedef struct {
+    guint calls, errors, no_conn, retries;
+    double wall_s, calls_s;
+    double p50_ms, p90_ms, p99_ms, max_ms;
+    double daemon_us_call, client_us_call;
+    Mem mem;
+} RunResult;
+
+static int cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* of a sorted array */
+static double pct(const double *v, guint n, double p)
+{
+    guint i = (guint)(p * (n - 1) + 0.5);
+    return n ? v[MIN(i, n - 1)] : 0;
+}
+
+static RunResult run_load(const char *socket, guint clients, guint calls, guint pipeline,
+                          gboolean retry, char **first_error)
+{
+    Load l = {
+        .socket = socket, .clients = clients, .calls = calls, .pipeline = pipeline, .retry = retry};
+    g_autofree Worker *w = g_new0(Worker, clients);
+    g_autofree double *all = NULL;
+    RunResult r = {0};
+    double t0, t1, cpu0, cpu1, self0, self1;
+    guint n = 0;
+
+    g_mutex_init(&l.lock);
+    pthread_barrier_init(&l.barrier, NULL, clients + 1);
+    for (guint i = 0; i < clients; i++) {
+        int err;
+        w[i].load = &l;
+        w[i].lat_us = g_new(double, calls);
+        err = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+        if (err != 0)
+            die("pthread_create: %s", g_strerror(err));
+    }
+    /* every client has connected when the barrier opens */
+    pthread_barrier_wait(&l.barrier);
+    t0 = now_us();
+    cpu0 = daemon_cpu_s();
+    self0 = self_cpu_s();
+    for (guint i = 0; i < clients; i++)
+        pthread_join(w[i].thread, NULL);
+    t1 = now_us();
+    cpu1 = daemon_cpu_s();
+    self1 = self_cpu_s();
+    pthread_barrier_destroy(&l.barrier);
+    g_mutex_clear(&l.lock);
+
+    all = g_new(double, (gsize)clients *calls);
+    for (guint i = 0; i < clients; i++) {
+        memcpy(all + n, w[i].lat_us, w[i].n * sizeof(double));
+        n += w[i].n;
+        g_free(w[i].lat_us);
+    }
+    qsort(all, n, sizeof(double), (int (*)(const void *, const void *))cmp_double);
+    /* the calls of clients that connected */
+    r.calls = (clients - l.no_conn) * calls;
+    r.errors = l.errors;
+    r.no_conn = l.no_conn;
+    r.retries = l.retries;
+    r.wall_s = (t1 - t0) / 1e6;
+    r.calls_s = (double)(r.calls - r.errors) / r.wall_s;
+    r.p50_ms = pct(all, n, 0.50) / 1000.0;
+    r.p90_ms = pct(all, n, 0.90) / 1000.0;
+    r.p99_ms = pct(all, n, 0.99) / 1000.0;
+    r.max_ms = n ? all[n - 1] / 1000.0 : 0;
+    r.daemon_us_call = (cpu1 - cpu0) * 1e6 / MAX(r.calls, 1);
+    r.client_us_call = (self1 - self0) * 1e6 / MAX(r.calls, 1);
+    r.mem = daemon_mem();
+    *first_error = l.first_error;
+    return r;
+}
+
+/* ---- output ---- */
+
+static void print_header(void)
+{
+    printf("%-7s %7s %6s %6s %7s %8s %7s %7s %7s %7s %9s %9s %7s %7s\n", "run", "calls", "errors",
+           "noconn", "wall s", "calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "daemon",
+           "clients", "VmRSS", "VmHWM");
+    printf("%-7s %7s %6s %6s %7s %8s %7s %7s %7s %7s %9s %9s %7s %7s\n", "", "", "", "", "", "", "",
+           "", "", "", "CPU us/c", "CPU us/c", "MiB", "MiB");
+}
+
+static void print_run(const char *label, const RunResult *r)
+{
+    printf("%-7s %7u %6u %6u %7.2f %8.0f %7.3f %7.3f %7.3f %7.2f %9.1f %9.1f %7.1f %7.1f\n", label,
+           r->calls, r->errors, r->no_conn, r->wall_s, r->calls_s, r->p50_ms, r->p90_ms, r->p99_ms,
+           r->max_ms, r->daemon_us_call, r->client_us_call, r->mem.rss_mib, r->mem.hwm_mib);
+}
+
+static RunResult median_run(const RunResult *runs, guint n)
+{
+    RunResult med = {0};
+    double *v = g_new(double, n);
+
+    /* each figure's own median (the runs' calls and errors are summed) */
+#define MEDIAN(field)                                                                              \
+    do {                                                                                           \
+        for (guint i = 0; i < n; i++)                                                              \
+            v[i] = runs[i].field;                                                                  \
+        qsort(v, n, sizeof(double), (int (*)(const void *, const void *))cmp_double);              \
+        med.field = v[n / 2];                                                                      \
+    } while (0)
+    MEDIAN(wall_s);
+    MEDIAN(calls_s);
+    MEDIAN(p50_ms);
+    MEDIAN(p90_ms);
+    MEDIAN(p99_ms);
+    MEDIAN(max_ms);
+    MEDIAN(daemon_us_call);
+    MEDIAN(client_us_call);
+    MEDIAN(mem.rss_mib);
+    MEDIAN(mem.hwm_mib);
+#undef MEDIAN
+    for (guint i = 0; i < n; i++) {
+        med.calls += runs[i].calls;
+        med.errors += runs[i].errors;
+        med.no_conn += runs[i].no_conn;
+        med.retries += runs[i].retries;
+    }
+    g_free(v);
+    return med;
+}
+
+static RunResult load_runs(const char *label, guint runs, guint clients, guint calls,
+                           guint pipeline, gboolean retry, char **first_error)
+{
+    g_autofree RunResult *res = g_new0(RunResult, runs);
+    RunResult med;
+
+    print_header();
+    for (guint i = 0; i < runs; i++) {
+        g_autofree char *err = NULL;
+        g_autofree char *name = g_strdup_printf("%s%u", label, i + 1);
+
+        res[i] = run_load(socket_path, clients, calls, pipeline, retry, &err);
+        print_run(name, &res[i]);
+        fflush(stdout);
+        if (err && *first_error == NULL)
+            *first_error = g_steal_pointer(&err);
+    }
+    med = median_run(res, runs);
+    print_run("median", &med);
+    printf("(median: each figure's median over the runs; calls, errors and noconn summed)\n");
+    if (med.no_conn)
+        printf("(calls: of the clients that connected; noconn: clients whose connection was "
+               "refused)\n");
+    if (med.retries)
+        printf("(--connect-retry: %u connection attempts refused with EAGAIN and tried again)\n",
+               med.retries);
+    return med;
+}
+
+static const char *verdict(gboolean ok)
+{
+    return ok ? "PASS" : "MISS";
+}
+
+static char *cpu_model(void)
+{
+    g_autofree char *text = NULL;
+
+    if (g_file_get_contents("/proc/cpuinfo", &text, NULL, NULL)) {
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            char *colon = strchr(*l, ':');
+            if (g_str_has_prefix(*l, "model name") && colon)
+                return g_strstrip(g_strdup(colon + 1));
+        }
+    }
+    return g_strdup("unknown CPU");
+}
+
+/* ---- the models ---- */
+
+static void load_models(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVarlinkClient) c = qt_varlink_client_connect(socket_path, PROBE_TIMEOUT_MS, &error);
+
+    if (c == NULL)
+        die("%s", error->message);
+    printf("models (org.qtopo.Topology.Probe):\n");
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
+        g_autoptr(json_object) p = json_object_new_object();
+        g_autoptr(json_object) reply = NULL;
+        json_object *s = NULL, *v;
+        double t0 = now_us(), ms;
+        gboolean cached;
+
+        if (!g_file_test(emulators[i], G_FILE_TEST_IS_EXECUTABLE)) {
+            printf("  %-30s not installed\n", emulators[i]);
+            continue;
+        }
+        json_object_object_add(p, "emulator", json_object_new_string(emulators[i]));
+        reply = qt_varlink_client_call(c, "org.qtopo.Topology.Probe", p, 0, NULL, NULL, NULL, NULL,
+                                       &error);
+        ms = (now_us() - t0) / 1000.0;
+        if (reply == NULL)
+            die("Probe %s: %s", emulators[i], error->message);
+        if (!json_object_object_get_ex(reply, "summary", &s) || s == NULL)
+            die("Probe %s: no summary in %s", emulators[i], json_object_to_json_string(reply));
+#define FIELD(name) (json_object_object_get_ex(s, name, &v) ? v : NULL)
+        cached = json_object_get_boolean(FIELD("cached"));
+        printf("  %-30s QEMU %-7s %3d machine types (%d ok), %4d classes: %s, %.0f ms "
+               "(probe %.0f ms)\n",
+               emulators[i], json_object_get_string(FIELD("version")),
+               json_object_get_int(FIELD("machines")), json_object_get_int(FIELD("ok")),
+               json_object_get_int(FIELD("classes")),
+               cached ? "loaded from the cache" : "probed now", ms,
+               json_object_get_double(FIELD("probeMs")));
+#undef FIELD
+    }
+}
+
+/* one call, its plan summarised: the request is checked before the load */
+static void check_place(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVarlinkClient) c = qt_varlink_client_connect(socket_path, CALL_TIMEOUT_MS, &error);
+    g_autoptr(json_object) params = place_request();
+    g_autoptr(json_object) reply = NULL;
+    g_autoptr(GByteArray) msg = place_message();
+    json_object *ctl = NULL, *dev = NULL, *spares = NULL;
+    size_t len = 0;
+
+    if (c == NULL)
+        die("%s", error->message);
+    reply = qt_varlink_client_call(c, PLACE, params, 0, NULL, NULL, NULL, NULL, &error);
+    if (reply == NULL)
+        die("Place: %s", error->message);
+    json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN, &len);
+    if (!json_object_object_get_ex(reply, "controllers", &ctl) ||
+        !json_object_object_get_ex(reply, "devices", &dev) ||
+        !json_object_object_get_ex(reply, "spares", &spares) || json_object_array_length(dev) != 10)
+        die("Place: an unexpected reply %s", json_object_to_json_string(reply));
+    printf("request: Place qemu-system-x86_64 q35 hotplug, 3 virtio-net-pci, 4 virtio-blk-pci, "
+           "qemu-xhci,\n  virtio-serial-pci, virtio-balloon-pci -> %zu devices, %zu controllers, "
+           "%zu spares; call %u bytes, reply ~%zu bytes\n",
+           json_object_array_length(dev), json_object_array_length(ctl),
+           json_object_array_length(spares), msg->len, len + 16);
+}
+
+int main(int argc, char **argv)
+{
+    int clients = 64, calls = 1000, runs = 3, pipeline = 0;
+    gboolean retry = FALSE;
+    g_autofree char *cache_dir = NULL;
+    g_autofree char *daemon_path = NULL;
+    g_autofree char *cpu = cpu_model();
+    g_autofree char *first_error = NULL;
+    g_autoptr(GOptionContext) ctx = g_option_context_new("[QTOPOD]");
+    g_autoptr(GError) error = NULL;
+    const GOptionEntry entries[] = {
+        {"clients", 0, 0, G_OPTION_ARG_INT, &clients, "concurrent clients (default 64)", "N"},
+        {"calls", 0, 0, G_OPTION_ARG_INT, &calls, "Place calls per client (default 1000)", "M"},
+        {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "load runs (default 3)", "R"},
+        {"pipeline", 0, 0, G_OPTION_ARG_INT, &pipeline,
+         "also run with K calls in flight per client (default: not)", "K"},
+        {"parse", 0, 0, G_OPTION_ARG_NONE, &parse_replies,
+         "clients parse every reply into a JSON tree (more client CPU)", NULL},
+        {"connect-retry", 0, 0, G_OPTION_ARG_NONE, &retry,
+         "try a connection refused at once (full listen backlog) again", NULL},
+        {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &cache_dir,
+         "the daemon's model cache (default: the CLI's, $XDG_CACHE_HOME/qtopo)", "DIR"},
+        {"daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon_path, "qtopod (default: the build's)",
+         "PATH"},
+        {NULL},
+    };
+    struct sigaction sa = {.sa_handler = on_signal};
+    struct utsname un;
+    guint errors, no_conn;
+    Mem before, after;
+    RunResult med;
+    gboolean ok_p99, ok_rate, ok_before, ok_after;
+
+    /* progress shows when piped to a file or tee */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_summary(ctx, "qtopod under load: concurrent clients making Place calls.");
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "bench-daemon: %s\n", error->message);
+        return 2;
+    }
+    if (argc > 1 && daemon_path == NULL)
+        daemon_path = g_strdup(argv[1]);
+    if (daemon_path == NULL)
+        daemon_path = g_strdup(QTOPOD_PATH);
+    if (cache_dir == NULL)
+        cache_dir = g_build_filename(g_get_user_cache_dir(), "qtopo", NULL);
+    if (clients < 1 || calls < 1 || runs < 1 || pipeline < 0) {
+        fprintf(stderr, "bench-daemon: --clients, --calls and --runs must be at least 1\n");
+        return 2;
+    }
+    if (!g_file_test(emulators[0], G_FILE_TEST_IS_EXECUTABLE)) {
+        fprintf(stderr, "bench-daemon: %s not found\n", emulators[0]);
+        return 77;
+    }
+    if (!g_file_test(daemon_path, G_FILE_TEST_IS_EXECUTABLE)) {
+        fprintf(stderr, "bench-daemon: %s: not an executable (--daemon PATH)\n", daemon_path);
+        return 1;
+    }
+
+    atexit(cleanup);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    uname(&un);
+    printf("machine: %d cores, %s; Linux %s\n", g_get_num_processors(), cpu, un.release);
+    start_daemon(daemon_path, cache_dir, (guint)clients);
+    printf("daemon: %s, pid %d; cache %s\n", daemon_path, (int)daemon_pid, cache_dir);
+    load_models();
+    before = daemon_mem();
+    printf("daemon with the models loaded: VmRSS %.1f MiB, VmHWM %.1f MiB\n", before.rss_mib,
+           before.hwm_mib);
+    check_place();
+
+    printf("\nload: %d clients x %d Place calls, one call at a time per client, %d runs "
+           "(clients share the %d cores with the daemon)\n",
+           clients, calls, runs, g_get_num_processors());
+    med = load_runs("run ", (guint)runs, (guint)clients, (guint)calls, 1, retry, &first_error);
+    after = daemon_mem();
+    errors = med.errors;
+    no_conn = med.no_conn;
+
+    if (pipeline > 1) {
+        RunResult pmed;
+        printf("\nsecondary: %d clients x %d Place calls, %d in flight per client (latency: "
+               "from sending the batch to each reply)\n",
+               clients, calls, pipeline);
+        pmed = load_runs("pipe ", (guint)runs, (guint)clients, (guint)calls, (guint)pipeline, retry,
+                         &first_error);
+        errors += pmed.errors;
+        no_conn += pmed.no_conn;
+        after = daemon_mem();
+    }
+
+    printf("\ndaemon after the load: VmRSS %.1f MiB, VmHWM %.1f MiB\n", after.rss_mib,
+           after.hwm_mib);
+    ok_p99 = med.p99_ms <= TARGET_P99_MS;
+    ok_rate = med.calls_s >= TARGET_CALLS_S;
+    ok_before = before.rss_mib <= TARGET_RSS_MIB;
+    ok_after = after.rss_mib <= TARGET_RSS_MIB;
+    printf("targets (one call at a time, median of %d runs):\n", runs);
+    printf("  errors           %8u   = 0          %s\n", med.errors, verdict(med.errors == 0));
+    printf("  refused clients  %8u   = 0          %s\n", med.no_conn, verdict(med.no_conn == 0));
+    printf("  p99 latency      %8.3f ms <= %.0f ms    %s\n", med.p99_ms, TARGET_P99_MS,
+           verdict(ok_p99));
+    printf("  throughput       %8.0f /s >= %.0f /s %s\n", med.calls_s, TARGET_CALLS_S,
+           verdict(ok_rate));
+    printf("  RSS, 3 models    %8.1f MiB <= %.0f MiB  %s (before the load)\n", before.rss_mib,
+           TARGET_RSS_MIB, verdict(ok_before));
+    printf("  RSS, 3 models    %8.1f MiB <= %.0f MiB  %s (after the load; VmHWM %.1f MiB)\n",
+           after.rss_mib, TARGET_RSS_MIB, verdict(ok_after), after.hwm_mib);
+    if (errors || no_conn) {
+        fflush(stdout);
+        fprintf(stderr,
+                "bench-daemon: %u calls failed, %u clients could not connect; the first: %s\n",
+                errors, no_conn, first_error);
+        exit(1);
+    }
+    stop_daemon();
+    return 0;
+}
