@@ -2,6 +2,7 @@
  * service's probes, signals and the systemd watchdog. */
 #include <errno.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -237,6 +238,13 @@ int main(int argc, char **argv)
     };
 
     setlocale(LC_ALL, "");
+    /* every call allocates and frees a few hundred small blocks and a reply
+     * of some 10 KB; with glibc's fast bins each such reply consolidated
+     * them all, and the heap top was trimmed and regrown.  Without either,
+     * bench-daemon measured 20% less CPU per Place (RSS unchanged, 9 MiB) */
+    mallopt(M_MXFAST, 0);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(ctx, "The qtopo daemon: QEMU PCI topology and device placement "
                                       "over varlink.");

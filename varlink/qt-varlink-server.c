@@ -64,6 +64,10 @@ struct _Connection {
     GCancellable *cancellable;
     gboolean closed;
     gboolean close_after_flush;
+    /* the error is sent and our side shut: what the peer still sends is
+     * read and dropped until it closes (closing with unread input would
+     * reset the connection, and the peer could lose our error) */
+    gboolean draining;
     gint64 partial_since; /* a message started arriving; 0: none */
     gint64 last_activity;
     gint64 last_write;
@@ -656,9 +660,10 @@ static void conn_flush(Connection *c)
             g_source_destroy(c->out_source);
             g_clear_pointer(&c->out_source, g_source_unref);
         }
-        if (c->close_after_flush) {
-            conn_close(c);
-            return;
+        if (c->close_after_flush && !c->draining) {
+            c->draining = TRUE;
+            c->partial_since = g_get_monotonic_time();
+            g_socket_shutdown(c->socket, FALSE, TRUE, NULL);
         }
     } else if (c->out_source == NULL) {
         c->out_source = g_socket_create_source(c->socket, G_IO_OUT, NULL);
@@ -683,9 +688,10 @@ static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer user_da
  * pipelining calls without reading replies must not grow our buffers */
 static void conn_update_reading(Connection *c)
 {
-    gboolean want = !c->closed && !c->close_after_flush &&
-                    c->outbuf->len - c->out_off < max_message(c->server) &&
-                    g_queue_get_length(&c->calls) < 1024;
+    gboolean want =
+        !c->closed && (c->draining || (!c->close_after_flush &&
+                                       c->outbuf->len - c->out_off < max_message(c->server) &&
+                                       g_queue_get_length(&c->calls) < 1024));
 
     if (want && c->in_source == NULL) {
         c->in_source = g_socket_create_source(c->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
@@ -806,7 +812,10 @@ static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer user_da
         return G_SOURCE_REMOVE;
     }
     c->last_activity = g_get_monotonic_time();
-    conn_process_input(c);
+    if (c->draining)
+        g_byte_array_set_size(c->inbuf, 0);
+    else
+        conn_process_input(c);
     conn_update(c);
     conn_unref(c);
     return G_SOURCE_CONTINUE;
