@@ -30,15 +30,16 @@ static Model *model_new(QtEmulator *e)
     return m;
 }
 
+/* models are shared with the placement workers: atomic counts */
 static Model *model_ref(Model *m)
 {
-    m->refs++;
+    g_atomic_int_inc(&m->refs);
     return m;
 }
 
 static void model_unref(Model *m)
 {
-    if (m == NULL || --m->refs > 0)
+    if (m == NULL || !g_atomic_int_dec_and_test(&m->refs))
         return;
     qt_emulator_free(m->e);
     g_free(m);
@@ -54,6 +55,7 @@ typedef struct {
     char *error; /* why the last probe failed */
     Job *job;    /* queued or running */
     gboolean configured;
+    gint64 checked_at; /* when the binary's identity was last compared */
 } Entry;
 
 struct _Job {
@@ -80,6 +82,7 @@ struct _QtService {
     gpointer status_data;
     GHashTable *interfaces; /* name -> QtVarlinkInterface, for in-process checks */
     GPtrArray *bindings;    /* Bound, for the server's method table */
+    GThreadPool *workers;   /* placements */
     gboolean check_replies; /* QTOPO_CHECK_REPLIES: replies checked against the IDL */
 };
 
@@ -106,6 +109,9 @@ struct _Req {
     QtPlaceRequest *request;
     QtPlan *plan;
     Model *model;
+    GMainContext *context; /* where a worker hands the call back */
+    char *work_text;       /* set by a worker */
+    GError *work_error;    /* set by a worker */
 };
 
 static void job_run_next(QtService *svc);
@@ -128,6 +134,9 @@ static void req_free(Req *r)
     g_clear_pointer(&r->request, qt_place_request_free);
     g_clear_pointer(&r->plan, qt_plan_free);
     model_unref(r->model);
+    g_clear_pointer(&r->context, g_main_context_unref);
+    g_free(r->work_text);
+    g_clear_error(&r->work_error);
     g_free(r);
 }
 
@@ -251,9 +260,15 @@ static Entry *entry_find(QtService *svc, const char *name)
 static gboolean model_current(Entry *e)
 {
     QtEmulatorIdentity id;
+    gint64 now = g_get_monotonic_time();
 
     if (e->model == NULL)
         return FALSE;
+    /* a stat() per call cost more than some placements: once a second is
+     * soon enough to notice a package upgrade */
+    if (now - e->checked_at < G_USEC_PER_SEC)
+        return TRUE;
+    e->checked_at = now;
     if (!qt_emulator_identity_read(e->path, &id, NULL) ||
         !qt_emulator_identity_equal(&id, &e->model->e->identity)) {
         g_message("%s changed since its probe; probing again", e->path);
@@ -806,22 +821,51 @@ static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
     req_reply(r, doc);
 }
 
-static void cont_place(Req *r, Model *m)
+/* placement is pure computation on a model nobody changes (a re-probe
+ * replaces the model, it never edits one): it runs on worker threads, one
+ * per core, so that the main loop keeps reading and answering while plans
+ * are made.  The worker writes the reply's text and frees the plan; the
+ * call ends on the main loop.  (Placing on the main loop whenever the
+ * workers were idle was tried: under load it left the second core idle and
+ * doubled the latency.) */
+static gboolean place_done(gpointer data);
+
+static void place_work(gpointer data, gpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
+    Req *r = data;
     gboolean hotplug = g_str_equal(r->method, "Hotplug");
 
-    r->plan = hotplug ? qt_hotplug(m->e, r->request, &error) : qt_place(m->e, r->request, &error);
+    r->plan = hotplug ? qt_hotplug(r->model->e, r->request, &r->work_error)
+                      : qt_place(r->model->e, r->request, &r->work_error);
+    if (r->plan != NULL && !r->request->verify) {
+        r->work_text = qt_plan_to_json_text(r->plan);
+        g_clear_pointer(&r->plan, qt_plan_free);
+    }
+    g_main_context_invoke(r->context, place_done, r);
+}
+
+static gboolean place_done(gpointer data)
+{
+    Req *r = data;
+    g_autoptr(GError) error = g_steal_pointer(&r->work_error);
+
+    if (r->work_text != NULL) {
+        req_reply_text(r, g_steal_pointer(&r->work_text));
+        return G_SOURCE_REMOVE;
+    }
     if (r->plan == NULL) {
         place_error(r, error);
-        return;
+        return G_SOURCE_REMOVE;
     }
-    if (r->request->verify) {
-        r->model = model_ref(m);
-        qt_verify_plan_async(m->e, r->plan, r->cancellable, on_verified, r);
-        return;
-    }
-    req_reply_text(r, qt_plan_to_json_text(r->plan));
+    qt_verify_plan_async(r->model->e, r->plan, r->cancellable, on_verified, r);
+    return G_SOURCE_REMOVE;
+}
+
+static void cont_place(Req *r, Model *m)
+{
+    r->model = model_ref(m);
+    r->context = g_main_context_ref_thread_default();
+    g_thread_pool_push(r->svc->workers, r, NULL);
 }
 
 static void cont_validate(Req *r, Model *m)
@@ -1082,6 +1126,9 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
                                             (GDestroyNotify)qt_varlink_interface_free);
     svc->check_replies = g_getenv("QTOPO_CHECK_REPLIES") != NULL;
     g_queue_init(&svc->queue);
+    /* as many workers as cores: placement is CPU only */
+    svc->workers =
+        g_thread_pool_new(place_work, svc, (gint)MAX(g_get_num_processors(), 1), FALSE, NULL);
     for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autoptr(GError) error = NULL;
         QtVarlinkInterface *iface =
@@ -1098,6 +1145,8 @@ void qt_service_free(QtService *svc)
 {
     if (svc == NULL)
         return;
+    /* placements in flight finish first */
+    g_thread_pool_free(svc->workers, FALSE, TRUE);
     g_queue_clear(&svc->queue);
     g_ptr_array_unref(svc->entries);
     g_ptr_array_unref(svc->bindings);

@@ -7,6 +7,7 @@
 
 #include "qt-place-error.h"
 #include "qt-placer.h"
+#include "qt-util.h"
 #include "qt-rules.h"
 
 /* a group shares one slot as functions 0-7 (PCI: 8 functions a device) */
@@ -130,7 +131,8 @@ static char *new_id(Placer *P, QtRole role)
     int n = GPOINTER_TO_INT(g_hash_table_lookup(P->counters, prefix));
 
     for (;;) {
-        char *id = g_strdup_printf("%s%d", prefix, ++n);
+        char num[24];
+        char *id = g_strconcat(prefix, qt_format_int(num, ++n), NULL);
         if (!g_hash_table_contains(P->taken_ids, id)) {
             g_hash_table_replace(P->counters, (gpointer)prefix, GINT_TO_POINTER(n));
             g_hash_table_add(P->taken_ids, id);
@@ -283,18 +285,18 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
     n->reason = g_strdup(reason);
     if (has_prop(n, QT_PROP_CHASSIS)) {
         /* unique (chassis, slot) among ports: PCIe base spec 7.8.9 */
-        g_snprintf(buf, sizeof buf, "%d", P->next_chassis++);
+        qt_format_int(buf, P->next_chassis++);
         qt_layout_node_set_prop(n, "chassis", buf);
     }
     if (role == QT_ROLE_ROOT_PORT && has_prop(n, QT_PROP_PORT)) {
-        g_snprintf(buf, sizeof buf, "0x%x", (slot << 3) | fn);
+        qt_format_hex(buf, (guint)((slot << 3) | fn), 1);
         qt_layout_node_set_prop(n, "port", buf);
     } else if (role == QT_ROLE_SWITCH_DOWNSTREAM && has_prop(n, QT_PROP_PORT)) {
-        g_snprintf(buf, sizeof buf, "0x%x", slot);
+        qt_format_hex(buf, (guint)(slot), 1);
         qt_layout_node_set_prop(n, "port", buf);
     }
     if (has_prop(n, QT_PROP_CHASSIS_NR)) {
-        g_snprintf(buf, sizeof buf, "%d", P->next_chassis_nr++);
+        qt_format_int(buf, P->next_chassis_nr++);
         qt_layout_node_set_prop(n, "chassis_nr", buf);
     }
     if (role == QT_ROLE_HOST_BRIDGE && has_prop(n, QT_PROP_INDEX)) {
@@ -308,13 +310,13 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
             qt_layout_node_free(n);
             return NULL;
         }
-        g_snprintf(buf, sizeof buf, "%d", P->next_index++);
+        qt_format_int(buf, P->next_index++);
         qt_layout_node_set_prop(n, "index", buf);
     }
     if (role == QT_ROLE_EXPANDER_BUS && has_prop(n, QT_PROP_BUS_NR))
         qt_layout_node_set_prop(n, "bus_nr", "0"); /* numbered once the plan is known */
     if (numa >= 0 && has_prop(n, QT_PROP_NUMA_NODE)) {
-        g_snprintf(buf, sizeof buf, "%d", numa);
+        qt_format_int(buf, numa);
         qt_layout_node_set_prop(n, "numa_node", buf);
     }
     if ((role == QT_ROLE_ROOT_PORT || role == QT_ROLE_SWITCH_DOWNSTREAM) &&
@@ -457,11 +459,11 @@ static QtLayoutNode *empty_port(Placer *P, const QtLayoutBus *root)
 /* the expander bus (or host bridge) of NUMA node @node, made when missing */
 static QtLayoutBus *numa_root(Placer *P, int node, GError **error)
 {
-    char buf[16];
+    char buf[24];
     QtLayoutNode *n;
     int slot;
 
-    g_snprintf(buf, sizeof buf, "%d", node);
+    qt_format_int(buf, node);
     for (guint i = 0; i < P->l->nodes->len; i++) {
         n = P->l->nodes->pdata[i];
         if ((n->role == QT_ROLE_EXPANDER_BUS || n->role == QT_ROLE_HOST_BRIDGE) &&
@@ -857,13 +859,13 @@ static void number_expanders(Placer *P)
     for (guint i = 0; i < P->plan->controllers->len; i++) {
         QtLayoutNode *n = P->plan->controllers->pdata[i];
         QtLayoutBus *b;
-        char buf[16];
+        char buf[24];
         if (n->role != QT_ROLE_EXPANDER_BUS || !has_prop(n, QT_PROP_BUS_NR))
             continue;
         b = qt_layout_find_bus(P->l, n->provides);
         low -= qt_rules_buses_of_root(P->l, b) + EXPANDER_HEADROOM;
         b->bus_nr = MAX(low, 1);
-        g_snprintf(buf, sizeof buf, "%d", b->bus_nr);
+        qt_format_int(buf, b->bus_nr);
         qt_layout_node_set_prop(n, "bus_nr", buf);
     }
 }
@@ -1223,8 +1225,8 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
             break;
         }
         if (item->numa_node >= 0) {
-            char buf[16];
-            g_snprintf(buf, sizeof buf, "%d", item->numa_node);
+            char buf[24];
+            qt_format_int(buf, item->numa_node);
             for (guint j = 0; j < P.l->nodes->len && root == NULL; j++) {
                 const QtLayoutNode *c = P.l->nodes->pdata[j];
                 if ((c->role == QT_ROLE_EXPANDER_BUS || c->role == QT_ROLE_HOST_BRIDGE) &&

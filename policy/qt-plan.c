@@ -3,21 +3,32 @@
 #include "qt-json.h"
 #include "qt-plan.h"
 #include "qt-rules.h"
+#include "qt-util.h"
 
 /* -device value of one node */
 static char *device_arg(const QtLayoutNode *n)
 {
-    g_autoptr(GString) s = g_string_new(n->driver);
+    g_autoptr(GString) s = g_string_sized_new(128);
 
-    g_string_append_printf(s, ",id=%s", n->id);
+    g_string_append(s, n->driver);
+    g_string_append(s, ",id=");
+    g_string_append(s, n->id);
     if (n->bus != NULL) {
-        g_string_append_printf(s, ",bus=%s,addr=0x%x.0x%x", n->bus, n->slot, n->function);
+        g_string_append(s, ",bus=");
+        g_string_append(s, n->bus);
+        g_string_append(s, ",addr=");
+        qt_append_hex(s, (guint)n->slot, 1);
+        g_string_append_c(s, '.');
+        qt_append_hex(s, (guint)n->function, 1);
         if (n->multifunction)
             g_string_append(s, ",multifunction=on");
     }
     for (guint i = 0; n->props && i < n->props->len; i++) {
         const QtProp *p = n->props->pdata[i];
-        g_string_append_printf(s, ",%s=%s", p->name, p->value);
+        g_string_append_c(s, ',');
+        g_string_append(s, p->name);
+        g_string_append_c(s, '=');
+        g_string_append(s, p->value);
     }
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
@@ -37,18 +48,21 @@ static int depth_of(const QtLayout *l, const QtLayoutNode *n)
 
 GPtrArray *qt_plan_qemu_args(const QtLayout *l)
 {
-    GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *args = g_ptr_array_new_full(l->nodes->len * 2, g_free);
+    g_autofree int *depth = g_new(int, l->nodes->len + 1);
     int max_depth = 0;
 
-    for (guint i = 0; i < l->nodes->len; i++)
-        max_depth = MAX(max_depth, depth_of(l, l->nodes->pdata[i]));
+    for (guint i = 0; i < l->nodes->len; i++) {
+        depth[i] = depth_of(l, l->nodes->pdata[i]);
+        max_depth = MAX(max_depth, depth[i]);
+    }
     /* controllers level by level, then endpoints level by level: a bus
      * exists before anything names it */
     for (int pass = 0; pass < 2; pass++) {
         for (int d = 0; d <= max_depth; d++) {
             for (guint i = 0; i < l->nodes->len; i++) {
                 const QtLayoutNode *n = l->nodes->pdata[i];
-                if (qt_role_is_controller(n->role) != (pass == 0) || depth_of(l, n) != d)
+                if (qt_role_is_controller(n->role) != (pass == 0) || depth[i] != d)
                     continue;
                 g_ptr_array_add(args, g_strdup("-device"));
                 g_ptr_array_add(args, device_arg(n));
@@ -80,7 +94,8 @@ static void put_str(GString *o, const char *key, const char *value)
 static void put_int(GString *o, const char *key, int value)
 {
     put_key(o, key);
-    g_string_append_printf(o, "%d,", value);
+    qt_append_int(o, value);
+    g_string_append_c(o, ',');
 }
 
 static void put_bool(GString *o, const char *key, gboolean value)
@@ -162,11 +177,13 @@ static void xml_address(GString *s, const QtLayout *l, const QtLayoutNode *n)
 {
     const QtLayoutBus *b = qt_layout_find_bus(l, n->bus);
 
-    g_string_append_printf(s,
-                           "<address type='pci' domain='0x0000' bus='0x%02x' slot='0x%02x' "
-                           "function='0x%x'%s/>",
-                           b ? b->index : 0, n->slot, n->function,
-                           n->multifunction ? " multifunction='on'" : "");
+    g_string_append(s, "<address type='pci' domain='0x0000' bus='");
+    qt_append_hex(s, b ? (guint)b->index : 0, 2);
+    g_string_append(s, "' slot='");
+    qt_append_hex(s, (guint)n->slot, 2);
+    g_string_append(s, "' function='");
+    qt_append_hex(s, (guint)n->function, 1);
+    g_string_append(s, n->multifunction ? "' multifunction='on'/>" : "'/>");
 }
 
 static void xml_controller(GString *s, const QtLayout *l, const QtLayoutNode *n)
@@ -181,20 +198,33 @@ static void xml_controller(GString *s, const QtLayout *l, const QtLayoutNode *n)
 
     if (n->role == QT_ROLE_EXPANDER_BUS && b && b->kind == QT_BUS_PCIE)
         model = "pcie-expander-bus";
-    g_string_append_printf(s, "<controller type='pci' index='%d' model='%s'>", b ? b->index : 0,
-                           model);
-    g_string_append_printf(s, "<model name='%s'/>", n->driver);
+    g_string_append(s, "<controller type='pci' index='");
+    qt_append_int(s, b ? b->index : 0);
+    g_string_append(s, "' model='");
+    g_string_append(s, model);
+    g_string_append(s, "'><model name='");
+    g_string_append(s, n->driver);
+    g_string_append(s, "'/>");
     for (int i = 0; attrs[i][0]; i++) {
         const char *v = qt_layout_node_get_prop(n, attrs[i][0]);
-        if (v != NULL)
-            g_string_append_printf(target, " %s='%s'", attrs[i][1], v);
+        if (v != NULL) {
+            g_string_append_c(target, ' ');
+            g_string_append(target, attrs[i][1]);
+            g_string_append(target, "='");
+            g_string_append(target, v);
+            g_string_append_c(target, '\'');
+        }
     }
     if (target->len > 0 || n->numa_node >= 0) {
-        g_string_append_printf(s, "<target%s", target->str);
-        if (n->numa_node >= 0)
-            g_string_append_printf(s, "><node>%d</node></target>", n->numa_node);
-        else
+        g_string_append(s, "<target");
+        g_string_append(s, target->str);
+        if (n->numa_node >= 0) {
+            g_string_append(s, "><node>");
+            qt_append_int(s, n->numa_node);
+            g_string_append(s, "</node></target>");
+        } else {
             g_string_append(s, "/>");
+        }
     }
     if (n->bus != NULL)
         xml_address(s, l, n);
@@ -255,7 +285,11 @@ char *qt_plan_to_json_text(const QtPlan *plan)
             put_str(o, "driver", n->driver);
             put_str(o, "id", n->id);
             put_str(o, "bus", n->bus);
-            g_string_append_printf(o, "\"addr\":\"0x%x.0x%x\"}", n->slot, n->function);
+            g_string_append(o, "\"addr\":\"");
+            qt_append_hex(o, (guint)n->slot, 1);
+            g_string_append_c(o, '.');
+            qt_append_hex(o, (guint)n->function, 1);
+            g_string_append(o, "\"}");
             g_string_append_c(o, ',');
         }
         close_with(o, ']');

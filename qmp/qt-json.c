@@ -38,8 +38,10 @@ gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback)
     return val ? json_object_get_int64(val) : fallback;
 }
 
-json_object *qt_json_parse(const char *text, gsize len, char **error_out)
+json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
 {
+    g_autofree char *ignored = NULL;
+    char **error_out = error_out_arg ? error_out_arg : &ignored;
     json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
     json_object *obj;
     enum json_tokener_error jerr;
