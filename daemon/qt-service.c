@@ -508,16 +508,14 @@ static void with_model(Req *r, const char *name, ModelFunc cont)
     }
     r->cont = cont;
     r->had_model = model_current(e);
-    if (r->had_model && e->job == NULL) {
+    /* a model in hand answers at once, even while a re-probe of the binary
+     * runs: that one replaces the model when it is done */
+    if (r->had_model) {
         cont(r, e->model);
         return;
     }
     if (e->model == NULL && e->job == NULL && entry_load_cache(svc, e) && model_current(e)) {
         r->had_model = TRUE;
-        cont(r, e->model);
-        return;
-    }
-    if (r->had_model && e->job != NULL && e->job->machines == NULL && !e->job->force) {
         cont(r, e->model);
         return;
     }

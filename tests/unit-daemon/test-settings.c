@@ -167,6 +167,40 @@ static void test_expand_emulators(void **state)
     rmdir(dir);
 }
 
+/* the configuration file qtopo ships: as it is (every key commented out)
+ * and with every key uncommented, it loads */
+static void test_shipped_file(void **state)
+{
+    g_autofree char *root = g_path_get_dirname(g_getenv("QT_TEST_DATA"));
+    g_autofree char *src = g_path_get_dirname(root);
+    g_autofree char *path = g_build_filename(src, "conf", "qtopod.conf", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtSettings) as_is = NULL;
+    g_autoptr(QtSettings) uncommented = NULL;
+    g_autoptr(GString) u = g_string_new(NULL);
+    g_auto(GStrv) lines = NULL;
+    int keys = 0;
+
+    assert_true(g_file_get_contents(path, &text, NULL, &error));
+    as_is = load(text, &error);
+    assert_non_null(as_is);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *eq = strchr(*l, '=');
+        gboolean key = (*l)[0] == '#' && g_ascii_islower((*l)[1]) && eq && !strchr(*l, ' ');
+        keys += key;
+        g_string_append(u, key ? *l + 1 : *l);
+        g_string_append_c(u, '\n');
+    }
+    uncommented = load(u->str, &error);
+    if (uncommented == NULL)
+        fail_msg("%s", error->message);
+    /* every key the daemon knows is in the file */
+    assert_int_equal(keys, 15);
+    assert_int_equal(uncommented->class_jobs, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_mistakes_name_the_line),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_expand_emulators),
+        cmocka_unit_test(test_shipped_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
