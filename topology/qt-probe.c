@@ -130,6 +130,15 @@ static void plan(Probe *p)
 static void pump(GTask *task);
 static void finish(GTask *task);
 
+/* no machine probe is left to wait for: all ended, or the probe was
+ * cancelled and none is running (machine types queued behind a seed that
+ * was cancelled would otherwise never start, and the probe never end) */
+static gboolean machines_done(Probe *p)
+{
+    return p->outstanding == 0 ||
+           (p->running == 0 && p->cancellable && g_cancellable_is_cancelled(p->cancellable));
+}
+
 static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -157,10 +166,12 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
         for (guint i = 0; waiters && i < waiters->len; i++)
             g_queue_push_tail(&p->ready, g_strdup(waiters->pdata[i]));
     }
-    if (p->outstanding == 0 && !p->class_pending && !p->binary_pending) {
+    if (machines_done(p) && !p->class_pending && !p->binary_pending) {
         finish(task);
         return;
     }
+    if (p->cancellable && g_cancellable_is_cancelled(p->cancellable))
+        return;
     pump(task);
 }
 
@@ -172,7 +183,7 @@ static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
     p->class_pending = FALSE;
     if (!qt_class_probe_finish(res, &p->class_error))
         g_debug("class probe: %s", p->class_error->message);
-    if (p->outstanding == 0)
+    if (machines_done(p))
         finish(task);
 }
 
@@ -425,7 +436,7 @@ static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
         p->class_pending = TRUE;
         qt_class_probe_async(p->e, &p->options, p->class_jobs, p->cancellable, on_classes, task);
     }
-    if (p->outstanding == 0 && !p->class_pending)
+    if (machines_done(p) && !p->class_pending)
         finish(task);
 }
 

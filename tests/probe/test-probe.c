@@ -26,6 +26,7 @@
 #include "qt-json.h"
 #include "qt-probe-error.h"
 #include "qt-probe.h"
+#include "qt-qemu-instance.h"
 #include "qt-qmp.h"
 
 /* a full probe takes 2.5 s (x86_64) to 9 s (aarch64) on 2 cores; this is
@@ -1118,6 +1119,47 @@ static gboolean reprobe(QtEmulator *e, const char *const *machines, GError **err
 /* one machine type probed again into a cached model, while the light
  * binary probe runs beside it: the same facts as the full probe found,
  * and a name that is an alias works too */
+static gboolean fire_cancel(gpointer data)
+{
+    g_cancellable_cancel(data);
+    /* as qtopod does on SIGTERM: what is in flight is stopped too */
+    qt_qemu_instance_kill_all();
+    return G_SOURCE_REMOVE;
+}
+
+/* a probe cancelled at any moment ends, promptly, with a cancellation
+ * error, and leaves no QEMU behind (once, machine types queued behind a
+ * cancelled seed kept it waiting for ever) */
+static void test_cancelled(void **state)
+{
+    static const guint after_ms[] = {50, 300, 600, 900, 1300};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(after_ms); i++) {
+        g_autoptr(GCancellable) cancel = g_cancellable_new();
+        g_autoptr(GAsyncResult) res = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QtEmulator) e = NULL;
+        gint64 t0;
+
+        qt_probe_emulator_async(model_of(&fx.x86)->path, &(QtProbeOptions){0}, NULL, NULL, cancel,
+                                qt_sync_cb, &res);
+        g_timeout_add(after_ms[i], fire_cancel, cancel);
+        t0 = g_get_monotonic_time();
+        if (!qt_test_wait_until(has_result, &res, 10000))
+            fail_msg("cancelled after %u ms: no result 10 s later", after_ms[i]);
+        e = qt_probe_emulator_finish(res, &error);
+        if (e != NULL)
+            fail_msg("cancelled after %u ms: the probe returned a model", after_ms[i]);
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+            !g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED))
+            fail_msg("cancelled after %u ms: %s", after_ms[i], error->message);
+        if (g_get_monotonic_time() - t0 > (after_ms[i] + 2000) * 1000)
+            fail_msg("cancelled after %u ms: ended only %.0f ms later", after_ms[i],
+                     (double)(g_get_monotonic_time() - t0) / 1000.0 - after_ms[i]);
+        assert_nothing_left(__func__);
+    }
+}
+
 static void test_on_demand(void **state)
 {
     const QtEmulator *real = model_of(&fx.x86);
@@ -1259,6 +1301,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fake_garbage),  cmocka_unit_test(test_fake_exit),
         cmocka_unit_test(test_fake_crash),    cmocka_unit_test(test_killed_mid_probe),
         cmocka_unit_test(test_on_demand),     cmocka_unit_test(test_on_demand_binary_fails),
+        cmocka_unit_test(test_cancelled),
     };
     static const char *const binaries[] = {"qemu-system-x86_64", "qemu-system-ppc64",
                                            "qemu-system-aarch64"};
