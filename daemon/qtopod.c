@@ -14,6 +14,9 @@
 #include "qt-config.h"
 #include "qt-qemu-instance.h"
 #include "qt-service.h"
+#ifdef QT_TEST_CERTIFICATION
+#include "qt-certification.h"
+#endif
 
 #define DEFAULT_CONFIG QT_SYSCONFDIR "/qtopo/qtopod.conf"
 /* SIGTERM: QEMU instances get this long to be reaped; PR_SET_PDEATHSIG
@@ -277,7 +280,12 @@ int main(int argc, char **argv)
     qt_service_set_status_func(d.svc, on_status, &d);
     d.server = qt_varlink_server_new("qtopo", "qtopod", QT_VERSION, "https://qtopo.org");
     apply_limits(&d);
-    if (!qt_service_bind(d.svc, d.server, &error) || !open_socket(&d, socket_path, &error)) {
+    if (!qt_service_bind(d.svc, d.server, &error) ||
+#ifdef QT_TEST_CERTIFICATION
+        /* the test-only build: org.varlink.certification as well */
+        !qt_certification_bind(d.server, &error) ||
+#endif
+        !open_socket(&d, socket_path, &error)) {
         g_printerr("qtopod: %s\n", error->message);
         /* no socket at all is a usage error; systemd does not restart on 2 */
         d.exit_code = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED) ? EXIT_CONFIG

@@ -9,15 +9,17 @@
  * the run.  A failed run ends with End's all_ok false, since the error of a
  * oneway call never reaches the client.
  *
- * usage: qt-certification-service --socket PATH */
+ * It is bound into a test-only build of qtopod (qtopod-certification:
+ * daemon/qtopod.c built with QT_TEST_CERTIFICATION), so the certification
+ * client talks to the daemon itself: its server, its main loop, its limits. */
 
-#include <glib-unix.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "qt-config.h"
 #include "qt-json.h"
+#include "qt-certification-resources.h"
+#include "qt-certification.h"
 #include "qt-varlink-server.h"
 
 #define IFACE           "org.varlink.certification"
@@ -142,15 +144,6 @@ static void certification_init(Certification *cert)
             json_object_object_add(step->wants, "last_more_replies", replies);
         }
     }
-}
-
-static void certification_clear(Certification *cert)
-{
-    for (guint i = 0; i < N_STEPS; i++) {
-        g_clear_pointer(&cert->steps[i].wants, json_object_put);
-        g_clear_pointer(&cert->steps[i].reply, json_object_put);
-    }
-    g_clear_pointer(&cert->runs, g_hash_table_unref);
 }
 
 /* ---- comparing a call with what it should have been ---- */
@@ -365,77 +358,24 @@ static void on_call(QtVarlinkCall *call, json_object *parameters, gpointer user_
     }
 }
 
-static gboolean on_signal(gpointer user_data)
+gboolean qt_certification_bind(QtVarlinkServer *server, GError **error)
 {
-    g_main_loop_quit(user_data);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean setup(QtVarlinkServer *server, Certification *cert, const char *socket_path,
-                      GError **error)
-{
-    g_autoptr(GBytes) idl = g_resources_lookup_data(IDL_RESOURCE, 0, error);
+    /* one for the process: the daemon never unbinds it */
+    static Certification cert;
+    g_autoptr(GBytes) idl =
+        g_resource_lookup_data(qt_certification_get_resource(), IDL_RESOURCE, 0, error);
 
     if (idl == NULL)
         return FALSE;
+    certification_init(&cert);
     /* resource data is always NUL-terminated */
     if (!qt_varlink_server_add_interface(server, g_bytes_get_data(idl, NULL), error))
         return FALSE;
     for (guint i = 0; i < N_STEPS; i++) {
-        g_autofree char *method = g_strconcat(IFACE ".", cert->steps[i].method, NULL);
+        g_autofree char *method = g_strconcat(IFACE ".", cert.steps[i].method, NULL);
 
-        if (!qt_varlink_server_bind(server, method, on_call, &cert->steps[i], error))
+        if (!qt_varlink_server_bind(server, method, on_call, &cert.steps[i], error))
             return FALSE;
     }
-    return qt_varlink_server_listen_path(server, socket_path, error);
-}
-
-int main(int argc, char **argv)
-{
-    g_autofree char *socket_path = NULL;
-    GOptionEntry entries[] = {
-        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "Listen on the UNIX socket PATH",
-         "PATH"},
-        G_OPTION_ENTRY_NULL,
-    };
-    g_autoptr(GOptionContext) context = g_option_context_new("- serve org.varlink.certification");
-    g_autoptr(GError) error = NULL;
-    g_autoptr(QtVarlinkServer) server = NULL;
-    g_autoptr(GMainLoop) loop = NULL;
-    Certification cert = {0};
-    guint sigterm, sigint;
-
-    g_option_context_add_main_entries(context, entries, NULL);
-    if (!g_option_context_parse(context, &argc, &argv, &error)) {
-        g_printerr("%s\n", error->message);
-        return 2;
-    }
-    if (socket_path == NULL || argc != 1) {
-        g_printerr("usage: %s --socket PATH\n", g_get_prgname());
-        return 2;
-    }
-
-    certification_init(&cert);
-    server = qt_varlink_server_new("qtopo", "qtopo varlink certification service", QT_VERSION,
-                                   "https://varlink.org/Language-Bindings");
-    if (!setup(server, &cert, socket_path, &error)) {
-        g_printerr("qt-certification-service: %s\n", error->message);
-        certification_clear(&cert);
-        return 1;
-    }
-    /* the runner waits for this line: the socket listens once it is out */
-    printf("listening on %s\n", socket_path);
-    fflush(stdout);
-
-    loop = g_main_loop_new(NULL, FALSE);
-    sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
-    sigint = g_unix_signal_add(SIGINT, on_signal, loop);
-    g_main_loop_run(loop);
-
-    g_source_remove(sigterm);
-    g_source_remove(sigint);
-    qt_varlink_server_shutdown(server);
-    g_clear_pointer(&server, qt_varlink_server_free);
-    certification_clear(&cert);
-    return 0;
+    return TRUE;
 }
