@@ -71,6 +71,8 @@ static void ctl_options_clear(CtlOptions *opts)
     g_clear_pointer(&opts->machines, g_strfreev);
 }
 
+static int usage(const char *command);
+
 static void print_json(json_object *o)
 {
     printf("%s\n",
@@ -285,8 +287,7 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 0) {
-        g_printerr("usage: qtopoctl emulators\n");
-        return EXIT_USAGE;
+        return usage("emulators");
     }
     if ((rc = call(opts, "org.qtopo.Topology.ListEmulators", NULL, FALSE, &reply)) != EXIT_OK ||
         opts->json)
@@ -323,8 +324,7 @@ static int cmd_probe(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 1) {
-        g_printerr("usage: qtopoctl probe EMULATOR [--machine M] [--force]\n");
-        return EXIT_USAGE;
+        return usage("probe");
     }
     params = params_emulator(argv[0]);
     if (opts->machines != NULL) {
@@ -373,8 +373,7 @@ static int cmd_machines(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 1) {
-        g_printerr("usage: qtopoctl machines EMULATOR\n");
-        return EXIT_USAGE;
+        return usage("machines");
     }
     params = params_emulator(argv[0]);
     if ((rc = call(opts, "org.qtopo.Topology.GetMachines", params, FALSE, &reply)) != EXIT_OK ||
@@ -474,8 +473,7 @@ static int cmd_machine(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 2) {
-        g_printerr("usage: qtopoctl machine EMULATOR MACHINE [--explain]\n");
-        return EXIT_USAGE;
+        return usage("machine");
     }
     params = params_emulator(argv[0]);
     json_object_object_add(params, "machine", json_object_new_string(argv[1]));
@@ -530,8 +528,7 @@ static int cmd_devices(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 1) {
-        g_printerr("usage: qtopoctl devices EMULATOR [--role ROLE]\n");
-        return EXIT_USAGE;
+        return usage("devices");
     }
     params = params_emulator(argv[0]);
     if (opts->role)
@@ -639,9 +636,7 @@ static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
     int rc;
 
     if (argc != 0) {
-        g_printerr("usage: qtopoctl %s --request FILE|-%s\n", hotplug ? "hotplug" : "place",
-                   hotplug ? "" : " [--verify]");
-        return EXIT_USAGE;
+        return usage(hotplug ? "hotplug" : "place");
     }
     if ((request = read_request(opts)) == NULL)
         return EXIT_USAGE;
@@ -698,8 +693,7 @@ static int cmd_validate(CtlOptions *opts, int argc, char **argv)
     int rc;
 
     if (argc != 0) {
-        g_printerr("usage: qtopoctl validate --request FILE|-\n");
-        return EXIT_USAGE;
+        return usage("validate");
     }
     if ((request = read_request(opts)) == NULL)
         return EXIT_USAGE;
@@ -737,6 +731,15 @@ static const CtlCommand commands[] = {
     {"hotplug", "--request FILE|-", "free hotpluggable slots in the request's existing VM",
      cmd_hotplug},
 };
+
+/* the usage line of @command, from the table */
+static int usage(const char *command)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (g_str_equal(commands[i].name, command))
+            g_printerr("usage: qtopoctl %s %s\n", commands[i].name, commands[i].args);
+    return EXIT_USAGE;
+}
 
 static void print_help(void)
 {
