@@ -29,6 +29,8 @@ typedef struct {
     gboolean verify;
     int jobs;
     char *request;
+    char *qmp;
+    char *emulator;
     char *socket_path;
     char *accel;
     char *cache_dir;
@@ -68,6 +70,8 @@ static void ctl_options_clear(CtlOptions *opts)
     g_clear_pointer(&opts->cache_dir, g_free);
     g_clear_pointer(&opts->role, g_free);
     g_clear_pointer(&opts->request, g_free);
+    g_clear_pointer(&opts->qmp, g_free);
+    g_clear_pointer(&opts->emulator, g_free);
     g_clear_pointer(&opts->machines, g_strfreev);
 }
 
@@ -213,6 +217,11 @@ static int exit_code_of(const char *error_name)
         {".NoHotplugSlot", EXIT_PLACEMENT},
         {".Unsupported", EXIT_PLACEMENT},
         {".VerifyFailed", EXIT_PLACEMENT},
+        {".QmpUnreachable", EXIT_NOT_FOUND},
+        {".QmpAccessDenied", EXIT_DENIED},
+        {".NotQmp", EXIT_QEMU},
+        {".VmGone", EXIT_QEMU},
+        {".InspectionFailed", EXIT_QEMU},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
@@ -590,6 +599,8 @@ static json_object *read_request(CtlOptions *opts)
     }
     if (opts->verify)
         json_object_object_add(doc, "verify", json_object_new_boolean(TRUE));
+    if (opts->qmp)
+        json_object_object_add(doc, "qmp", json_object_new_string(opts->qmp));
     return doc;
 }
 
@@ -675,6 +686,58 @@ static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
     return print_verified(plan);
 }
 
+static int cmd_inspect(CtlOptions *opts, int argc, char **argv)
+{
+    g_autoptr(json_object) params = json_object_new_object();
+    g_autoptr(json_object) reply = NULL;
+    json_object *buses;
+    int rc;
+
+    if (argc != 0 || opts->qmp == NULL)
+        return usage("inspect");
+    json_object_object_add(params, "qmp", json_object_new_string(opts->qmp));
+    if (opts->emulator)
+        json_object_object_add(params, "emulator", json_object_new_string(opts->emulator));
+    if ((rc = call(opts, "org.qtopo.Topology.Inspect", params, FALSE, &reply)) != EXIT_OK ||
+        opts->json)
+        return rc;
+    printf("%s: %s (QEMU %s, %s), %s%s; inspected in %.1f ms\n", str(reply, "qmp", "?"),
+           str(reply, "machine", "?"), str(reply, "version", "?"), str(reply, "emulator", "?"),
+           str(reply, "status", "?"),
+           qt_json_get_bool(reply, "enumerated", FALSE) ? ", buses enumerated" : "",
+           json_object_get_double(json_object_object_get(reply, "ms")));
+    buses = arr(reply, "buses");
+    for (gsize i = 0; i < json_object_array_length(buses); i++) {
+        json_object *b = json_object_array_get_idx(buses, i);
+        json_object *occ = arr(b, "occupied");
+        json_object *free_slots = arr(b, "free");
+        gboolean hotplug = qt_json_get_bool(b, "hotplug", FALSE);
+        g_autoptr(GString) line = g_string_new(NULL);
+
+        printf("  %s: %s (%s) of %s, hotplug %s%s%s\n", str(b, "name", "?"), str(b, "type", "?"),
+               str(b, "qomType", "?"), str(b, "owner", "?"), hotplug ? "yes" : "no",
+               hotplug ? " via " : "", hotplug ? str(b, "hotplugMechanism", "?") : "");
+        for (gsize k = 0; k < json_object_array_length(occ); k++) {
+            json_object *u = json_object_array_get_idx(occ, k);
+            const char *id = str(u, "id", "");
+            g_string_append_printf(
+                line, "%s%02x.%x %s%s%s", line->len ? ", " : "", (int)qt_json_get_int(u, "slot", 0),
+                (int)qt_json_get_int(u, "function", 0), str(u, "driver", "?"), *id ? " " : "", id);
+        }
+        if (line->len)
+            printf("    occupied: %s\n", line->str);
+        g_string_truncate(line, 0);
+        for (gsize k = 0; k < json_object_array_length(free_slots); k++)
+            g_string_append_printf(line, "%s%02x", line->len ? " " : "",
+                                   json_object_get_int(json_object_array_get_idx(free_slots, k)));
+        if (line->len)
+            printf("    free for hotplug: %s\n", line->str);
+    }
+    printf("free hotpluggable slots: %zu\n",
+           json_object_array_length(arr(reply, "freeHotplugSlots")));
+    return EXIT_OK;
+}
+
 static int cmd_place(CtlOptions *opts, int argc, char **argv)
 {
     return place_or_hotplug(opts, argc, FALSE);
@@ -728,8 +791,11 @@ static const CtlCommand commands[] = {
      "place a request's devices; --verify boots QEMU with the plan", cmd_place},
     {"validate", "--request FILE|-", "check the request's addresses against every rule",
      cmd_validate},
-    {"hotplug", "--request FILE|-", "free hotpluggable slots in the request's existing VM",
+    {"hotplug", "--request FILE|- [--qmp SOCKET]",
+     "free hotpluggable slots in the request's existing VM, or in the running VM at SOCKET",
      cmd_hotplug},
+    {"inspect", "--qmp SOCKET [--emulator E]", "the topology of the running VM at SOCKET",
+     cmd_inspect},
 };
 
 /* the usage line of @command, from the table */
@@ -789,6 +855,9 @@ int main(int argc, char **argv)
          "probe only this machine type (repeatable)", "MACHINE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
         {"request", 0, 0, G_OPTION_ARG_FILENAME, &opts.request, "the request document", "FILE"},
+        {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &opts.qmp, "a running VM's QMP socket", "SOCKET"},
+        {"emulator", 0, 0, G_OPTION_ARG_STRING, &opts.emulator, "the emulator the VM runs",
+         "EMULATOR"},
         {"verify", 0, 0, G_OPTION_ARG_NONE, &opts.verify, "boot QEMU with the plan to check it",
          NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},

@@ -3,7 +3,9 @@
 
 #include "qt-cache.h"
 #include "qt-daemon-resources.h"
+#include "qt-inspect.h"
 #include "qt-json.h"
+#include "qt-live.h"
 #include "qt-place-error.h"
 #include "qt-plan.h"
 #include "qt-probe-error.h"
@@ -112,6 +114,8 @@ struct _Req {
     GMainContext *context; /* where a worker hands the call back */
     char *work_text;       /* set by a worker */
     GError *work_error;    /* set by a worker */
+    QtInspection *insp;    /* a running VM's, for Inspect and Hotplug with qmp */
+    ModelFunc after_inspect;
 };
 
 static void job_run_next(QtService *svc);
@@ -135,6 +139,7 @@ static void req_free(Req *r)
     g_clear_pointer(&r->plan, qt_plan_free);
     model_unref(r->model);
     g_clear_pointer(&r->context, g_main_context_unref);
+    g_clear_pointer(&r->insp, qt_inspection_free);
     g_free(r->work_text);
     g_clear_error(&r->work_error);
     g_free(r);
@@ -878,20 +883,187 @@ static void cont_validate(Req *r, Model *m)
     req_reply(r, qt_problems_to_json(problems));
 }
 
+static void apply_defaults(Req *r)
+{
+    const QtSettings *s = r->svc->settings;
+
+    if (r->request->spares < 0 && s->spare_slots >= 0)
+        r->request->spares = s->spare_slots;
+    if (r->request->controller_models == NULL && s->controller_models != NULL)
+        r->request->controller_models = g_strdupv(s->controller_models);
+}
+
+/* ---- running VMs ---- */
+
+static const char *const inspect_error_names[] = {
+    [QT_INSPECT_ERROR_UNREACHABLE] = "QmpUnreachable",
+    [QT_INSPECT_ERROR_ACCESS_DENIED] = "QmpAccessDenied",
+    [QT_INSPECT_ERROR_NOT_QMP] = "NotQmp",
+    [QT_INSPECT_ERROR_VM_GONE] = "VmGone",
+    [QT_INSPECT_ERROR_PARSE] = "InspectionFailed",
+};
+
+static void inspect_error(Req *r, const GError *error)
+{
+    const char *qmp = qt_json_get_string(r->params, "qmp");
+    const char *name = "VmGone"; /* cancelled: the caller went away */
+
+    if (error->domain == QT_INSPECT_ERROR && error->code >= 0 &&
+        error->code < (int)G_N_ELEMENTS(inspect_error_names))
+        name = inspect_error_names[error->code];
+    req_error(r, name, obj_str("qmp", qmp, "message", error->message));
+}
+
+/* the emulator a VM runs: the binary of the socket's peer when qtopod may
+ * see it, else the configured qemu-system-TARGET */
+static char *emulator_of_vm(QtService *svc, const QtInspection *insp)
+{
+    g_autofree char *exe = NULL;
+    g_autofree char *name = NULL;
+    Entry *e = NULL;
+
+    if (insp->pid > 0) {
+        g_autofree char *link = g_strdup_printf("/proc/%d/exe", (int)insp->pid);
+        exe = g_file_read_link(link, NULL);
+        if (exe != NULL) {
+            g_autofree char *normal = qt_settings_normalize_path(exe);
+            e = entry_find(svc, normal);
+        }
+    }
+    if (e == NULL && insp->target) {
+        name = g_strconcat("qemu-system-", insp->target, NULL);
+        e = entry_find(svc, name);
+    }
+    return e ? g_strdup(e->path) : NULL;
+}
+
+static void on_inspected(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Req *r = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *found = NULL;
+    const char *name = qt_json_get_string(r->params, "emulator");
+
+    r->insp = qt_inspect_finish(res, &error);
+    if (r->insp == NULL) {
+        inspect_error(r, error);
+        return;
+    }
+    if (name == NULL && (found = emulator_of_vm(r->svc, r->insp)) == NULL) {
+        g_autofree char *guess = g_strconcat("qemu-system-", r->insp->target, NULL);
+        req_error(r, "UnknownEmulator", obj_str("emulator", guess, NULL, NULL));
+        return;
+    }
+    with_model(r, name ? name : found, r->after_inspect);
+}
+
+static void inspect_vm(Req *r, ModelFunc after)
+{
+    r->after_inspect = after;
+    qt_inspect_async(qt_json_get_string(r->params, "qmp"),
+                     r->svc->settings->command_timeout_s * 1000, r->cancellable, on_inspected, r);
+}
+
+/* a model of another QEMU than the VM's would place by the wrong rules */
+static gboolean same_qemu(Req *r, Model *m)
+{
+    g_autofree char *message = NULL;
+
+    if (g_strcmp0(m->e->version, r->insp->version) == 0)
+        return TRUE;
+    message = g_strdup_printf("the VM runs QEMU %s; the model of %s is of QEMU %s: name the "
+                              "binary the VM runs",
+                              r->insp->version, m->e->path, m->e->version);
+    req_error(r, "InspectionFailed",
+              obj_str("qmp", qt_json_get_string(r->params, "qmp"), "message", message));
+    return FALSE;
+}
+
+static void cont_inspect(Req *r, Model *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) doc = json_object_new_object();
+    g_autoptr(QtPlaceRequest) req = NULL;
+    g_autoptr(QtPlan) plan = NULL;
+
+    if (!same_qemu(r, m))
+        return;
+    json_object_object_add(doc, "emulator", json_object_new_string(m->e->path));
+    json_object_object_add(doc, "machine", json_object_new_string(r->insp->machine));
+    r->request = qt_place_request_from_json(doc, &error);
+    if (r->request == NULL || !qt_live_fill_request(r->request, r->insp, m->e, &error) ||
+        (plan = qt_hotplug(m->e, r->request, &error)) == NULL) {
+        if (g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE))
+            req_error(r, "UnknownMachine",
+                      obj_str("emulator", m->e->path, "machine", r->insp->machine));
+        else
+            req_error(
+                r, "InspectionFailed",
+                obj_str("qmp", qt_json_get_string(r->params, "qmp"), "message", error->message));
+        return;
+    }
+    req_reply(r, qt_live_to_json(r->insp, m->e, plan->layout));
+}
+
+static void h_inspect(Req *r)
+{
+    inspect_vm(r, cont_inspect);
+}
+
+/* Hotplug with qmp: the request's machine and existing devices are the
+ * VM's */
+static void cont_hotplug_live(Req *r, Model *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) doc = NULL;
+    const char *machine = qt_json_get_string(r->params, "machine");
+    const QtMachineType *asked = machine ? qt_emulator_find_machine(m->e, machine) : NULL;
+
+    if (!same_qemu(r, m))
+        return;
+    if (machine != NULL && (asked == NULL || g_strcmp0(asked->name, r->insp->machine) != 0)) {
+        g_autofree char *message =
+            g_strdup_printf("the VM's machine type is %s, not %s", r->insp->machine, machine);
+        req_error(r, "InvalidRequest", obj_str("field", "request.machine", "message", message));
+        return;
+    }
+    json_object_deep_copy(r->params, &doc, NULL);
+    json_object_object_del(doc, "qmp");
+    json_object_object_add(doc, "machine", json_object_new_string(r->insp->machine));
+    r->request = qt_place_request_from_json(doc, &error);
+    if (r->request == NULL || !qt_live_fill_request(r->request, r->insp, m->e, &error)) {
+        place_error(r, error);
+        return;
+    }
+    apply_defaults(r);
+    cont_place(r, m);
+}
+
 static void h_placement(Req *r)
 {
     g_autoptr(GError) error = NULL;
-    const QtSettings *s = r->svc->settings;
 
+    if (qt_json_get_string(r->params, "qmp") != NULL) {
+        const char *bad = !g_str_equal(r->method, "Hotplug")                       ? "qmp"
+                          : json_object_object_get_ex(r->params, "existing", NULL) ? "existing"
+                          : qt_json_get_bool(r->params, "verify", FALSE)           ? "verify"
+                                                                                   : NULL;
+        if (bad != NULL) {
+            g_autofree char *field = g_strconcat("request.", bad, NULL);
+            req_error(r, "InvalidRequest",
+                      obj_str("field", field, "message",
+                              "with qmp the VM is the existing part, and is not booted again"));
+            return;
+        }
+        inspect_vm(r, cont_hotplug_live);
+        return;
+    }
     r->request = qt_place_request_from_json(r->params, &error);
     if (r->request == NULL) {
         place_error(r, error);
         return;
     }
-    if (r->request->spares < 0 && s->spare_slots >= 0)
-        r->request->spares = s->spare_slots;
-    if (r->request->controller_models == NULL && s->controller_models != NULL)
-        r->request->controller_models = g_strdupv(s->controller_models);
+    apply_defaults(r);
     with_model(r, r->request->emulator,
                g_str_equal(r->method, "Validate") ? cont_validate : cont_place);
 }
@@ -911,6 +1083,7 @@ static const Handler handlers[] = {
     {TOPOLOGY, "GetMachines", h_get_machines},
     {TOPOLOGY, "GetMachine", h_get_machine},
     {TOPOLOGY, "GetDevices", h_get_devices},
+    {TOPOLOGY, "Inspect", h_inspect},
     {PLACEMENT, "Place", h_placement},
     {PLACEMENT, "Validate", h_placement},
     {PLACEMENT, "Hotplug", h_placement},

@@ -36,6 +36,7 @@ void qt_place_request_free(QtPlaceRequest *r)
     g_strfreev(r->controller_models);
     g_clear_pointer(&r->existing, g_ptr_array_unref);
     g_clear_pointer(&r->devices, g_ptr_array_unref);
+    g_clear_pointer(&r->live_hotplug, g_hash_table_unref);
     g_free(r);
 }
 

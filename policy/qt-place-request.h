@@ -51,6 +51,9 @@ typedef struct {
     char **controller_models; /* preference, or NULL for the default */
     GPtrArray *existing;      /* QtPlaceItem: controllers and devices already placed */
     GPtrArray *devices;       /* QtPlaceItem: to place */
+    /* a running VM's own facts over the model's (qt-live.h): bus name ->
+     * GINT_TO_POINTER(1 + has a hotplug handler); NULL: none */
+    GHashTable *live_hotplug;
 } QtPlaceRequest;
 
 void qt_prop_free(QtProp *p);

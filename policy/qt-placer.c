@@ -1195,13 +1195,35 @@ static int count_hotplug_slots(const QtLayout *l)
     return n;
 }
 
+/* what a running VM says of its buses' hotplug handlers wins over what
+ * the model expects (a port created with hotplug=off, ACPI hotplug turned
+ * off with -global) */
+static void apply_live(QtLayout *l, const QtPlaceRequest *req)
+{
+    GHashTableIter iter;
+    gpointer name, value;
+
+    if (req->live_hotplug == NULL)
+        return;
+    g_hash_table_iter_init(&iter, req->live_hotplug);
+    while (g_hash_table_iter_next(&iter, &name, &value)) {
+        QtLayoutBus *b = qt_layout_find_bus(l, name);
+        if (b != NULL)
+            b->hotplug = GPOINTER_TO_INT(value) - 1;
+    }
+}
+
 QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
 {
     Placer P = {0};
     g_autoptr(QtPlan) plan = NULL;
     gboolean ok =
         placer_init(&P, e, req, &plan, error) && add_existing(P.l, req, FALSE, NULL, error);
-    int had = ok ? count_hotplug_slots(P.l) : 0;
+    int had;
+
+    if (ok)
+        apply_live(P.l, req);
+    had = ok ? count_hotplug_slots(P.l) : 0;
 
     if (plan)
         plan->hotplug = TRUE;

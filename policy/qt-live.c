@@ -1,0 +1,240 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "qt-live.h"
+#include "qt-place-error.h"
+#include "qt-rules.h"
+#include "qt-util.h"
+
+/* the properties of an existing controller placement reads: the ones it
+ * sets itself (qt-placer.c), as info qtree shows them */
+static const char *const controller_props[] = {"chassis", "port",  "chassis_nr",
+                                               "bus_nr",  "index", NULL};
+
+/* is @d one of the machine type's own devices, which the layout has from
+ * the model: on a root bus where the model has the same driver at the same
+ * address, or (without a bus) providing only root buses of the model */
+static gboolean is_builtin(const QtInspectedDevice *d, const QtTopologyClass *cls)
+{
+    if (*d->id)
+        return FALSE;
+    if (d->bus == NULL) {
+        for (guint k = 0; k < d->provides->len; k++) {
+            gboolean root = FALSE;
+            for (guint i = 0; i < cls->root_buses->len && !root; i++) {
+                const QtRootBus *rb = cls->root_buses->pdata[i];
+                root = rb->bus && g_str_equal(rb->bus->name, d->provides->pdata[k]);
+            }
+            if (!root)
+                return FALSE;
+        }
+        return TRUE;
+    }
+    for (guint i = 0; i < cls->root_buses->len; i++) {
+        const QtRootBus *rb = cls->root_buses->pdata[i];
+        if (rb->bus == NULL || !g_str_equal(rb->bus->name, d->bus))
+            continue;
+        for (guint j = 0; j < rb->bus->occupied->len; j++) {
+            const QtSlotUse *u = rb->bus->occupied->pdata[j];
+            if (u->slot == d->slot && u->function == d->function &&
+                g_str_equal(u->driver, d->driver))
+                return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static int numa_of(const QtInspectedDevice *d)
+{
+    const char *v = g_hash_table_lookup(d->props, "numa_node");
+    long n = v ? strtol(v, NULL, 10) : -1;
+
+    /* QEMU shows "no node" as the largest value of the property's type */
+    return n >= 0 && n <= 127 ? (int)n : -1;
+}
+
+static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean controller)
+{
+    QtPlaceItem *item = g_new0(QtPlaceItem, 1);
+
+    item->id = g_strdup(id);
+    item->driver = g_strdup(d->driver);
+    item->hotpluggable = QT_UNSET;
+    item->pcie = QT_UNSET;
+    item->numa_node = numa_of(d);
+    item->bus = g_strdup(d->bus);
+    item->slot = d->bus ? d->slot : -1;
+    item->function = d->bus ? d->function : -1;
+    item->multifunction = d->multifunction;
+    item->properties = g_ptr_array_new_with_free_func((GDestroyNotify)qt_prop_free);
+    for (int i = 0; controller && controller_props[i]; i++) {
+        const char *v = g_hash_table_lookup(d->props, controller_props[i]);
+        if (v != NULL) {
+            QtProp *p = g_new0(QtProp, 1);
+            p->name = g_strdup(controller_props[i]);
+            p->value = g_strdup(v);
+            g_ptr_array_add(item->properties, p);
+        }
+    }
+    return item;
+}
+
+gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, const QtEmulator *e,
+                              GError **error)
+{
+    const QtMachineType *m = qt_emulator_find_machine(e, insp->machine);
+    const QtTopologyClass *cls = m ? qt_emulator_find_class(e, m->class_id) : NULL;
+    guint anon = 0;
+
+    if (m == NULL || cls == NULL) {
+        g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE,
+                    "the VM's machine type %s is not in the model of %s%s", insp->machine, e->path,
+                    m ? " (its probe failed)" : "");
+        return FALSE;
+    }
+    g_free(req->machine);
+    req->machine = g_strdup(m->name);
+    g_ptr_array_set_size(req->existing, 0);
+    for (guint i = 0; i < insp->devices->len; i++) {
+        const QtInspectedDevice *d = insp->devices->pdata[i];
+        const QtDeviceType *t = qt_emulator_find_device(e, d->driver);
+        gboolean controller = t && qt_role_is_controller(t->role);
+        char num[24];
+        g_autofree char *id = NULL;
+
+        if (is_builtin(d, cls) || (d->bus && d->slot < 0))
+            continue;
+        if (*d->id) {
+            id = g_strdup(d->id);
+        } else if (controller) {
+            /* placement names a controller's bus after its id */
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNSUPPORTED,
+                        "the VM's %s at %s %02x.%x has no id: qtopo names the buses a "
+                        "controller provides by its id",
+                        d->driver, d->bus ? d->bus : "(machine)", MAX(d->slot, 0),
+                        MAX(d->function, 0));
+            return FALSE;
+        } else {
+            /* reserved for qtopo: no caller's id can clash */
+            id = g_strconcat("qtopo-anon", qt_format_int(num, ++anon), NULL);
+        }
+        g_ptr_array_add(req->existing, item_of(d, id, controller));
+    }
+    g_clear_pointer(&req->live_hotplug, g_hash_table_unref);
+    req->live_hotplug = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < insp->buses->len; i++) {
+        const QtInspectedBus *b = insp->buses->pdata[i];
+        if (b->handler_known)
+            g_hash_table_replace(req->live_hotplug, g_strdup(b->name),
+                                 GINT_TO_POINTER(1 + (b->handler != NULL)));
+    }
+    return TRUE;
+}
+
+/* how a handler of type @type hotplugs, as the model saw it on a bus
+ * whose handler had that type */
+static const char *mechanism_of(const QtEmulator *e, const char *type)
+{
+    for (guint c = 0; type && c < e->classes->len; c++) {
+        const QtTopologyClass *cls = e->classes->pdata[c];
+        for (guint i = 0; i < cls->root_buses->len; i++) {
+            const QtRootBus *rb = cls->root_buses->pdata[i];
+            if (rb->bus && g_strcmp0(rb->bus->handler_type, type) == 0 && rb->bus->hotplug)
+                return qt_hotplug_mechanism_to_string(rb->bus->mechanism);
+            for (guint j = 0; j < rb->controllers->len; j++) {
+                const QtControllerTrial *t = rb->controllers->pdata[j];
+                if (t->provides && g_strcmp0(t->provides->handler_type, type) == 0 &&
+                    t->provides->hotplug)
+                    return qt_hotplug_mechanism_to_string(t->provides->mechanism);
+            }
+        }
+    }
+    return NULL;
+}
+
+static gint by_address(gconstpointer a, gconstpointer b)
+{
+    const QtInspectedDevice *x = *(const QtInspectedDevice *const *)a;
+    const QtInspectedDevice *y = *(const QtInspectedDevice *const *)b;
+
+    return x->slot != y->slot ? x->slot - y->slot : x->function - y->function;
+}
+
+json_object *qt_live_to_json(const QtInspection *insp, const QtEmulator *e, const QtLayout *layout)
+{
+    json_object *o = json_object_new_object();
+    json_object *buses = json_object_new_array();
+    json_object *free_slots = json_object_new_array();
+
+    json_object_object_add(o, "qmp", json_object_new_string(insp->qmp_path));
+    json_object_object_add(o, "emulator", json_object_new_string(e->path));
+    json_object_object_add(o, "version", json_object_new_string(insp->version));
+    json_object_object_add(o, "machine", json_object_new_string(layout->machine->name));
+    json_object_object_add(o, "status", json_object_new_string(insp->status));
+    json_object_object_add(o, "running", json_object_new_boolean(insp->running));
+    json_object_object_add(o, "enumerated", json_object_new_boolean(insp->enumerated));
+    for (guint i = 0; i < insp->buses->len; i++) {
+        const QtInspectedBus *ib = insp->buses->pdata[i];
+        const QtLayoutBus *b = qt_layout_find_bus(layout, ib->name);
+        json_object *bo = json_object_new_object();
+        json_object *slots = json_object_new_array();
+        json_object *occupied = json_object_new_array();
+        json_object *free_here = json_object_new_array();
+        g_autoptr(GPtrArray) here = g_ptr_array_new();
+        guint32 mask = b ? qt_rules_usable_slots(layout, b) : 0;
+        const char *mech = mechanism_of(e, ib->handler_type);
+
+        json_object_object_add(bo, "name", json_object_new_string(ib->name));
+        json_object_object_add(bo, "type",
+                               json_object_new_string(b && b->kind == QT_BUS_PCI ? "pci" : "pcie"));
+        json_object_object_add(bo, "qomType", json_object_new_string(ib->qom_type));
+        json_object_object_add(
+            bo, "owner", json_object_new_string(*ib->owner_id ? ib->owner_id : ib->owner_type));
+        json_object_object_add(bo, "number",
+                               ib->number >= 0 ? json_object_new_int(ib->number) : NULL);
+        json_object_object_add(bo, "hotplug", json_object_new_boolean(b && b->hotplug));
+        json_object_object_add(bo, "hotplugMechanism",
+                               b && b->hotplug && mech ? json_object_new_string(mech) : NULL);
+        json_object_object_add(bo, "hotplugHandler",
+                               ib->handler_type ? json_object_new_string(ib->handler_type) : NULL);
+        for (int s = 0; s < 32; s++) {
+            if (!(mask & (1u << s)))
+                continue;
+            json_object_array_add(slots, json_object_new_int(s));
+            if (b->hotplug && qt_layout_slot_free(b, s)) {
+                json_object *fs = json_object_new_object();
+                json_object_array_add(free_here, json_object_new_int(s));
+                json_object_object_add(fs, "bus", json_object_new_string(ib->name));
+                json_object_object_add(fs, "slot", json_object_new_int(s));
+                json_object_array_add(free_slots, fs);
+            }
+        }
+        for (guint k = 0; k < insp->devices->len; k++) {
+            const QtInspectedDevice *d = insp->devices->pdata[k];
+            if (d->slot >= 0 && g_strcmp0(d->bus, ib->name) == 0)
+                g_ptr_array_add(here, (gpointer)d);
+        }
+        g_ptr_array_sort(here, by_address);
+        for (guint k = 0; k < here->len; k++) {
+            const QtInspectedDevice *d = here->pdata[k];
+            json_object *u = json_object_new_object();
+            json_object_object_add(u, "slot", json_object_new_int(d->slot));
+            json_object_object_add(u, "function", json_object_new_int(d->function));
+            json_object_object_add(u, "driver", json_object_new_string(d->driver));
+            json_object_object_add(u, "id", json_object_new_string(d->id));
+            json_object_object_add(u, "multifunction", json_object_new_boolean(d->multifunction));
+            json_object_object_add(u, "hotpluggable",
+                                   d->hotpluggable_known ? json_object_new_boolean(d->hotpluggable)
+                                                         : NULL);
+            json_object_array_add(occupied, u);
+        }
+        json_object_object_add(bo, "slots", slots);
+        json_object_object_add(bo, "occupied", occupied);
+        json_object_object_add(bo, "free", free_here);
+        json_object_array_add(buses, bo);
+    }
+    json_object_object_add(o, "buses", buses);
+    json_object_object_add(o, "freeHotplugSlots", free_slots);
+    json_object_object_add(o, "ms", json_object_new_double(insp->ms));
+    return o;
+}
