@@ -960,8 +960,9 @@ static void on_inspected(GObject *source, GAsyncResult *res, gpointer user_data)
 static void inspect_vm(Req *r, ModelFunc after)
 {
     r->after_inspect = after;
-    qt_inspect_async(qt_json_get_string(r->params, "qmp"),
-                     r->svc->settings->command_timeout_s * 1000, r->cancellable, on_inspected, r);
+    qt_inspect_async(
+        qt_json_get_string(r->params, "qmp"), r->svc->settings->command_timeout_s * 1000,
+        qt_json_get_bool(r->params, "exhaustive", FALSE), r->cancellable, on_inspected, r);
 }
 
 /* a model of another QEMU than the VM's would place by the wrong rules */

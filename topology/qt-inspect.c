@@ -6,6 +6,7 @@
 #include "qt-json.h"
 #include "qt-qmp.h"
 #include "qt-qtree.h"
+#include "qt-util.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(qt-inspect-error-quark, qt_inspect_error)
@@ -23,6 +24,7 @@ typedef struct {
     QtQmpClient *client;
     GCancellable *cancellable;
     guint timeout_ms;
+    gboolean exhaustive;
     gint64 t0;
     int pending;
     void (*next)(GTask *task);
@@ -31,6 +33,7 @@ typedef struct {
     json_object *pci;
     GHashTable *pci_types;    /* QOM bus type names that are PCI buses */
     GHashTable *handler_type; /* handler path -> type */
+    GHashTable *bus_group;    /* bus name -> the group of equal buses it is in */
 } Inspect;
 
 static void device_free(QtInspectedDevice *d)
@@ -94,6 +97,7 @@ static void inspect_free(Inspect *in)
     json_object_put(in->pci);
     g_clear_pointer(&in->pci_types, g_hash_table_unref);
     g_clear_pointer(&in->handler_type, g_hash_table_unref);
+    g_clear_pointer(&in->bus_group, g_hash_table_unref);
     g_free(in);
 }
 
@@ -162,10 +166,13 @@ static void ask_free(Ask *a)
 
 /* ---- the last step: what the handlers are ---- */
 
+static void share_flags(Inspect *in);
+
 static void finish(GTask *task)
 {
     Inspect *in = g_task_get_task_data(task);
 
+    share_flags(in);
     for (guint i = 0; i < in->insp->buses->len; i++) {
         QtInspectedBus *b = in->insp->buses->pdata[i];
         const char *type = b->handler ? g_hash_table_lookup(in->handler_type, b->handler) : NULL;
@@ -202,9 +209,107 @@ static const QtInspectedDevice *device_with_id(const QtInspection *insp, const c
     return NULL;
 }
 
+static void on_hotpluggable(GObject *source, GAsyncResult *res, gpointer user_data);
+
+/* the group of devices whose QOM "hotpluggable" is one answer: QOM
+ * computes it from the device's class and its bus's hotplug handler
+ * (hw/core/qdev.c, device_get_hotpluggable: the class's flag and
+ * qbus_is_hotpluggable(), which asks the handler about the bus); buses
+ * provided by devices of one type ask it alike */
+static char *flag_group(const QtInspection *insp, const QtInspectedDevice *d)
+{
+    const QtInspectedBus *b = qt_inspection_find_bus(insp, d->bus);
+
+    return g_strdup_printf("%s|%s|%s", b && b->handler ? b->handler : "", b ? b->owner_type : "",
+                           d->driver);
+}
+
+/* QOM's "hotpluggable" of the devices with an id: every one asked with
+ * exhaustive, else one per group and the others given its answer (QEMU
+ * reads QMP input a byte per main-loop pass: a query costs ~0.6 ms, and a
+ * 100-device VM would spend most of its inspection on them).  On a bus
+ * with no handler the answer is no without asking. */
+static void ask_hotpluggable(GTask *task)
+{
+    Inspect *in = g_task_get_task_data(task);
+    g_autoptr(GHashTable) asked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (guint i = 0; i < in->insp->devices->len; i++) {
+        QtInspectedDevice *d = in->insp->devices->pdata[i];
+        const QtInspectedBus *b = qt_inspection_find_bus(in->insp, d->bus);
+        g_autofree char *group = NULL;
+        g_autofree char *path = NULL;
+        g_autofree char *what = NULL;
+
+        if (!*d->id)
+            continue;
+        if (b && b->handler_known && b->handler == NULL) {
+            d->hotpluggable = FALSE;
+            d->hotpluggable_known = TRUE;
+            continue;
+        }
+        group = flag_group(in->insp, d);
+        if (!in->exhaustive && g_hash_table_contains(asked, group))
+            continue;
+        g_hash_table_add(asked, g_steal_pointer(&group));
+        path = g_strconcat(PERIPHERAL, d->id, NULL);
+        what = g_strdup_printf("qom-get %s hotpluggable", path);
+        qt_qmp_qom_get_async(in->client, path, "hotpluggable", in->cancellable, on_hotpluggable,
+                             ask_new(task, d->id, what));
+    }
+}
+
+/* the answer of a group's device for the others of the group */
+static void share_flags(Inspect *in)
+{
+    g_autoptr(GHashTable) answer = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (guint i = 0; i < in->insp->devices->len; i++) {
+        const QtInspectedDevice *d = in->insp->devices->pdata[i];
+        if (*d->id && d->hotpluggable_known)
+            g_hash_table_replace(answer, flag_group(in->insp, d),
+                                 GINT_TO_POINTER(1 + d->hotpluggable));
+    }
+    for (guint i = 0; i < in->insp->devices->len; i++) {
+        QtInspectedDevice *d = in->insp->devices->pdata[i];
+        g_autofree char *group = NULL;
+        gpointer v;
+        if (!*d->id || d->hotpluggable_known)
+            continue;
+        group = flag_group(in->insp, d);
+        if ((v = g_hash_table_lookup(answer, group)) != NULL) {
+            d->hotpluggable = GPOINTER_TO_INT(v) - 1;
+            d->hotpluggable_known = TRUE;
+        }
+    }
+}
+
+/* the handler one bus of a group showed, for the others */
+static void share_handlers(Inspect *in)
+{
+    g_autoptr(GHashTable) answer = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < in->insp->buses->len; i++) {
+        QtInspectedBus *b = in->insp->buses->pdata[i];
+        if (b->handler_known)
+            g_hash_table_insert(answer, g_hash_table_lookup(in->bus_group, b->name), b);
+    }
+    for (guint i = 0; i < in->insp->buses->len; i++) {
+        QtInspectedBus *b = in->insp->buses->pdata[i];
+        const QtInspectedBus *same =
+            g_hash_table_lookup(answer, g_hash_table_lookup(in->bus_group, b->name));
+        if (b->handler_known || same == NULL)
+            continue;
+        b->handler_known = TRUE;
+        b->handler = g_strdup(same->handler);
+    }
+}
+
 static void ask_handler_types(GTask *task)
 {
     Inspect *in = g_task_get_task_data(task);
+
+    share_handlers(in);
 
     in->pending = 1;
     in->next = finish;
@@ -226,6 +331,7 @@ static void ask_handler_types(GTask *task)
         qt_qmp_qom_get_async(in->client, b->handler, "type", in->cancellable, on_handler_type,
                              ask_new(task, b->handler, what));
     }
+    ask_hotpluggable(task);
     step_done(task);
 }
 
@@ -311,6 +417,47 @@ static gboolean is_pci_bus(Inspect *in, const QtQtreeBus *b)
     return b->type != NULL && g_hash_table_contains(in->pci_types, b->type);
 }
 
+/* properties that tell devices of one type apart without changing what
+ * QEMU makes of them (where they sit, their numbers) */
+static gboolean identity_prop(const char *name)
+{
+    static const char *const names[] = {"addr",      "multifunction", "chassis", "port",
+                                        "slot",      "chassis_nr",    "bus_nr",  "index",
+                                        "numa_node", "romfile",       NULL};
+    return g_strv_contains(names, name);
+}
+
+/* buses QEMU makes alike: provided by devices of one type, with the same
+ * properties (identity aside), on the same parent bus.  QEMU gives a bus
+ * its hotplug handler when the device providing it is realized and
+ * plugged, from that device's type and properties and the machine's; so
+ * one bus of a group answers for all.  A bus of a device without an id is
+ * a group of its own. */
+static char *bus_group_of(const QtQtreeBus *qb)
+{
+    const QtQtreeDev *owner = qb->parent;
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer k;
+    GString *g;
+
+    if (owner == NULL || owner->id == NULL || *owner->id == '\0')
+        return g_strconcat("=", qb->name, NULL);
+    g = g_string_new(owner->type);
+    g_string_append_printf(g, "|%s|", owner->parent ? owner->parent->name : "");
+    g_hash_table_iter_init(&iter, owner->props);
+    while (g_hash_table_iter_next(&iter, &k, NULL))
+        g_ptr_array_add(keys, k);
+    g_ptr_array_sort(keys, qt_compare_string_ptrs);
+    for (guint i = 0; i < keys->len; i++) {
+        const char *name = keys->pdata[i];
+        if (!identity_prop(name))
+            g_string_append_printf(g, "%s=%s;", name,
+                                   (char *)g_hash_table_lookup(owner->props, name));
+    }
+    return g_string_free(g, FALSE);
+}
+
 static void collect_bus(QtQtreeBus *qb, gpointer user_data)
 {
     Inspect *in = user_data;
@@ -325,6 +472,7 @@ static void collect_bus(QtQtreeBus *qb, gpointer user_data)
     b->owner_type = g_strdup(qb->parent ? qb->parent->type : "");
     b->number = -1;
     g_ptr_array_add(in->insp->buses, b);
+    g_hash_table_replace(in->bus_group, g_strdup(qb->name), bus_group_of(qb));
 }
 
 static QtInspectedDevice *device_new(Inspect *in, const QtQtreeDev *qd, const char *bus)
@@ -393,8 +541,13 @@ static void ask_handlers(GTask *task)
     }
     in->pending = 1;
     in->next = ask_handler_types;
+    g_autoptr(GHashTable) asked = g_hash_table_new(g_str_hash, g_str_equal);
+
     for (guint i = 0; i < in->insp->buses->len; i++) {
         const QtInspectedBus *b = in->insp->buses->pdata[i];
+        const char *group = g_hash_table_lookup(in->bus_group, b->name);
+        if (!in->exhaustive && !g_hash_table_add(asked, (gpointer)group))
+            continue;
         /* a bus is a QOM child of its device: an id'd device lives under
          * /machine/peripheral; a built-in one's bus name is unique enough
          * to be a partial path */
@@ -404,17 +557,6 @@ static void ask_handlers(GTask *task)
         g_autofree char *what = g_strdup_printf("qom-get %s hotplug-handler", path);
         qt_qmp_qom_get_async(in->client, path, "hotplug-handler", in->cancellable, on_handler,
                              ask_new(task, b->name, what));
-    }
-    for (guint i = 0; i < in->insp->devices->len; i++) {
-        const QtInspectedDevice *d = in->insp->devices->pdata[i];
-        g_autofree char *path = NULL;
-        g_autofree char *what = NULL;
-        if (!*d->id)
-            continue;
-        path = g_strconcat(PERIPHERAL, d->id, NULL);
-        what = g_strdup_printf("qom-get %s hotpluggable", path);
-        qt_qmp_qom_get_async(in->client, path, "hotpluggable", in->cancellable, on_hotpluggable,
-                             ask_new(task, d->id, what));
     }
     step_done(task);
 }
@@ -574,8 +716,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
     qt_qmp_client_handshake_async(in->client, in->timeout_ms, in->cancellable, on_handshake, task);
 }
 
-void qt_inspect_async(const char *qmp_path, guint timeout_ms, GCancellable *cancellable,
-                      GAsyncReadyCallback callback, gpointer user_data)
+void qt_inspect_async(const char *qmp_path, guint timeout_ms, gboolean exhaustive,
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     Inspect *in = g_new0(Inspect, 1);
@@ -587,10 +729,12 @@ void qt_inspect_async(const char *qmp_path, guint timeout_ms, GCancellable *canc
     in->insp->buses = g_ptr_array_new_with_free_func((GDestroyNotify)bus_free);
     in->insp->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
     in->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
+    in->exhaustive = exhaustive;
     in->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     in->t0 = g_get_monotonic_time();
     in->pci_types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     in->handler_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    in->bus_group = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_task_set_task_data(task, in, (GDestroyNotify)inspect_free);
     g_socket_client_set_timeout(client, (in->timeout_ms + 999) / 1000);
     g_socket_client_connect_async(client, G_SOCKET_CONNECTABLE(addr), cancellable, on_connected,

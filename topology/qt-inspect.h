@@ -5,7 +5,7 @@
  * Read-only: the QMP greeting, query-target, query-status, the machine
  * object's QOM type, the PCI bus types (qom-list-types implements=PCI),
  * HMP "info qtree", query-pci, and per PCI bus its QOM hotplug-handler
- * (and that object's type), per device with an id its QOM "hotpluggable".
+ * (and that object's type), and devices' QOM "hotpluggable" flags.
  * Every query is pipelined; nothing is ever changed in the VM.
  *
  * Which buses hotplug how, and which devices are the machine type's own,
@@ -78,9 +78,12 @@ void qt_inspection_free(QtInspection *insp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtInspection, qt_inspection_free)
 
 /* inspect the VM whose QMP monitor listens at @qmp_path; @timeout_ms bounds
- * the greeting and each query (0: 5 s) */
-void qt_inspect_async(const char *qmp_path, guint timeout_ms, GCancellable *cancellable,
-                      GAsyncReadyCallback callback, gpointer user_data);
+ * the greeting and each query (0: 5 s).  @exhaustive: ask every PCI bus
+ * for its hotplug handler and every device with an id for its QOM
+ * "hotpluggable"; otherwise one of each group of equals is asked and the
+ * others take its answer (qt-inspect.c says what makes them equal) */
+void qt_inspect_async(const char *qmp_path, guint timeout_ms, gboolean exhaustive,
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 QtInspection *qt_inspect_finish(GAsyncResult *result, GError **error);
 
 const QtInspectedBus *qt_inspection_find_bus(const QtInspection *insp, const char *name);

@@ -163,6 +163,40 @@ static gboolean seen_at(json_object *insp, const char *id, const char *bus, cons
     return FALSE;
 }
 
+/* what every bus and device says when each is asked: the answers a group
+ * shared must be each member's own */
+static void same_as_exhaustive(json_object *grouped, const char *qmp, const char *machine)
+{
+    g_autoptr(json_object) params = json_object_new_object();
+    g_autoptr(json_object) all = NULL;
+    json_object *ga, *aa;
+
+    json_object_object_add(params, "qmp", json_object_new_string(qmp));
+    json_object_object_add(params, "exhaustive", json_object_new_boolean(TRUE));
+    all = call_ok("org.qtopo.Topology.Inspect", params);
+    ga = qt_json_get_typed(grouped, "buses", json_type_array);
+    aa = qt_json_get_typed(all, "buses", json_type_array);
+    assert_int_equal(json_object_array_length(ga), json_object_array_length(aa));
+    for (gsize i = 0; i < json_object_array_length(ga); i++) {
+        json_object *g = json_object_array_get_idx(ga, i);
+        json_object *a = json_object_array_get_idx(aa, i);
+        const char *keys[] = {"hotplug", "hotplugHandler", "occupied", "free"};
+        for (gsize k = 0; k < G_N_ELEMENTS(keys); k++) {
+            const char *gs = json_object_to_json_string_ext(json_object_object_get(g, keys[k]),
+                                                            JSON_C_TO_STRING_PLAIN);
+            g_autofree char *copy = g_strdup(gs);
+            const char *as = json_object_to_json_string_ext(json_object_object_get(a, keys[k]),
+                                                            JSON_C_TO_STRING_PLAIN);
+            if (!g_str_equal(copy, as))
+                fail_msg("%s: bus %s: %s grouped %s, asked %s", machine,
+                         qt_json_get_string(g, "name"), keys[k], copy, as);
+        }
+    }
+    print_message("  %s: grouped answers equal every bus's and device's own (%.1f vs %.1f ms)\n",
+                  machine, json_object_get_double(json_object_object_get(grouped, "ms")),
+                  json_object_get_double(json_object_object_get(all, "ms")));
+}
+
 static void test_live(void **state)
 {
     const LiveCase *lc = *state;
@@ -191,6 +225,7 @@ static void test_live(void **state)
 
     json_object_object_add(inspect, "qmp", json_object_new_string(qmp));
     before = call_ok("org.qtopo.Topology.Inspect", inspect);
+    same_as_exhaustive(before, qmp, lc->machine);
     free_slots = qt_json_get_typed(before, "freeHotplugSlots", json_type_array);
     nfree = json_object_array_length(free_slots);
     print_message("  %s: %s, %zu free hotpluggable slots, inspected in %.1f ms\n", lc->machine,
