@@ -1276,6 +1276,17 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
         if (ok)
             g_ptr_array_add(plan->devices, n);
     }
+    /* what stays free for the next hotplug: every free hotpluggable slot
+     * (an empty port's slot names the port) */
+    for (guint i = 0; ok && i < P.l->buses->len; i++) {
+        const QtLayoutBus *b = P.l->buses->pdata[i];
+        guint32 mask = qt_rules_usable_slots(P.l, b);
+        gboolean port = b->owner && (b->owner->role == QT_ROLE_ROOT_PORT ||
+                                     b->owner->role == QT_ROLE_SWITCH_DOWNSTREAM);
+        for (int s = 0; b->hotplug && s < 32; s++)
+            if ((mask & (1u << s)) && qt_layout_slot_free(b, s))
+                add_spare(&P, port ? b->owner->id : NULL, b->name, s);
+    }
     placer_clear(&P);
     return ok ? g_steal_pointer(&plan) : NULL;
 }

@@ -60,3 +60,25 @@ for req in docs/examples/*.json; do
     echo "== qtopoctl place --request $req --verify"
     $ctl place --request "$req" --verify
 done
+# a running VM: started from a plan with a QMP socket for qtopo, inspected,
+# and a NIC placed for hotplug where qtopod says
+if command -v qemu-system-x86_64 >/dev/null && command -v python3 >/dev/null; then
+    echo
+    echo '{"emulator": "qemu-system-x86_64", "machine": "q35", "spareSlots": 2, "devices": [
+           {"id": "net0", "driver": "virtio-net-pci"}, {"id": "net1", "driver": "e1000e"},
+           {"id": "rng0", "driver": "virtio-rng-pci"}]}' > "$dir/vm.json"
+    echo "== a q35 VM from the plan of $(tr -d '\n' < "$dir/vm.json" | tr -s ' '), running"
+    args=$($ctl --json place --request "$dir/vm.json" |
+        python3 -c 'import json, sys; print(" ".join(json.load(sys.stdin)["qemuArgs"]))')
+    # shellcheck disable=SC2086
+    qemu-system-x86_64 -machine q35 -accel tcg -nodefaults -display none $args \
+        -qmp "unix:$dir/vm.qmp,server=on,wait=off" -daemonize -pidfile "$dir/vm.pid"
+    echo "== qtopoctl inspect --qmp $dir/vm.qmp"
+    $ctl inspect --qmp "$dir/vm.qmp"
+    echo '{"emulator": "qemu-system-x86_64", "devices": [{"id": "hot0", "driver": "virtio-net-pci"}]}' \
+        > "$dir/hot.json"
+    echo
+    echo "== qtopoctl hotplug --qmp $dir/vm.qmp (a virtio-net-pci)"
+    $ctl hotplug --qmp "$dir/vm.qmp" --request "$dir/hot.json"
+    kill "$(cat "$dir/vm.pid")"
+fi

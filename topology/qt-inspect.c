@@ -508,7 +508,10 @@ static void collect_devices(QtQtreeBus *qb, gpointer user_data)
     Inspect *in = user_data;
     gboolean pci = is_pci_bus(in, qb);
 
-    for (guint i = 0; i < qb->devices->len; i++) {
+    /* info qtree lists a bus's devices newest first (QEMU puts a new child
+     * at the head of the list): read backwards, they come in the order they
+     * were created, the order of the command line */
+    for (guint i = qb->devices->len; i-- > 0;) {
         const QtQtreeDev *qd = qb->devices->pdata[i];
         gboolean provides = FALSE;
         for (guint k = 0; qd->buses && k < qd->buses->len && !provides; k++)
@@ -516,6 +519,30 @@ static void collect_devices(QtQtreeBus *qb, gpointer user_data)
         if (pci || provides)
             g_ptr_array_add(in->insp->devices, device_new(in, qd, pci ? qb->name : NULL));
     }
+}
+
+/* buses parents first, in creation order: by where their owner comes
+ * among the devices (root buses of built-in host bridges first) */
+static gint by_owner(gconstpointer a, gconstpointer b, gpointer rank)
+{
+    const QtInspectedBus *x = *(QtInspectedBus *const *)a;
+    const QtInspectedBus *y = *(QtInspectedBus *const *)b;
+
+    return GPOINTER_TO_INT(g_hash_table_lookup(rank, x->owner_id)) -
+           GPOINTER_TO_INT(g_hash_table_lookup(rank, y->owner_id));
+}
+
+static void order_buses(QtInspection *insp)
+{
+    g_autoptr(GHashTable) rank = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < insp->devices->len; i++) {
+        const QtInspectedDevice *d = insp->devices->pdata[i];
+        if (*d->id && !g_hash_table_contains(rank, d->id))
+            g_hash_table_insert(rank, d->id, GINT_TO_POINTER((int)i + 1));
+    }
+    /* stable: buses of one owner keep their order */
+    g_ptr_array_sort_with_data(insp->buses, by_owner, rank);
 }
 
 static void ask_handlers(GTask *task)
@@ -534,6 +561,7 @@ static void ask_handlers(GTask *task)
     }
     qt_qtree_foreach_bus(tree, collect_bus, in);
     qt_qtree_foreach_bus(tree, collect_devices, in);
+    order_buses(in->insp);
     roots = in->pci && json_object_is_type(in->pci, json_type_array) ? in->pci : NULL;
     for (gsize i = 0; roots && i < json_object_array_length(roots); i++) {
         json_object *rb = json_object_array_get_idx(roots, i);
