@@ -26,6 +26,7 @@ CONF
 ./build/daemon/qtopod --socket "$dir/varlink" --config "$dir/qtopod.conf" 2> "$dir/qtopod.log" &
 pid=$!
 stop() {
+    [ -f "$dir/vm.pid" ] && kill "$(cat "$dir/vm.pid")" 2>/dev/null
     kill -TERM "$pid" 2>/dev/null && wait "$pid" || true
     echo
     echo "== qtopod's log"
@@ -80,5 +81,4 @@ if command -v qemu-system-x86_64 >/dev/null && command -v python3 >/dev/null; th
     echo
     echo "== qtopoctl hotplug --qmp $dir/vm.qmp (a virtio-net-pci)"
     $ctl hotplug --qmp "$dir/vm.qmp" --request "$dir/hot.json"
-    kill "$(cat "$dir/vm.pid")"
 fi
