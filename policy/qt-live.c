@@ -8,8 +8,8 @@
 
 /* the properties of an existing controller placement reads: the ones it
  * sets itself (qt-placer.c), as info qtree shows them */
-static const char *const controller_props[] = {"chassis", "port",  "chassis_nr",
-                                               "bus_nr",  "index", NULL};
+static const char *const controller_props[] = {"chassis", "port",      "chassis_nr", "bus_nr",
+                                               "index",   "numa_node", NULL};
 
 /* is @d one of the machine type's own devices, which the layout has from
  * the model: on a root bus where the model has the same driver at the same
@@ -44,6 +44,23 @@ static gboolean is_builtin(const QtInspectedDevice *d, const QtTopologyClass *cl
     return FALSE;
 }
 
+/* is @d on a bus placement can name: none (the machine), a root bus of
+ * the model, or one a device with an id provides */
+static gboolean nameable(const QtInspection *insp, const QtTopologyClass *cls,
+                         const QtInspectedDevice *d)
+{
+    const QtInspectedBus *b = qt_inspection_find_bus(insp, d->bus);
+
+    if (d->bus == NULL || (b && *b->owner_id))
+        return TRUE;
+    for (guint i = 0; i < cls->root_buses->len; i++) {
+        const QtRootBus *rb = cls->root_buses->pdata[i];
+        if (rb->bus && g_str_equal(rb->bus->name, d->bus))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 static int numa_of(const QtInspectedDevice *d)
 {
     const char *v = g_hash_table_lookup(d->props, "numa_node");
@@ -69,6 +86,8 @@ static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean
     item->properties = g_ptr_array_new_with_free_func((GDestroyNotify)qt_prop_free);
     for (int i = 0; controller && controller_props[i]; i++) {
         const char *v = g_hash_table_lookup(d->props, controller_props[i]);
+        if (g_str_equal(controller_props[i], "numa_node") && numa_of(d) < 0)
+            continue;
         if (v != NULL) {
             QtProp *p = g_new0(QtProp, 1);
             p->name = g_strdup(controller_props[i]);
@@ -79,12 +98,54 @@ static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean
     return item;
 }
 
+/* how a handler of type @type hotplugs, as the model saw it on a bus
+ * whose handler had that type; QT_HOTPLUG_OTHER when it never did */
+static QtHotplugMechanism mechanism_of(const QtEmulator *e, const char *type)
+{
+    for (guint c = 0; type && c < e->classes->len; c++) {
+        const QtTopologyClass *cls = e->classes->pdata[c];
+        for (guint i = 0; i < cls->root_buses->len; i++) {
+            const QtRootBus *rb = cls->root_buses->pdata[i];
+            if (rb->bus && g_strcmp0(rb->bus->handler_type, type) == 0 && rb->bus->hotplug)
+                return rb->bus->mechanism;
+            for (guint j = 0; j < rb->controllers->len; j++) {
+                const QtControllerTrial *t = rb->controllers->pdata[j];
+                if (t->provides && g_strcmp0(t->provides->handler_type, type) == 0 &&
+                    t->provides->hotplug)
+                    return t->provides->mechanism;
+            }
+        }
+    }
+    return QT_HOTPLUG_OTHER;
+}
+
+/* PCI or PCI Express, for a bus of QEMU's own the layout does not have:
+ * as the model saw a bus of that QOM type */
+static const char *kind_of(const QtEmulator *e, const char *qom_type)
+{
+    for (guint c = 0; c < e->classes->len; c++) {
+        const QtTopologyClass *cls = e->classes->pdata[c];
+        for (guint i = 0; i < cls->root_buses->len; i++) {
+            const QtRootBus *rb = cls->root_buses->pdata[i];
+            if (rb->bus && g_strcmp0(rb->bus->qom_type, qom_type) == 0)
+                return qt_bus_kind_to_string(rb->bus->kind);
+            for (guint j = 0; j < rb->controllers->len; j++) {
+                const QtControllerTrial *t = rb->controllers->pdata[j];
+                if (t->provides && g_strcmp0(t->provides->qom_type, qom_type) == 0)
+                    return qt_bus_kind_to_string(t->provides->kind);
+            }
+        }
+    }
+    return "pci";
+}
+
 gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, const QtEmulator *e,
                               GError **error)
 {
     const QtMachineType *m = qt_emulator_find_machine(e, insp->machine);
     const QtTopologyClass *cls = m ? qt_emulator_find_class(e, m->class_id) : NULL;
     guint anon = 0;
+    g_autoptr(GHashTable) chosen = g_hash_table_new(g_str_hash, g_str_equal);
 
     if (m == NULL || cls == NULL) {
         g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE,
@@ -94,6 +155,15 @@ gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, con
     }
     g_free(req->machine);
     req->machine = g_strdup(m->name);
+    /* two devices with one id: a pxb and the bridge QEMU makes inside it
+     * with the pxb's id, on a bus of QEMU's own; the caller's is the one
+     * on a bus placement can name */
+    for (guint i = 0; i < insp->devices->len; i++) {
+        const QtInspectedDevice *d = insp->devices->pdata[i];
+        const QtInspectedDevice *had = *d->id ? g_hash_table_lookup(chosen, d->id) : NULL;
+        if (*d->id && (had == NULL || (!nameable(insp, cls, had) && nameable(insp, cls, d))))
+            g_hash_table_replace(chosen, d->id, (gpointer)d);
+    }
     g_ptr_array_set_size(req->existing, 0);
     for (guint i = 0; i < insp->devices->len; i++) {
         const QtInspectedDevice *d = insp->devices->pdata[i];
@@ -103,6 +173,13 @@ gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, con
         g_autofree char *id = NULL;
 
         if (is_builtin(d, cls) || (d->bus && d->slot < 0))
+            continue;
+        /* QEMU's own plumbing behind a device the caller made: an
+         * expander's host object (no bus, not a device one can create),
+         * the bridge a pxb makes inside with the pxb's own id; the layout
+         * derives their buses from the device the caller made */
+        if ((d->bus == NULL && (t == NULL || !t->user_creatable)) ||
+            (*d->id && g_hash_table_lookup(chosen, d->id) != d))
             continue;
         if (*d->id) {
             id = g_strdup(d->id);
@@ -124,32 +201,12 @@ gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, con
     req->live_hotplug = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < insp->buses->len; i++) {
         const QtInspectedBus *b = insp->buses->pdata[i];
+        QtHotplugMechanism mech = b->handler ? mechanism_of(e, b->handler_type) : QT_HOTPLUG_NONE;
         if (b->handler_known)
             g_hash_table_replace(req->live_hotplug, g_strdup(b->name),
-                                 GINT_TO_POINTER(1 + (b->handler != NULL)));
+                                 GINT_TO_POINTER(1 + (b->handler != NULL) + 2 * (int)mech));
     }
     return TRUE;
-}
-
-/* how a handler of type @type hotplugs, as the model saw it on a bus
- * whose handler had that type */
-static const char *mechanism_of(const QtEmulator *e, const char *type)
-{
-    for (guint c = 0; type && c < e->classes->len; c++) {
-        const QtTopologyClass *cls = e->classes->pdata[c];
-        for (guint i = 0; i < cls->root_buses->len; i++) {
-            const QtRootBus *rb = cls->root_buses->pdata[i];
-            if (rb->bus && g_strcmp0(rb->bus->handler_type, type) == 0 && rb->bus->hotplug)
-                return qt_hotplug_mechanism_to_string(rb->bus->mechanism);
-            for (guint j = 0; j < rb->controllers->len; j++) {
-                const QtControllerTrial *t = rb->controllers->pdata[j];
-                if (t->provides && g_strcmp0(t->provides->handler_type, type) == 0 &&
-                    t->provides->hotplug)
-                    return qt_hotplug_mechanism_to_string(t->provides->mechanism);
-            }
-        }
-    }
-    return NULL;
 }
 
 static gint by_address(gconstpointer a, gconstpointer b)
@@ -182,19 +239,21 @@ json_object *qt_live_to_json(const QtInspection *insp, const QtEmulator *e, cons
         json_object *free_here = json_object_new_array();
         g_autoptr(GPtrArray) here = g_ptr_array_new();
         guint32 mask = b ? qt_rules_usable_slots(layout, b) : 0;
-        const char *mech = mechanism_of(e, ib->handler_type);
 
         json_object_object_add(bo, "name", json_object_new_string(ib->name));
-        json_object_object_add(bo, "type",
-                               json_object_new_string(b && b->kind == QT_BUS_PCI ? "pci" : "pcie"));
+        json_object_object_add(
+            bo, "type",
+            json_object_new_string(b ? qt_bus_kind_to_string(b->kind) : kind_of(e, ib->qom_type)));
         json_object_object_add(bo, "qomType", json_object_new_string(ib->qom_type));
         json_object_object_add(
             bo, "owner", json_object_new_string(*ib->owner_id ? ib->owner_id : ib->owner_type));
         json_object_object_add(bo, "number",
                                ib->number >= 0 ? json_object_new_int(ib->number) : NULL);
         json_object_object_add(bo, "hotplug", json_object_new_boolean(b && b->hotplug));
-        json_object_object_add(bo, "hotplugMechanism",
-                               b && b->hotplug && mech ? json_object_new_string(mech) : NULL);
+        json_object_object_add(
+            bo, "hotplugMechanism",
+            b && b->hotplug ? json_object_new_string(qt_hotplug_mechanism_to_string(b->mechanism))
+                            : NULL);
         json_object_object_add(bo, "hotplugHandler",
                                ib->handler_type ? json_object_new_string(ib->handler_type) : NULL);
         for (int s = 0; s < 32; s++) {

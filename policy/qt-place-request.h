@@ -52,7 +52,8 @@ typedef struct {
     GPtrArray *existing;      /* QtPlaceItem: controllers and devices already placed */
     GPtrArray *devices;       /* QtPlaceItem: to place */
     /* a running VM's own facts over the model's (qt-live.h): bus name ->
-     * GINT_TO_POINTER(1 + has a hotplug handler); NULL: none */
+     * GINT_TO_POINTER(1 + has a hotplug handler + 2 * its
+     * QtHotplugMechanism); NULL: none */
     GHashTable *live_hotplug;
 } QtPlaceRequest;
 

@@ -1208,8 +1208,11 @@ static void apply_live(QtLayout *l, const QtPlaceRequest *req)
     g_hash_table_iter_init(&iter, req->live_hotplug);
     while (g_hash_table_iter_next(&iter, &name, &value)) {
         QtLayoutBus *b = qt_layout_find_bus(l, name);
-        if (b != NULL)
-            b->hotplug = GPOINTER_TO_INT(value) - 1;
+        int v = GPOINTER_TO_INT(value) - 1;
+        if (b != NULL) {
+            b->hotplug = v & 1;
+            b->mechanism = b->hotplug ? (QtHotplugMechanism)(v >> 1) : QT_HOTPLUG_NONE;
+        }
     }
 }
 

@@ -471,6 +471,9 @@ static void collect_bus(QtQtreeBus *qb, gpointer user_data)
     b->owner_id = g_strdup(qb->parent && qb->parent->id ? qb->parent->id : "");
     b->owner_type = g_strdup(qb->parent ? qb->parent->type : "");
     b->number = -1;
+    for (const QtQtreeBus *up = qb->parent ? qb->parent->parent : NULL; up;
+         up = up->parent ? up->parent->parent : NULL)
+        b->depth += is_pci_bus(in, up);
     g_ptr_array_add(in->insp->buses, b);
     g_hash_table_replace(in->bus_group, g_strdup(qb->name), bus_group_of(qb));
 }
@@ -523,13 +526,21 @@ static void collect_devices(QtQtreeBus *qb, gpointer user_data)
 
 /* buses parents first, in creation order: by where their owner comes
  * among the devices (root buses of built-in host bridges first) */
+/* a bus of an owner without an id that is named after a device (an
+ * expander's, after the pxb) comes where that device does */
+static int bus_rank(GHashTable *rank, const QtInspectedBus *b)
+{
+    /* parents first: a bus's depth, then its owner's place */
+    return b->depth * 100000 +
+           GPOINTER_TO_INT(g_hash_table_lookup(rank, *b->owner_id ? b->owner_id : b->name));
+}
+
 static gint by_owner(gconstpointer a, gconstpointer b, gpointer rank)
 {
     const QtInspectedBus *x = *(QtInspectedBus *const *)a;
     const QtInspectedBus *y = *(QtInspectedBus *const *)b;
 
-    return GPOINTER_TO_INT(g_hash_table_lookup(rank, x->owner_id)) -
-           GPOINTER_TO_INT(g_hash_table_lookup(rank, y->owner_id));
+    return bus_rank(rank, x) - bus_rank(rank, y);
 }
 
 static void order_buses(QtInspection *insp)

@@ -56,6 +56,7 @@ typedef struct {
     gboolean handler_known; /* QOM answered (a bus it cannot resolve stays unknown) */
     char *handler_type;     /* that object's type */
     int number;             /* the bus number the guest gave it; -1 before enumeration */
+    int depth;              /* PCI buses above it */
 } QtInspectedBus;
 
 typedef struct {

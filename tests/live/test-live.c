@@ -24,6 +24,7 @@
 #include <glib/gstdio.h>
 
 #include "qt-json.h"
+#include "qt-probe.h"
 #include "qt-qmp.h"
 #include "qt-qemu-instance.h"
 #include "qt-service.h"
@@ -78,7 +79,7 @@ static void call_fails(const char *method, json_object *params, const char *want
     print_message("  %s -> %s: %s\n", method, name, qt_json_get_string(ep, "message"));
 }
 
-static json_object *devices(const char *prefix, const char *driver, int n)
+static json_object *devices_numa(const char *prefix, const char *driver, int n, int nodes)
 {
     json_object *a = json_object_new_array();
 
@@ -87,9 +88,16 @@ static json_object *devices(const char *prefix, const char *driver, int n)
         g_autofree char *id = g_strdup_printf("%s%d", prefix, i);
         json_object_object_add(d, "id", json_object_new_string(id));
         json_object_object_add(d, "driver", json_object_new_string(driver));
+        if (nodes > 0)
+            json_object_object_add(d, "numaNode", json_object_new_int(i % nodes));
         json_object_array_add(a, d);
     }
     return a;
+}
+
+static json_object *devices(const char *prefix, const char *driver, int n)
+{
+    return devices_numa(prefix, driver, n, 0);
 }
 
 typedef struct {
@@ -97,17 +105,21 @@ typedef struct {
     const char *machine;
     const char *driver; /* what is hotplugged */
     gboolean run;       /* let the guest run before inspecting */
+    int numa;           /* NUMA nodes; devices go to them in turn */
 } LiveCase;
 
 static const LiveCase cases[] = {
-    {"qemu-system-x86_64", "q35", "virtio-net-pci", FALSE},
-    {"qemu-system-x86_64", "pc", "virtio-net-pci", TRUE},
-    {"qemu-system-ppc64", "pseries", "virtio-net-pci", FALSE},
+    {"qemu-system-x86_64", "q35", "virtio-net-pci", FALSE, 0},
+    {"qemu-system-x86_64", "pc", "virtio-net-pci", TRUE, 0},
+    {"qemu-system-ppc64", "pseries", "virtio-net-pci", FALSE, 0},
+    /* expander buses (pxb-pcie) with ports behind them, one per node */
+    {"qemu-system-x86_64", "q35", "virtio-net-pci", FALSE, 2},
 };
 
 static QtQemuInstance *start_vm(const char *emulator, const char *machine, json_object *plan,
-                                const char *qmp)
+                                const char *qmp, int numa)
 {
+    g_autoptr(GPtrArray) numa_args = qt_probe_numa_args(numa);
     g_autofree char *path = g_find_program_in_path(emulator);
     json_object *args = qt_json_get_typed(plan, "qemuArgs", json_type_array);
     g_autoptr(GAsyncResult) res = NULL;
@@ -116,6 +128,8 @@ static QtQemuInstance *start_vm(const char *emulator, const char *machine, json_
     QtQemuInstance *inst = qt_qemu_instance_new(path);
 
     qt_qemu_instance_set_machine(inst, machine);
+    for (guint i = 0; i < numa_args->len; i++)
+        qt_qemu_instance_add_arg(inst, numa_args->pdata[i]);
     for (gsize i = 0; i < json_object_array_length(args); i++)
         qt_qemu_instance_add_arg(inst, json_object_get_string(json_object_array_get_idx(args, i)));
     /* the VM's own monitor for qtopo, beside the launcher's */
@@ -200,7 +214,7 @@ static void same_as_exhaustive(json_object *grouped, const char *qmp, const char
 static void test_live(void **state)
 {
     const LiveCase *lc = *state;
-    g_autofree char *qmp = g_strdup_printf("%s/%s.qmp", tmpdir, lc->machine);
+    g_autofree char *qmp = g_strdup_printf("%s/%s-%d.qmp", tmpdir, lc->machine, lc->numa);
     g_autoptr(json_object) place = json_object_new_object();
     g_autoptr(json_object) plan = NULL;
     g_autoptr(json_object) inspect = json_object_new_object();
@@ -217,9 +231,9 @@ static void test_live(void **state)
     json_object_object_add(place, "emulator", json_object_new_string(lc->emulator));
     json_object_object_add(place, "machine", json_object_new_string(lc->machine));
     json_object_object_add(place, "spareSlots", json_object_new_int(2));
-    json_object_object_add(place, "devices", devices("net", lc->driver, 3));
+    json_object_object_add(place, "devices", devices_numa("net", lc->driver, 3, lc->numa));
     plan = call_ok("org.qtopo.Placement.Place", place);
-    inst = start_vm(lc->emulator, lc->machine, plan, qmp);
+    inst = start_vm(lc->emulator, lc->machine, plan, qmp, lc->numa);
     if (lc->run)
         qmp_command(inst, "cont");
 
@@ -248,6 +262,15 @@ static void test_live(void **state)
     /* two devices into the running VM, device_add sent by the test */
     json_object_object_add(hot, "emulator", json_object_new_string(lc->emulator));
     json_object_object_add(hot, "qmp", json_object_new_string(qmp));
+    if (lc->numa > 0) {
+        /* spares are kept on the main root bus, not per node: a device
+         * bound to a node has no slot there */
+        g_autoptr(json_object) bound = json_object_new_object();
+        json_object_object_add(bound, "emulator", json_object_new_string(lc->emulator));
+        json_object_object_add(bound, "qmp", json_object_new_string(qmp));
+        json_object_object_add(bound, "devices", devices_numa("bound", lc->driver, 1, 1));
+        call_fails("org.qtopo.Placement.Hotplug", bound, "NoHotplugSlot");
+    }
     json_object_object_add(hot, "devices", devices("hot", lc->driver, 2));
     hplan = call_ok("org.qtopo.Placement.Hotplug", hot);
     adds = qt_json_get_typed(hplan, "deviceAdd", json_type_array);
@@ -484,7 +507,8 @@ int main(void)
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(test_live, (void *)&cases[i]);
-        t.name = g_strdup_printf("live-%s", cases[i].machine);
+        t.name = cases[i].numa ? g_strdup_printf("live-%s-numa", cases[i].machine)
+                               : g_strdup_printf("live-%s", cases[i].machine);
         tests[i] = t;
     }
     tests[G_N_ELEMENTS(cases)] = (struct CMUnitTest)cmocka_unit_test(test_failures);
