@@ -15,7 +15,7 @@ G_DEFINE_QUARK(qt-inspect-error-quark, qt_inspect_error)
 #define DEFAULT_TIMEOUT_MS 5000
 #define PERIPHERAL         "/machine/peripheral/"
 /* QEMU names a machine type's QOM class after it, with this suffix
- * (TYPE_MACHINE_SUFFIX): "pc-q35-7.2" is "pc-q35-7.2-machine" */
+ * (TYPE_MACHINE_SUFFIX): machine type NAME is QOM type "NAME-machine" */
 #define MACHINE_SUFFIX "-machine"
 
 typedef struct {
