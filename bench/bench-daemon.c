@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qt-bench.h"
 #include "qt-json.h"
 #include "qt-varlink-client.h"
 
@@ -323,14 +324,6 @@ typedef struct {
     guint n;
 } Worker;
 
-static double now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 static void record_error(Load *l, guint count, const char *what)
 {
     g_mutex_lock(&l->lock);
@@ -360,12 +353,12 @@ static void run_plain_raw(Worker *w, QtVarlinkClient *c)
 {
     Load *l = w->load;
     g_autoptr(GByteArray) one = place_message();
-    double start = now_us() + paced_interval_us * w->index / l->clients;
+    double start = qt_bench_now_us() + paced_interval_us * w->index / l->clients;
 
     for (guint i = 0; i < l->calls; i++) {
         g_autoptr(GError) error = NULL;
         g_autofree char *raw = NULL;
-        double t0 = now_us();
+        double t0 = qt_bench_now_us();
 
         if (paced_interval_us > 0) {
             double due = start + paced_interval_us * i;
@@ -376,11 +369,11 @@ static void run_plain_raw(Worker *w, QtVarlinkClient *c)
 
         if (!qt_varlink_client_send_raw(c, one->data, one->len, &error) ||
             (raw = qt_varlink_client_receive_raw(c, &error)) == NULL) {
-            w->lat_us[w->n++] = now_us() - t0;
+            w->lat_us[w->n++] = qt_bench_now_us() - t0;
             record_error(l, l->calls - i, error->message);
             return;
         }
-        w->lat_us[w->n++] = now_us() - t0;
+        w->lat_us[w->n++] = qt_bench_now_us() - t0;
         if (!g_str_has_prefix(raw, "{\"parameters\":{\"emulator\":"))
             record_error(l, 1, raw);
     }
@@ -398,11 +391,11 @@ static void run_plain(Worker *w, QtVarlinkClient *c)
     }
     for (guint i = 0; i < l->calls; i++) {
         g_autoptr(GError) error = NULL;
-        double t0 = now_us();
+        double t0 = qt_bench_now_us();
         g_autoptr(json_object) reply =
             qt_varlink_client_call(c, PLACE, params, 0, NULL, NULL, NULL, NULL, &error);
 
-        w->lat_us[w->n++] = now_us() - t0;
+        w->lat_us[w->n++] = qt_bench_now_us() - t0;
         if (reply == NULL) {
             gboolean remote = g_error_matches(error, QT_VARLINK_ERROR, QT_VARLINK_ERROR_REMOTE);
             /* a varlink error leaves the connection usable; anything else
@@ -426,7 +419,7 @@ static void run_pipelined(Worker *w, QtVarlinkClient *c)
     for (guint done = 0; done < l->calls;) {
         guint k = MIN(l->pipeline, l->calls - done);
         g_autoptr(GError) error = NULL;
-        double t0 = now_us();
+        double t0 = qt_bench_now_us();
 
         if (!qt_varlink_client_send_raw(c, batch->data, (gsize)one->len * k, &error)) {
             record_error(l, l->calls - done, error->message);
@@ -437,7 +430,7 @@ static void run_pipelined(Worker *w, QtVarlinkClient *c)
             g_autoptr(json_object) reply = NULL;
             json_object *name;
 
-            w->lat_us[w->n++] = now_us() - t0;
+            w->lat_us[w->n++] = qt_bench_now_us() - t0;
             if (raw == NULL) {
                 record_error(l, l->calls - done, error->message);
                 return;
@@ -457,14 +450,14 @@ static void *worker_main(void *data)
     Load *l = w->load;
     g_autoptr(GError) error = NULL;
     g_autoptr(QtVarlinkClient) c = NULL;
-    double deadline = now_us() + 10e6;
+    double deadline = qt_bench_now_us() + 10e6;
     guint retries = 0;
 
     /* a full listen backlog refuses a UNIX socket connection at once
      * (EAGAIN); --connect-retry tries again for up to 10 s */
     while ((c = qt_varlink_client_connect(l->socket, CALL_TIMEOUT_MS, &error)) == NULL &&
            l->retry && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
-           now_us() < deadline) {
+           qt_bench_now_us() < deadline) {
         g_clear_error(&error);
         retries++;
         g_usleep(1000);
@@ -494,19 +487,6 @@ typedef struct {
     Mem mem;
 } RunResult;
 
-static int cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* of a sorted array */
-static double pct(const double *v, guint n, double p)
-{
-    guint i = (guint)(p * (n - 1) + 0.5);
-    return n ? v[MIN(i, n - 1)] : 0;
-}
-
 static RunResult run_load(const char *socket, guint clients, guint calls, guint pipeline,
                           gboolean retry, char **first_error)
 {
@@ -531,12 +511,12 @@ static RunResult run_load(const char *socket, guint clients, guint calls, guint 
     }
     /* every client has connected when the barrier opens */
     pthread_barrier_wait(&l.barrier);
-    t0 = now_us();
+    t0 = qt_bench_now_us();
     cpu0 = daemon_cpu_s();
     self0 = self_cpu_s();
     for (guint i = 0; i < clients; i++)
         pthread_join(w[i].thread, NULL);
-    t1 = now_us();
+    t1 = qt_bench_now_us();
     cpu1 = daemon_cpu_s();
     self1 = self_cpu_s();
     pthread_barrier_destroy(&l.barrier);
@@ -548,7 +528,7 @@ static RunResult run_load(const char *socket, guint clients, guint calls, guint 
         n += w[i].n;
         g_free(w[i].lat_us);
     }
-    qsort(all, n, sizeof(double), (int (*)(const void *, const void *))cmp_double);
+    qsort(all, n, sizeof(double), (int (*)(const void *, const void *))qt_bench_cmp_double);
     /* the calls of clients that connected */
     r.calls = (clients - l.no_conn) * calls;
     r.errors = l.errors;
@@ -556,9 +536,9 @@ static RunResult run_load(const char *socket, guint clients, guint calls, guint 
     r.retries = l.retries;
     r.wall_s = (t1 - t0) / 1e6;
     r.calls_s = (double)(r.calls - r.errors) / r.wall_s;
-    r.p50_ms = pct(all, n, 0.50) / 1000.0;
-    r.p90_ms = pct(all, n, 0.90) / 1000.0;
-    r.p99_ms = pct(all, n, 0.99) / 1000.0;
+    r.p50_ms = qt_bench_pct(all, n, 0.50) / 1000.0;
+    r.p90_ms = qt_bench_pct(all, n, 0.90) / 1000.0;
+    r.p99_ms = qt_bench_pct(all, n, 0.99) / 1000.0;
     r.max_ms = n ? all[n - 1] / 1000.0 : 0;
     r.daemon_us_call = (cpu1 - cpu0) * 1e6 / MAX(r.calls, 1);
     r.client_us_call = (self1 - self0) * 1e6 / MAX(r.calls, 1);
@@ -595,7 +575,7 @@ static RunResult median_run(const RunResult *runs, guint n)
     do {                                                                                           \
         for (guint i = 0; i < n; i++)                                                              \
             v[i] = runs[i].field;                                                                  \
-        qsort(v, n, sizeof(double), (int (*)(const void *, const void *))cmp_double);              \
+        qsort(v, n, sizeof(double), (int (*)(const void *, const void *))qt_bench_cmp_double);     \
         med.field = v[n / 2];                                                                      \
     } while (0)
     MEDIAN(wall_s);
@@ -682,7 +662,7 @@ static void load_models(void)
         g_autoptr(json_object) p = json_object_new_object();
         g_autoptr(json_object) reply = NULL;
         json_object *s = NULL, *v;
-        double t0 = now_us(), ms;
+        double t0 = qt_bench_now_us(), ms;
         gboolean cached;
 
         if (!g_file_test(emulators[i], G_FILE_TEST_IS_EXECUTABLE)) {
@@ -692,7 +672,7 @@ static void load_models(void)
         json_object_object_add(p, "emulator", json_object_new_string(emulators[i]));
         reply = qt_varlink_client_call(c, "org.qtopo.Topology.Probe", p, 0, NULL, NULL, NULL, NULL,
                                        &error);
-        ms = (now_us() - t0) / 1000.0;
+        ms = (qt_bench_now_us() - t0) / 1000.0;
         if (reply == NULL)
             die("Probe %s: %s", emulators[i], error->message);
         if (!json_object_object_get_ex(reply, "summary", &s) || s == NULL)

@@ -14,6 +14,7 @@
 
 #include <glib/gstdio.h>
 
+#include "qt-bench.h"
 #include "qt-json.h"
 #include "qt-qemu-instance.h"
 #include "qt-qmp.h"
@@ -21,26 +22,6 @@
 #include "qt-sync.h"
 
 #define TARGET_MS 100.0
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(GArray *v, double p)
-{
-    guint i = (guint)(p * (v->len - 1) + 0.5);
-    return g_array_index(v, double, MIN(i, v->len - 1));
-}
 
 static json_object *call(QtService *svc, const char *method, json_object *params)
 {
@@ -130,12 +111,12 @@ int main(int argc, char **argv)
 
     json_object_object_add(params, "qmp", json_object_new_string(qmp));
     for (int r = 0; r <= runs; r++) {
-        double t0 = now_ms(), t;
+        double t0 = qt_bench_now_us() / 1000.0, t;
         g_autoptr(json_object) reply = call(svc, "org.qtopo.Topology.Inspect", params);
         double q = json_object_get_double(json_object_object_get(reply, "ms"));
         json_object *bl = qt_json_get_typed(reply, "buses", json_type_array);
 
-        t = now_ms() - t0;
+        t = qt_bench_now_us() / 1000.0 - t0;
         if (r == 0) { /* the first loads the model */
             buses = (guint)json_object_array_length(bl);
             for (gsize i = 0; i < json_object_array_length(bl); i++)
@@ -151,11 +132,11 @@ int main(int argc, char **argv)
         g_autoptr(json_object) p = json_object_new_object();
         g_autoptr(json_object) grouped = NULL;
         g_autoptr(json_object) all = NULL;
-        double t0 = now_ms(), t_all;
+        double t0 = qt_bench_now_us() / 1000.0, t_all;
         json_object_object_add(p, "qmp", json_object_new_string(qmp));
         json_object_object_add(p, "exhaustive", json_object_new_boolean(TRUE));
         all = call(svc, "org.qtopo.Topology.Inspect", p);
-        t_all = now_ms() - t0;
+        t_all = qt_bench_now_us() / 1000.0 - t0;
         grouped = call(svc, "org.qtopo.Topology.Inspect", params);
         same = g_str_equal(json_object_to_json_string_ext(json_object_object_get(all, "buses"),
                                                           JSON_C_TO_STRING_PLAIN),
@@ -163,21 +144,21 @@ int main(int argc, char **argv)
                                                           JSON_C_TO_STRING_PLAIN));
         exhaustive_ms = t_all;
     }
-    g_array_sort(total, cmp_double);
-    g_array_sort(qmp_ms, cmp_double);
     uname(&un);
     printf("machine: %d cores; Linux %s\n", g_get_num_processors(), un.release);
     printf("VM: q35, %d virtio-net-pci behind their own root ports, running; %u PCI buses, %u "
            "devices on them\n",
            n, buses, occupied);
     printf("Inspect, %d runs:      median %7.2f ms   p90 %7.2f ms   min %7.2f ms\n", runs,
-           pct(total, 0.5), pct(total, 0.9), pct(total, 0.0));
+           qt_bench_array_pct(total, 0.5), qt_bench_array_pct(total, 0.9),
+           qt_bench_array_pct(total, 0.0));
     printf("  of which QMP:        median %7.2f ms   p90 %7.2f ms   min %7.2f ms\n",
-           pct(qmp_ms, 0.5), pct(qmp_ms, 0.9), pct(qmp_ms, 0.0));
+           qt_bench_array_pct(qmp_ms, 0.5), qt_bench_array_pct(qmp_ms, 0.9),
+           qt_bench_array_pct(qmp_ms, 0.0));
     printf("exhaustive (every bus and device asked): %.2f ms, answers %s\n", exhaustive_ms,
            same ? "the same" : "DIFFERENT");
     printf("target: median <= %.0f ms: %s\n", TARGET_MS,
-           pct(total, 0.5) <= TARGET_MS ? "PASS" : "MISS");
+           qt_bench_array_pct(total, 0.5) <= TARGET_MS ? "PASS" : "MISS");
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
     qt_sync_wait(&res);
     g_unlink(qmp);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "qt-bench.h"
 #include "qt-qmp.h"
 
 extern char **environ;
@@ -85,21 +86,6 @@ static double run_qtopo(const char *path)
     return (double)(g_get_monotonic_time() - t0) / 1000.0;
 }
 
-static int cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(GArray *v, double p)
-{
-    gsize idx;
-
-    g_array_sort(v, cmp_double);
-    idx = (gsize)(p * (double)(v->len - 1) + 0.5);
-    return g_array_index(v, double, idx);
-}
-
 static void print_machine(const char *path)
 {
     struct utsname u;
@@ -154,13 +140,13 @@ int main(int argc, char **argv)
         g_array_append_val(diff, d);
     }
     printf("runs:    %d each, -machine none, TCG, capabilities + query-machines + quit\n", runs);
-    mb = percentile(bare, 0.5);
-    mq = percentile(qtopo, 0.5);
+    mb = qt_bench_array_pct(bare, 0.5);
+    mq = qt_bench_array_pct(qtopo, 0.5);
     printf("%-34s median %7.2f ms   p90 %7.2f ms\n", "(a) bare QEMU (stdio QMP)", mb,
-           percentile(bare, 0.9));
+           qt_bench_array_pct(bare, 0.9));
     printf("%-34s median %7.2f ms   p90 %7.2f ms\n", "(b) qtopo launcher + client", mq,
-           percentile(qtopo, 0.9));
+           qt_bench_array_pct(qtopo, 0.9));
     printf("%-34s median %+7.2f ms   (median of paired runs %+.2f ms)\n", "overhead (b - a)",
-           mq - mb, percentile(diff, 0.5));
+           mq - mb, qt_bench_array_pct(diff, 0.5));
     return 0;
 }

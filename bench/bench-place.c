@@ -10,31 +10,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "qt-bench.h"
 #include "qt-cache.h"
 #include "qt-place-error.h"
 #include "qt-plan.h"
 #include "qt-probe.h"
 #include "qt-qmp.h"
-
-static double now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(GArray *v, double p)
-{
-    guint i = (guint)(p * (v->len - 1) + 0.5);
-    return g_array_index(v, double, MIN(i, v->len - 1));
-}
 
 static QtEmulator *model(const char *binary, const char *cache)
 {
@@ -116,15 +97,15 @@ int main(int argc, char **argv)
             }
             for (int i = 0; i < iters; i++) {
                 g_autoptr(GError) error = NULL;
-                double t0 = now_us(), t1;
+                double t0 = qt_bench_now_us(), t1;
                 g_autoptr(QtPlan) plan = qt_place(e, r, &error);
-                t1 = now_us() - t0;
+                t1 = qt_bench_now_us() - t0;
                 g_array_append_val(t, t1);
                 if (plan != NULL && i % 10 == 0) {
-                    double t2 = now_us();
+                    double t2 = qt_bench_now_us();
                     /* the reply as qtopod writes it */
                     g_autofree char *j = qt_plan_to_json_text(plan);
-                    double t3 = now_us() - t2;
+                    double t3 = qt_bench_now_us() - t2;
                     g_array_append_val(tj, t3);
                 }
                 if (what == NULL)
@@ -132,13 +113,11 @@ int main(int argc, char **argv)
                                 : g_strdup_printf("%s: %s", qt_place_error_name(error),
                                                   error->message);
             }
-            g_array_sort(t, cmp_double);
-            g_array_sort(tj, cmp_double);
             char json_us[32] = "-";
             if (tj->len)
-                g_snprintf(json_us, sizeof json_us, "%.1f", pct(tj, 0.5));
-            printf("%-9s %5d %12.1f %12.1f %12s  %s\n", machines[m].machine, sizes[s], pct(t, 0.5),
-                   pct(t, 0.99), json_us, what);
+                g_snprintf(json_us, sizeof json_us, "%.1f", qt_bench_array_pct(tj, 0.5));
+            printf("%-9s %5d %12.1f %12.1f %12s  %s\n", machines[m].machine, sizes[s],
+                   qt_bench_array_pct(t, 0.5), qt_bench_array_pct(t, 0.99), json_us, what);
         }
     }
     return 0;

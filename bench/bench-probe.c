@@ -15,25 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qt-bench.h"
 #include "qt-cache.h"
 #include "qt-probe.h"
 #include "qt-qmp.h"
 
-static int cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(GArray *v)
 {
-    g_array_sort(v, cmp_double);
-    return g_array_index(v, double, v->len / 2);
-}
-
-static double now_ms(void)
-{
-    return (double)g_get_monotonic_time() / 1000.0;
+    return qt_bench_array_pct(v, 0.5);
 }
 
 /* a bare instance of the binary: start, negotiate, quit */
@@ -42,7 +31,7 @@ static double bare_start_quit(const char *path)
     g_autoptr(QtQemuInstance) inst = qt_qemu_instance_new(path);
     g_autoptr(GAsyncResult) res = NULL;
     g_autoptr(GAsyncResult) sres = NULL;
-    double t0 = now_ms();
+    double t0 = qt_bench_now_us() / 1000.0;
 
     qt_qemu_instance_start_async(inst, NULL, qt_sync_cb, &res);
     qt_sync_wait(&res);
@@ -50,7 +39,7 @@ static double bare_start_quit(const char *path)
         g_error("cannot start %s", path);
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &sres);
     qt_sync_wait(&sres);
-    return now_ms() - t0;
+    return qt_bench_now_us() / 1000.0 - t0;
 }
 
 /* every machine type of @e started paused and quit, @jobs at a time,
@@ -103,12 +92,12 @@ static void sweep_pump(Sweep *s)
 static double sweep(const QtEmulator *e, guint jobs)
 {
     Sweep s = {e, 0, 0, jobs};
-    double t0 = now_ms();
+    double t0 = qt_bench_now_us() / 1000.0;
 
     sweep_pump(&s);
     while (s.running > 0)
         g_main_context_iteration(NULL, TRUE);
-    return now_ms() - t0;
+    return qt_bench_now_us() / 1000.0 - t0;
 }
 
 static QtEmulator *probe(const char *path, double *ms)
@@ -116,7 +105,7 @@ static QtEmulator *probe(const char *path, double *ms)
     QtProbeOptions po = {0};
     g_autoptr(GAsyncResult) res = NULL;
     g_autoptr(GError) error = NULL;
-    double t0 = now_ms();
+    double t0 = qt_bench_now_us() / 1000.0;
     QtEmulator *e;
 
     qt_probe_emulator_async(path, &po, NULL, NULL, NULL, qt_sync_cb, &res);
@@ -124,7 +113,7 @@ static QtEmulator *probe(const char *path, double *ms)
     e = qt_probe_emulator_finish(res, &error);
     if (e == NULL)
         g_error("probe %s: %s", path, error->message);
-    *ms = now_ms() - t0;
+    *ms = qt_bench_now_us() / 1000.0 - t0;
     return e;
 }
 
@@ -184,13 +173,13 @@ int main(int argc, char **argv)
         QtProbeOptions po = {0};
         g_autoptr(GAsyncResult) res = NULL;
         g_autoptr(GError) error = NULL;
-        double t0 = now_ms(), ms;
+        double t0 = qt_bench_now_us() / 1000.0, ms;
 
         qt_probe_machines_async(model, machines, &po, NULL, qt_sync_cb, &res);
         qt_sync_wait(&res);
         if (!qt_probe_machines_finish(res, &error))
             g_error("%s: %s", machine, error->message);
-        ms = now_ms() - t0;
+        ms = qt_bench_now_us() / 1000.0 - t0;
         g_array_append_val(demand, ms);
     }
     printf("one machine type on demand (%s): median %.1f ms\n", machine, median(demand));
@@ -208,7 +197,7 @@ int main(int argc, char **argv)
             g_error("store: %s", error->message);
     }
     for (int i = 0; i < 50; i++) {
-        double t0 = now_ms(), ms;
+        double t0 = qt_bench_now_us() / 1000.0, ms;
         for (gsize b = 0; b < G_N_ELEMENTS(binaries); b++) {
             g_autofree char *path = g_find_program_in_path(binaries[b]);
             g_autoptr(GError) error = NULL;
@@ -216,7 +205,7 @@ int main(int argc, char **argv)
             if (path && e == NULL)
                 g_error("load %s: %s", path, error->message);
         }
-        ms = now_ms() - t0;
+        ms = qt_bench_now_us() / 1000.0 - t0;
         g_array_append_val(load, ms);
     }
     printf("loading the cached models of %zu binaries: median %.2f ms\n", G_N_ELEMENTS(binaries),
