@@ -11,35 +11,36 @@
 static const char *const controller_props[] = {"chassis", "port",      "chassis_nr", "bus_nr",
                                                "index",   "numa_node", NULL};
 
+/* the model's root bus called @name, or NULL */
+static const QtBus *root_bus(const QtTopologyClass *cls, const char *name)
+{
+    for (guint i = 0; name && i < cls->root_buses->len; i++) {
+        const QtRootBus *rb = cls->root_buses->pdata[i];
+        if (rb->bus && g_str_equal(rb->bus->name, name))
+            return rb->bus;
+    }
+    return NULL;
+}
+
 /* is @d one of the machine type's own devices, which the layout has from
  * the model: on a root bus where the model has the same driver at the same
  * address, or (without a bus) providing only root buses of the model */
 static gboolean is_builtin(const QtInspectedDevice *d, const QtTopologyClass *cls)
 {
+    const QtBus *root;
+
     if (*d->id)
         return FALSE;
     if (d->bus == NULL) {
-        for (guint k = 0; k < d->provides->len; k++) {
-            gboolean root = FALSE;
-            for (guint i = 0; i < cls->root_buses->len && !root; i++) {
-                const QtRootBus *rb = cls->root_buses->pdata[i];
-                root = rb->bus && g_str_equal(rb->bus->name, d->provides->pdata[k]);
-            }
-            if (!root)
+        for (guint k = 0; k < d->provides->len; k++)
+            if (root_bus(cls, d->provides->pdata[k]) == NULL)
                 return FALSE;
-        }
         return TRUE;
     }
-    for (guint i = 0; i < cls->root_buses->len; i++) {
-        const QtRootBus *rb = cls->root_buses->pdata[i];
-        if (rb->bus == NULL || !g_str_equal(rb->bus->name, d->bus))
-            continue;
-        for (guint j = 0; j < rb->bus->occupied->len; j++) {
-            const QtSlotUse *u = rb->bus->occupied->pdata[j];
-            if (u->slot == d->slot && u->function == d->function &&
-                g_str_equal(u->driver, d->driver))
-                return TRUE;
-        }
+    for (guint j = 0; (root = root_bus(cls, d->bus)) && j < root->occupied->len; j++) {
+        const QtSlotUse *u = root->occupied->pdata[j];
+        if (u->slot == d->slot && u->function == d->function && g_str_equal(u->driver, d->driver))
+            return TRUE;
     }
     return FALSE;
 }
@@ -51,14 +52,7 @@ static gboolean nameable(const QtInspection *insp, const QtTopologyClass *cls,
 {
     const QtInspectedBus *b = qt_inspection_find_bus(insp, d->bus);
 
-    if (d->bus == NULL || (b && *b->owner_id))
-        return TRUE;
-    for (guint i = 0; i < cls->root_buses->len; i++) {
-        const QtRootBus *rb = cls->root_buses->pdata[i];
-        if (rb->bus && g_str_equal(rb->bus->name, d->bus))
-            return TRUE;
-    }
-    return FALSE;
+    return d->bus == NULL || (b && *b->owner_id) || root_bus(cls, d->bus) != NULL;
 }
 
 static int numa_of(const QtInspectedDevice *d)
@@ -98,45 +92,51 @@ static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean
     return item;
 }
 
+/* the first bus of the model (a root bus, or one a controller trial
+ * provided) for which @match holds */
+static const QtBus *model_bus(const QtEmulator *e, gboolean (*match)(const QtBus *, const char *),
+                              const char *key)
+{
+    for (guint c = 0; key && c < e->classes->len; c++) {
+        const QtTopologyClass *cls = e->classes->pdata[c];
+        for (guint i = 0; i < cls->root_buses->len; i++) {
+            const QtRootBus *rb = cls->root_buses->pdata[i];
+            if (rb->bus && match(rb->bus, key))
+                return rb->bus;
+            for (guint j = 0; j < rb->controllers->len; j++) {
+                const QtControllerTrial *t = rb->controllers->pdata[j];
+                if (t->provides && match(t->provides, key))
+                    return t->provides;
+            }
+        }
+    }
+    return NULL;
+}
+
+static gboolean hotplugs_with(const QtBus *b, const char *handler_type)
+{
+    return b->hotplug && g_strcmp0(b->handler_type, handler_type) == 0;
+}
+
+static gboolean of_type(const QtBus *b, const char *qom_type)
+{
+    return g_strcmp0(b->qom_type, qom_type) == 0;
+}
+
 /* how a handler of type @type hotplugs, as the model saw it on a bus
  * whose handler had that type; QT_HOTPLUG_OTHER when it never did */
 static QtHotplugMechanism mechanism_of(const QtEmulator *e, const char *type)
 {
-    for (guint c = 0; type && c < e->classes->len; c++) {
-        const QtTopologyClass *cls = e->classes->pdata[c];
-        for (guint i = 0; i < cls->root_buses->len; i++) {
-            const QtRootBus *rb = cls->root_buses->pdata[i];
-            if (rb->bus && g_strcmp0(rb->bus->handler_type, type) == 0 && rb->bus->hotplug)
-                return rb->bus->mechanism;
-            for (guint j = 0; j < rb->controllers->len; j++) {
-                const QtControllerTrial *t = rb->controllers->pdata[j];
-                if (t->provides && g_strcmp0(t->provides->handler_type, type) == 0 &&
-                    t->provides->hotplug)
-                    return t->provides->mechanism;
-            }
-        }
-    }
-    return QT_HOTPLUG_OTHER;
+    const QtBus *b = model_bus(e, hotplugs_with, type);
+    return b ? b->mechanism : QT_HOTPLUG_OTHER;
 }
 
 /* PCI or PCI Express, for a bus of QEMU's own the layout does not have:
  * as the model saw a bus of that QOM type */
 static const char *kind_of(const QtEmulator *e, const char *qom_type)
 {
-    for (guint c = 0; c < e->classes->len; c++) {
-        const QtTopologyClass *cls = e->classes->pdata[c];
-        for (guint i = 0; i < cls->root_buses->len; i++) {
-            const QtRootBus *rb = cls->root_buses->pdata[i];
-            if (rb->bus && g_strcmp0(rb->bus->qom_type, qom_type) == 0)
-                return qt_bus_kind_to_string(rb->bus->kind);
-            for (guint j = 0; j < rb->controllers->len; j++) {
-                const QtControllerTrial *t = rb->controllers->pdata[j];
-                if (t->provides && g_strcmp0(t->provides->qom_type, qom_type) == 0)
-                    return qt_bus_kind_to_string(t->provides->kind);
-            }
-        }
-    }
-    return "pci";
+    const QtBus *b = model_bus(e, of_type, qom_type);
+    return b ? qt_bus_kind_to_string(b->kind) : "pci";
 }
 
 gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, const QtEmulator *e,
