@@ -79,7 +79,6 @@ struct _QtService {
     GPtrArray *entries; /* Entry */
     GQueue queue;       /* Job waiting to run */
     Job *running;
-    guint busy_calls;
     QtServiceStatusFunc status;
     gpointer status_data;
     GHashTable *interfaces; /* name -> QtVarlinkInterface, for in-process checks */
@@ -169,7 +168,6 @@ static void req_finish(Req *r, json_object *reply, const char *error_name,
             g_critical("%s.%s: the reply does not match the interface: %s", r->iface, r->method,
                        error->message);
     }
-    svc->busy_calls--;
     r->done(r, reply, error_name, error_params);
     req_free(r);
 }
@@ -187,7 +185,6 @@ static void req_reply_text(Req *r, char *text)
     json_object *reply;
 
     if (r->done_text != NULL && !r->svc->check_replies) {
-        r->svc->busy_calls--;
         r->done_text(r, owned);
         req_free(r);
         return;
@@ -542,11 +539,6 @@ void qt_service_cancel_probes(QtService *svc)
         /* what the probe has in flight would run to its end: stop it */
         qt_qemu_instance_kill_all();
     }
-}
-
-guint qt_service_n_busy(QtService *svc)
-{
-    return g_queue_get_length(&svc->queue) + (svc->running != NULL) + svc->busy_calls;
 }
 
 static void status_update(QtService *svc)
@@ -1106,7 +1098,6 @@ static Req *req_new(QtService *svc, const char *iface, const char *method, json_
     r->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     r->done = done;
     r->done_data = done_data;
-    svc->busy_calls++;
     return r;
 }
 

@@ -45,8 +45,6 @@ const QtSettings *qt_service_get_settings(QtService *svc);
 /* cancel every probe (their callers get ProbeFailed); no QEMU instance
  * outlives the probes' completion */
 void qt_service_cancel_probes(QtService *svc);
-/* probes running or queued, and calls in progress */
-guint qt_service_n_busy(QtService *svc);
 
 /* add the interfaces and bind their methods; Reprobe is allowed to root and
  * to members of the configured socket group */

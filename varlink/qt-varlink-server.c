@@ -44,8 +44,6 @@ struct _QtVarlinkServer {
     GSocketService *service;
     GList *connections; /* Connection */
     guint n_connections;
-    GCallback changed;
-    gpointer changed_data;
 };
 
 struct _Connection {
@@ -130,11 +128,6 @@ void qt_varlink_call_unref(QtVarlinkCall *call)
     if (call->pending)
         g_string_free(call->pending, TRUE);
     g_free(call);
-}
-
-const char *qt_varlink_call_get_method(QtVarlinkCall *call)
-{
-    return call->method;
 }
 
 gboolean qt_varlink_call_wants_more(QtVarlinkCall *call)
@@ -420,7 +413,6 @@ void qt_varlink_server_free(QtVarlinkServer *s)
 {
     if (s == NULL)
         return;
-    s->changed = NULL;
     qt_varlink_server_shutdown(s);
     g_ptr_array_unref(s->interfaces);
     g_hash_table_unref(s->iface_by_name);
@@ -459,11 +451,6 @@ gboolean qt_varlink_server_add_interface(QtVarlinkServer *s, const char *descrip
     return TRUE;
 }
 
-const QtVarlinkInterface *qt_varlink_server_find_interface(QtVarlinkServer *s, const char *name)
-{
-    return g_hash_table_lookup(s->iface_by_name, name);
-}
-
 gboolean qt_varlink_server_bind(QtVarlinkServer *s, const char *method, QtVarlinkMethodFunc func,
                                 gpointer user_data, GError **error)
 {
@@ -486,24 +473,6 @@ gboolean qt_varlink_server_bind(QtVarlinkServer *s, const char *method, QtVarlin
     b->method = m;
     g_hash_table_replace(s->bindings, g_strdup(method), b);
     return TRUE;
-}
-
-guint qt_varlink_server_n_connections(QtVarlinkServer *s)
-{
-    return s->n_connections;
-}
-
-void qt_varlink_server_set_connections_changed(QtVarlinkServer *s, GCallback func,
-                                               gpointer user_data)
-{
-    s->changed = func;
-    s->changed_data = user_data;
-}
-
-static void notify_changed(QtVarlinkServer *s)
-{
-    if (s->changed)
-        ((void (*)(QtVarlinkServer *, gpointer))s->changed)(s, s->changed_data);
 }
 
 /* ---- one message ---- */
@@ -628,7 +597,6 @@ static void conn_close(Connection *c)
     if (s) {
         s->connections = g_list_remove(s->connections, c);
         s->n_connections--;
-        notify_changed(s);
     }
     conn_unref(c);
 }
@@ -876,7 +844,6 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     s->connections = g_list_prepend(s->connections, c);
     s->n_connections++;
     conn_update(c);
-    notify_changed(s);
     return TRUE;
 }
 

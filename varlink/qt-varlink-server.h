@@ -75,16 +75,8 @@ gboolean qt_varlink_server_listen_fd(QtVarlinkServer *server, int fd, GError **e
 /* bind and listen on a UNIX socket path (a stale socket there is removed) */
 gboolean qt_varlink_server_listen_path(QtVarlinkServer *server, const char *path, GError **error);
 
-guint qt_varlink_server_n_connections(QtVarlinkServer *server);
-/* called whenever the number of connections changes */
-void qt_varlink_server_set_connections_changed(QtVarlinkServer *server, GCallback func,
-                                               gpointer user_data);
 /* stop accepting and close every connection */
 void qt_varlink_server_shutdown(QtVarlinkServer *server);
-
-/* the interface an added method belongs to, for replies checked in tests */
-const QtVarlinkInterface *qt_varlink_server_find_interface(QtVarlinkServer *server,
-                                                           const char *name);
 
 /* ---- calls ---- */
 
@@ -92,7 +84,6 @@ QtVarlinkCall *qt_varlink_call_ref(QtVarlinkCall *call);
 void qt_varlink_call_unref(QtVarlinkCall *call);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtVarlinkCall, qt_varlink_call_unref)
 
-const char *qt_varlink_call_get_method(QtVarlinkCall *call); /* fully qualified */
 gboolean qt_varlink_call_wants_more(QtVarlinkCall *call);
 gboolean qt_varlink_call_is_oneway(QtVarlinkCall *call);
 /* cancelled when the peer's connection closes */
