@@ -858,7 +858,7 @@ static void classify_buses(MachineProbe *mp)
 static void hot_trials(GTask *task);
 static char *fingerprint(const QtEmulator *e, QtMachineResult *r, gboolean with_hot);
 static void note_series_limit(QtMachineResult *r);
-static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
+static void hot_add_device(GTask *task, QtControllerTrial *t, QtBus *onto, const char *bus,
                            const QtDeviceType *dt);
 static void stop_instance(GTask *task);
 static gboolean batch_covers(MachineProbe *mp, GPtrArray *names);
@@ -898,6 +898,7 @@ typedef struct {
     GTask *task;
     char *key;
     QtControllerTrial *trial; /* for hot trials */
+    QtBus *bus;               /* for a trial onto a bus a controller provides */
     char *detail;
 } Call;
 
@@ -1137,25 +1138,37 @@ static int unused_value(MachineProbe *mp, const char *prop)
     }
 }
 
+static void settle_hotplug(GTask *task);
+
 static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
     g_autoptr(GError) error = NULL;
-
     gboolean ok = qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error);
+    const char *why = NULL;
+    QtProvenance *p;
 
     note_lost(g_task_get_task_data(c->task), error);
-    if (ok) {
-        c->trial->hot = TRUE;
-        c->trial->hot_provenance = qt_provenance_new(QT_SOURCE_TRIAL, c->detail, "accepted");
+    if (!ok)
+        why = qt_qmp_error_get_desc(error) ? qt_qmp_error_get_desc(error) : error->message;
+    p = qt_provenance_new(QT_SOURCE_TRIAL, c->detail, ok ? "accepted" : why);
+    if (c->bus != NULL) {
+        c->bus->hotplug = ok;
+        qt_provenance_free(c->bus->hotplug_provenance);
+        c->bus->hotplug_provenance = p;
     } else {
-        c->trial->hot = FALSE;
-        c->trial->hot_provenance = qt_provenance_new(
-            QT_SOURCE_TRIAL, c->detail,
-            qt_qmp_error_get_desc(error) ? qt_qmp_error_get_desc(error) : error->message);
+        c->trial->hot = ok;
+        qt_provenance_free(c->trial->hot_provenance);
+        c->trial->hot_provenance = p;
     }
-    step_done(c->task, stop_instance);
+    step_done(c->task, settle_hotplug);
     call_free(c);
+}
+
+/* the class trial found that QEMU refuses to hotplug the type anywhere */
+static gboolean class_refuses_hotplug(const QtDeviceType *dt)
+{
+    return dt->hotplug_provenance != NULL && !dt->hotpluggable;
 }
 
 static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
@@ -1163,7 +1176,7 @@ static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
     MachineProbe *mp = g_task_get_task_data(task);
     const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
 
-    if (dt && dt->hotplug_provenance && !dt->hotpluggable) {
+    if (dt && class_refuses_hotplug(dt)) {
         /* the class trial said no: QEMU refuses it the same way here, so
          * the fact is reused rather than paid for again (QEMU sleeps 60 ms
          * in every failing device_add) */
@@ -1171,10 +1184,12 @@ static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
         t->hot_provenance = qt_provenance_copy(dt->hotplug_provenance);
         return;
     }
-    hot_add_device(task, t, bus, dt);
+    hot_add_device(task, t, NULL, bus, dt);
 }
 
-static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
+/* device_add of @dt onto @bus in the paused instance; the outcome goes to
+ * @t's hot outcome, or, with @onto, to whether @onto takes hotplug */
+static void hot_add_device(GTask *task, QtControllerTrial *t, QtBus *onto, const char *bus,
                            const QtDeviceType *dt)
 {
     MachineProbe *mp = g_task_get_task_data(task);
@@ -1183,7 +1198,7 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
     g_autoptr(GString) detail = g_string_new(NULL);
     Call *c = g_new0(Call, 1);
 
-    g_string_printf(detail, "device_add driver=%s", t->driver);
+    g_string_printf(detail, "device_add driver=%s", dt ? dt->name : t->driver);
     if (bus) {
         json_object_object_add(props, "bus", json_object_new_string(bus));
         g_string_append_printf(detail, " bus=%s", bus);
@@ -1204,10 +1219,11 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, const char *bus,
     g_string_append_printf(detail, " on paused %s", mp->machine);
     c->task = task;
     c->trial = t;
+    c->bus = onto;
     c->detail = g_string_free(g_steal_pointer(&detail), FALSE);
     mp->pending++;
-    qt_qmp_device_add_async(qt_qemu_instance_get_client(mp->inst), t->driver, id, props, NULL,
-                            on_hot, c);
+    qt_qmp_device_add_async(qt_qemu_instance_get_client(mp->inst), dt ? dt->name : t->driver, id,
+                            props, NULL, on_hot, c);
 }
 
 /* hot legality: device_add into each hotpluggable root bus of a paused
@@ -1265,11 +1281,22 @@ static const QtControllerTrial *seed_trial(const QtMachineResult *seed, const ch
     return NULL;
 }
 
+static void inherit_bus_hotplug(QtBus *b, const QtBus *from)
+{
+    b->hotplug = from->hotplug;
+    b->mechanism = from->mechanism;
+    qt_provenance_free(b->hotplug_provenance);
+    b->hotplug_provenance =
+        from->hotplug_provenance ? qt_provenance_copy(from->hotplug_provenance) : NULL;
+}
+
 static void inherit_hot(QtControllerTrial *t, const QtControllerTrial *from)
 {
     t->hot = from->hot;
     qt_provenance_free(t->hot_provenance);
     t->hot_provenance = from->hot_provenance ? qt_provenance_copy(from->hot_provenance) : NULL;
+    if (t->provides && from->provides)
+        inherit_bus_hotplug(t->provides, from->provides);
 }
 
 /* hot trials are made once per class: a machine type whose launch showed
@@ -1295,6 +1322,9 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
         return FALSE;
     for (guint i = 0; i < r->root_buses->len; i++) {
         QtRootBus *rb = r->root_buses->pdata[i];
+        const QtRootBus *seed_rb = seed->root_buses->pdata[i];
+        /* same fingerprint: same root buses, in the same (sorted) order */
+        inherit_bus_hotplug(rb->bus, seed_rb->bus);
         for (guint j = 0; j < rb->controllers->len; j++) {
             QtControllerTrial *t = rb->controllers->pdata[j];
             const QtControllerTrial *from = seed_trial(seed, rb->bus->name, t->driver);
@@ -1312,13 +1342,133 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
     return TRUE;
 }
 
+/* ---- which buses take hotplug ----
+ *
+ * A bus's QOM hotplug-handler link is a hint, not the fact: QEMU may set
+ * it and still refuse every device_add onto the bus (the handler's
+ * is_hotpluggable_bus() decides, and what it says differs between QEMU
+ * versions and with properties such as a port's hotplug=off).  A bus takes
+ * hotplug when QEMU accepted a device_add onto it in the paused instance:
+ * for a root bus, one of the controller hot trials made there; for a bus a
+ * controller provides, a device_add of a controller onto that bus.  A bus
+ * with no handler is not tried: QEMU refuses hotplug without one on every
+ * version, and each refused device_add costs QEMU 7.2 a 60 ms sleep. */
+
+/* the controller to device_add onto the bus @t provides: a port or bridge
+ * nests itself (QEMU takes a port below a port); a new root bus (expander,
+ * host bridge) takes a port or bridge the machine accepted on a root bus
+ * of the same kind */
+static const QtDeviceType *bus_trial_type(MachineProbe *mp, const QtControllerTrial *t)
+{
+    const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
+    const QtDeviceType *fallback = NULL;
+    QtMachineResult *r = mp->result;
+
+    if (dt && dt->flavour != QT_FLAVOUR_NONE && qt_role_is_controller(dt->role) &&
+        dt->role != QT_ROLE_EXPANDER_BUS && !g_hash_table_contains(r->expanders, dt->name) &&
+        !class_refuses_hotplug(dt))
+        return dt;
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        const QtRootBus *rb = r->root_buses->pdata[i];
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *c = rb->controllers->pdata[j];
+            const QtDeviceType *ct = qt_emulator_find_device(mp->e, c->driver);
+            if (!c->cold || ct == NULL || class_refuses_hotplug(ct) ||
+                (ct->role != QT_ROLE_ROOT_PORT && ct->role != QT_ROLE_PCI_BRIDGE))
+                continue;
+            if (rb->bus->kind == t->provides->kind)
+                return ct;
+            if (fallback == NULL)
+                fallback = ct;
+        }
+    }
+    return fallback;
+}
+
+static void try_provided_bus(GTask *task, QtControllerTrial *t)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    const QtDeviceType *dt;
+
+    if (!t->cold || t->provides == NULL || !t->provides->hotplug)
+        return;
+    dt = bus_trial_type(mp, t);
+    if (dt == NULL) {
+        t->provides->hotplug = FALSE;
+        qt_provenance_free(t->provides->hotplug_provenance);
+        t->provides->hotplug_provenance = qt_provenance_new(QT_SOURCE_TRIAL, t->provides->name,
+                                                            "no controller to device_add onto it");
+        return;
+    }
+    hot_add_device(task, t, t->provides, t->provides->name, dt);
+}
+
+/* a root bus with a handler takes hotplug if one of the controller hot
+ * trials made on it was accepted */
+static void settle_root_bus(QtRootBus *rb)
+{
+    const QtControllerTrial *refused = NULL;
+
+    if (!rb->bus->hotplug)
+        return;
+    for (guint j = 0; j < rb->controllers->len; j++) {
+        const QtControllerTrial *t = rb->controllers->pdata[j];
+        if (!t->cold || t->hot_provenance == NULL)
+            continue;
+        if (t->hot) {
+            qt_provenance_free(rb->bus->hotplug_provenance);
+            rb->bus->hotplug_provenance = qt_provenance_copy(t->hot_provenance);
+            return;
+        }
+        if (refused == NULL && t->hot_provenance->source == QT_SOURCE_TRIAL &&
+            g_str_has_prefix(t->hot_provenance->detail, "device_add"))
+            refused = t;
+    }
+    rb->bus->hotplug = FALSE;
+    qt_provenance_free(rb->bus->hotplug_provenance);
+    rb->bus->hotplug_provenance =
+        refused ? qt_provenance_copy(refused->hot_provenance)
+                : qt_provenance_new(QT_SOURCE_TRIAL, rb->bus->name,
+                                    "no device_add was tried: no hotpluggable controller");
+}
+
+static void settle_bus(QtBus *b)
+{
+    if (!b->hotplug)
+        b->mechanism = QT_HOTPLUG_NONE;
+}
+
+/* the verdicts are in: a bus QEMU refused hotplug on has no mechanism */
+static void settle_hotplug(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
+
+    for (guint i = 0; !mp->bare && i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        settle_root_bus(rb);
+        settle_bus(rb->bus);
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            QtControllerTrial *t = rb->controllers->pdata[j];
+            if (t->provides)
+                settle_bus(t->provides);
+        }
+    }
+    for (guint j = 0; !mp->bare && j < r->host_bridges->len; j++) {
+        QtControllerTrial *t = r->host_bridges->pdata[j];
+        if (t->provides)
+            settle_bus(t->provides);
+    }
+    stop_instance(task);
+}
+
 static void hot_trials(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     QtMachineResult *r = mp->result;
 
     if (!mp->bare && inherit_hot_trials(mp)) {
-        stop_instance(task);
+        settle_hotplug(task);
         return;
     }
 
@@ -1332,19 +1482,21 @@ static void hot_trials(GTask *task)
     if (!mp->bare) {
         for (guint i = 0; i < r->root_buses->len; i++) {
             QtRootBus *rb = r->root_buses->pdata[i];
-            for (guint j = 0; rb->bus->hotplug && j < rb->controllers->len; j++) {
+            for (guint j = 0; j < rb->controllers->len; j++) {
                 QtControllerTrial *t = rb->controllers->pdata[j];
-                if (t->cold)
+                if (t->cold && rb->bus->hotplug)
                     hot_add(task, t, rb->bus->name);
+                try_provided_bus(task, t);
             }
         }
         for (guint j = 0; j < r->host_bridges->len; j++) {
             QtControllerTrial *t = r->host_bridges->pdata[j];
             if (t->cold)
                 hot_add(task, t, NULL);
+            try_provided_bus(task, t);
         }
     }
-    step_done(task, stop_instance);
+    step_done(task, settle_hotplug);
 }
 
 static void after_stop(GTask *task)
@@ -1689,12 +1841,16 @@ static gint compare_trial(gconstpointer a, gconstpointer b)
     return g_strcmp0(x->driver, y->driver);
 }
 
-static void bus_fingerprint(GString *s, const QtBus *b)
+/* @with_hot: with the verdict of the hotplug trials; without, only what
+ * the launch read (the handler), which is all a machine type has before
+ * its trials */
+static void bus_fingerprint(GString *s, const QtBus *b, gboolean with_hot)
 {
-    g_string_append_printf(s, "[%s %s %08x hotplug=%d %s %s", b->qom_type,
-                           qt_bus_kind_to_string(b->kind), b->slot_mask, b->hotplug,
-                           qt_hotplug_mechanism_to_string(b->mechanism),
-                           b->handler_type ? b->handler_type : "-");
+    g_string_append_printf(s, "[%s %s %08x %s", b->qom_type, qt_bus_kind_to_string(b->kind),
+                           b->slot_mask, b->handler_type ? b->handler_type : "-");
+    if (with_hot)
+        g_string_append_printf(s, " hotplug=%d %s", b->hotplug,
+                               qt_hotplug_mechanism_to_string(b->mechanism));
     for (guint i = 0; i < b->occupied->len; i++) {
         const QtSlotUse *u = b->occupied->pdata[i];
         g_string_append_printf(s, " %02x.%d=%s%s", u->slot, u->function, u->driver,
@@ -1722,7 +1878,7 @@ static void trial_fingerprint(GString *s, const QtEmulator *e, const QtMachineRe
         g_string_append_printf(s, " hot=%d", t->hot);
     g_string_append_printf(s, " numa=%d %s ", t->numa, notable ? notable : "");
     if (t->provides)
-        bus_fingerprint(s, t->provides);
+        bus_fingerprint(s, t->provides, with_hot);
     g_string_append_c(s, '\n');
 }
 
@@ -1757,7 +1913,7 @@ static char *fingerprint(const QtEmulator *e, QtMachineResult *r, gboolean with_
     for (guint i = 0; i < r->root_buses->len; i++) {
         QtRootBus *rb = r->root_buses->pdata[i];
         g_string_append_printf(s, "root %s ", rb->bus->name);
-        bus_fingerprint(s, rb->bus);
+        bus_fingerprint(s, rb->bus, with_hot);
         g_string_append_c(s, '\n');
         for (guint j = 0; j < rb->controllers->len; j++)
             trial_fingerprint(s, e, r, rb->bus->name, rb->controllers->pdata[j], with_hot);
