@@ -313,6 +313,7 @@ static void launch(GTask *task)
     qt_qemu_instance_set_machine(v->inst, l->machine->name);
     if (v->e->accel)
         qt_qemu_instance_set_accel(v->inst, v->e->accel);
+    qt_emulator_apply_instance_args(v->e, v->inst);
     for (guint i = 0; i < numa->len; i++)
         qt_qemu_instance_add_arg(v->inst, numa->pdata[i]);
     /* args come in pairs: "-device", its value */

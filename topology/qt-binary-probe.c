@@ -8,8 +8,19 @@
  * check and before anything is created */
 #define NO_SUCH_BUS "qtopo-no-such-bus"
 
+/* arguments tried on the binary probe's own launch, kept for every
+ * instance of the binary when QEMU starts with them, dropped when it
+ * refuses them.  A daemon's host has no audio backend: boards with
+ * on-board audio then refuse to start ("no default audio driver
+ * available") on versions that do not fall back to a silent one by
+ * themselves; "-audio none" gives them one where the binary has that
+ * form of the option (others refuse it at once, before any machine is
+ * made). */
+static const char *const instance_arg_trial[] = {"-audio", "none", NULL};
+
 typedef struct {
-    QtEmulator *e; /* borrowed: the caller keeps it alive until the end */
+    QtEmulator *e;        /* borrowed: the caller keeps it alive until the end */
+    gboolean trying_args; /* the launch carries instance_arg_trial */
     QtProbeOptions options;
     gboolean full;
     QtQemuInstance *inst;
@@ -409,6 +420,17 @@ ROUND_ONE_CB(on_conventional, conventional, qt_qmp_qom_list_types_finish, GPtrAr
 ROUND_ONE_CB(on_acpi, acpi, qt_qmp_qom_list_types_finish, GPtrArray *)
 ROUND_ONE_CB(on_qdm, qdm, qt_qmp_hmp_finish, char *)
 
+static void set_instance_args(QtEmulator *e, gboolean accepted, const char *detail,
+                              const char *outcome)
+{
+    g_clear_pointer(&e->instance_args, g_ptr_array_unref);
+    e->instance_args = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; accepted && instance_arg_trial[i] != NULL; i++)
+        g_ptr_array_add(e->instance_args, g_strdup(instance_arg_trial[i]));
+    qt_provenance_free(e->instance_args_provenance);
+    e->instance_args_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, outcome);
+}
+
 static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
@@ -418,10 +440,24 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     int major, minor, micro;
 
     if (!qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
+        if (bp->trying_args && g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)) {
+            g_autofree char *detail = g_strjoinv(" ", (char **)instance_arg_trial);
+            g_autofree char *why = qt_qemu_instance_get_error_message(bp->inst);
+            set_instance_args(bp->e, FALSE, detail, why ? why : error->message);
+            bp->trying_args = FALSE;
+            g_clear_object(&bp->inst);
+            bp->inst = qt_probe_new_instance(bp->e->path, "none", &bp->options);
+            qt_qemu_instance_start_async(bp->inst, g_task_get_cancellable(task), on_started, task);
+            return;
+        }
         g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
                                 "cannot probe %s: %s", bp->e->path, error->message);
         g_object_unref(task);
         return;
+    }
+    if (bp->trying_args) {
+        g_autofree char *detail = g_strjoinv(" ", (char **)instance_arg_trial);
+        set_instance_args(bp->e, TRUE, detail, "accepted");
     }
     client = qt_qemu_instance_get_client(bp->inst);
     qt_qmp_client_get_version(client, &major, &minor, &micro);
@@ -452,6 +488,9 @@ void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolea
     bp->options = *options;
     bp->full = full;
     bp->inst = qt_probe_new_instance(e->path, "none", options);
+    bp->trying_args = TRUE;
+    for (guint i = 0; instance_arg_trial[i] != NULL; i++)
+        qt_qemu_instance_add_arg(bp->inst, instance_arg_trial[i]);
     g_task_set_task_data(task, bp, (GDestroyNotify)binary_probe_free);
     qt_qemu_instance_start_async(bp->inst, cancellable, on_started, task);
 }

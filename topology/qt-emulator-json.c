@@ -268,6 +268,14 @@ json_object *qt_emulator_to_json(const QtEmulator *e)
     json_object_object_add(emu, "package", str_or_null(e->package));
     json_object_object_add(emu, "target", str_or_null(e->target));
     json_object_object_add(emu, "accel", str_or_null(e->accel));
+    {
+        json_object *args = json_object_new_array();
+        for (guint i = 0; e->instance_args != NULL && i < e->instance_args->len; i++)
+            json_object_array_add(args, json_object_new_string(e->instance_args->pdata[i]));
+        json_object_object_add(emu, "instanceArgs", args);
+        json_object_object_add(emu, "instanceArgsProvenance",
+                               provenance_to_json(e->instance_args_provenance));
+    }
     json_object_object_add(identity, "size", json_object_new_int64(e->identity.size));
     json_object_object_add(identity, "mtimeNs", json_object_new_int64(e->identity.mtime_ns));
     json_object_object_add(identity, "ctimeNs", json_object_new_int64(e->identity.ctime_ns));
@@ -842,6 +850,7 @@ static gboolean emulator_header_from_json(json_object *doc, QtEmulator *e, GErro
 {
     json_object *emu;
     json_object *identity;
+    json_object *args;
 
     if (!get_object(doc, "", "emulator", FALSE, &emu, error) ||
         !get_string(emu, "emulator", "path", FALSE, &e->path, error) ||
@@ -856,8 +865,20 @@ static gboolean emulator_header_from_json(json_object *doc, QtEmulator *e, GErro
         !get_int(identity, "emulator.identity", "ctimeNs", G_MININT64, G_MAXINT64,
                  &e->identity.ctime_ns, error) ||
         !get_uint64(identity, "emulator.identity", "inode", &e->identity.inode, error) ||
-        !get_uint64(identity, "emulator.identity", "device", &e->identity.device, error))
+        !get_uint64(identity, "emulator.identity", "device", &e->identity.device, error) ||
+        !get_array(emu, "emulator", "instanceArgs", &args, error) ||
+        !get_provenance(emu, "emulator", "instanceArgsProvenance", &e->instance_args_provenance,
+                        error))
         return FALSE;
+    e->instance_args = g_ptr_array_new_with_free_func(g_free);
+    for (gsize i = 0; i < json_object_array_length(args); i++) {
+        json_object *a = json_object_array_get_idx(args, i);
+        if (!json_object_is_type(a, json_type_string)) {
+            g_autofree char *p = item("emulator.instanceArgs", i);
+            return invalid(error, p, "expected a string");
+        }
+        g_ptr_array_add(e->instance_args, g_strdup(json_object_get_string(a)));
+    }
     if (*e->path == '\0')
         return invalid(error, "emulator.path", "expected a path, found an empty string");
     return TRUE;

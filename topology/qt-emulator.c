@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "qt-probe-error.h"
+#include "qt-qemu-instance.h"
 
 QtEmulator *qt_emulator_new(const char *path)
 {
@@ -29,6 +30,8 @@ void qt_emulator_free(QtEmulator *e)
     g_free(e->package);
     g_free(e->target);
     g_free(e->accel);
+    g_clear_pointer(&e->instance_args, g_ptr_array_unref);
+    qt_provenance_free(e->instance_args_provenance);
     if (e->machines != NULL)
         g_ptr_array_unref(e->machines);
     if (e->devices != NULL)
@@ -125,4 +128,10 @@ GPtrArray *qt_emulator_sorted_devices(const QtEmulator *e)
         g_ptr_array_add(out, value);
     g_ptr_array_sort(out, device_cmp);
     return out;
+}
+
+void qt_emulator_apply_instance_args(const QtEmulator *e, struct _QtQemuInstance *inst)
+{
+    for (guint i = 0; e->instance_args != NULL && i < e->instance_args->len; i++)
+        qt_qemu_instance_add_arg((QtQemuInstance *)inst, e->instance_args->pdata[i]);
 }

@@ -11,7 +11,7 @@
 
 G_BEGIN_DECLS
 
-#define QT_CACHE_SCHEMA 1
+#define QT_CACHE_SCHEMA 2
 
 /* what identifies the binary file: any change means a re-probe.  ctime as
  * well as mtime, since package managers keep mtimes */
@@ -26,10 +26,16 @@ typedef struct {
 typedef struct {
     char *path; /* absolute path of the binary */
     QtEmulatorIdentity identity;
-    char *version;       /* "7.2.22" */
-    char *package;       /* "Debian 1:7.2+dfsg-7+deb12u18+b3" */
-    char *target;        /* "x86_64" */
-    char *accel;         /* the accelerator probes ran with */
+    char *version; /* "7.2.22" */
+    char *package; /* "Debian 1:7.2+dfsg-7+deb12u18+b3" */
+    char *target;  /* "x86_64" */
+    char *accel;   /* the accelerator probes ran with */
+    /* arguments every instance of the binary is started with, learnt by
+     * trial (e.g. "-audio", "none" where the binary accepts it: boards
+     * with on-board audio refuse to start on a host without an audio
+     * backend otherwise); NULL until the binary probe has run */
+    GPtrArray *instance_args;
+    QtProvenance *instance_args_provenance;
     GPtrArray *machines; /* QtMachineType, sorted by name */
     GHashTable *devices; /* name -> QtDeviceType (owned) */
     GPtrArray *classes;  /* QtTopologyClass */
@@ -44,6 +50,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtEmulator, qt_emulator_free)
 /* stat() the binary; FALSE with a QT_PROBE_ERROR if it is not there */
 gboolean qt_emulator_identity_read(const char *path, QtEmulatorIdentity *out, GError **error);
 gboolean qt_emulator_identity_equal(const QtEmulatorIdentity *a, const QtEmulatorIdentity *b);
+
+/* add @e's instance arguments to @inst (none while they are unknown) */
+struct _QtQemuInstance;
+void qt_emulator_apply_instance_args(const QtEmulator *e, struct _QtQemuInstance *inst);
 
 /* a machine type by name or alias */
 QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias);

@@ -69,8 +69,10 @@ typedef struct {
     GHashTable *handler_type; /* handler path -> QOM type */
     guint pending;
     gint64 t0;
-    int counter;     /* numbering of ids, chassis, chassis_nr, index */
-    int bus_nr_used; /* expander buses numbered so far */
+    int counter;         /* numbering of ids, chassis, chassis_nr, index */
+    int bus_nr_used;     /* expander buses numbered so far */
+    gboolean args_known; /* the launch carried the binary's instance arguments */
+    char *blind_error;   /* why a launch made before they were known failed */
 } MachineProbe;
 
 void qt_trial_device_free(QtTrialDevice *d)
@@ -134,6 +136,7 @@ static void machine_probe_free(MachineProbe *mp)
 {
     g_free(mp->machine);
     g_free(mp->qtree_text);
+    g_free(mp->blind_error);
     g_clear_error(&mp->abort_error);
     g_clear_object(&mp->cancellable);
     qt_machine_result_free(mp->result);
@@ -1071,6 +1074,7 @@ static void after_first_handlers(GTask *task)
 }
 
 static void fail_machine(GTask *task, const char *message);
+static void relaunch_with_args(gpointer data);
 
 static void read_qtree(gpointer user_data);
 
@@ -1766,6 +1770,12 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
 
     if (!qt_qemu_instance_start_finish(QT_QEMU_INSTANCE(source), res, &error)) {
         g_clear_object(&mp->inst);
+        if (!mp->args_known && g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)) {
+            g_free(mp->blind_error);
+            mp->blind_error = g_strdup(error->message);
+            qt_facts_gate_wait(mp->gate, relaunch_with_args, task);
+            return;
+        }
         if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED) &&
             mp->result->launches < MAX_LAUNCHES && handle_refusal(task, error->message)) {
             launch(task);
@@ -1801,6 +1811,21 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
 }
 
+/* the binary probe has ended: launch again if it found instance
+ * arguments the failed launch lacked */
+static void relaunch_with_args(gpointer data)
+{
+    GTask *task = data;
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (mp->e->instance_args != NULL && mp->e->instance_args->len > 0) {
+        launch(task);
+        return;
+    }
+    mp->args_known = TRUE;
+    fail_machine(task, mp->blind_error);
+}
+
 static void launch(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
@@ -1810,6 +1835,10 @@ static void launch(GTask *task)
         return;
     }
     mp->inst = qt_probe_new_instance(mp->e->path, mp->machine, &mp->options);
+    /* unknown while the binary probe runs beside a machine probed on
+     * demand: a launch that fails then is made again once they are known */
+    mp->args_known = mp->e->instance_args != NULL;
+    qt_emulator_apply_instance_args(mp->e, mp->inst);
     if (mp->numa && !mp->bare) {
         g_autoptr(GPtrArray) numa = qt_probe_numa_args(NUMA_NODES);
         for (guint i = 0; i < numa->len; i++)

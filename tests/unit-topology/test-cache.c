@@ -25,6 +25,10 @@
 #include "qt-model-fixture.h"
 #include "qt-probe-error.h"
 
+/* a schema that is not the current one, as text for the messages */
+#define QT_CACHE_SCHEMA_NEXT 3
+G_STATIC_ASSERT(QT_CACHE_SCHEMA_NEXT == QT_CACHE_SCHEMA + 1);
+
 /* the writer child of the atomicity test dies by itself after this */
 #define CHILD_ALARM_S 30
 
@@ -467,8 +471,9 @@ static void test_corrupt(void **state)
         "\"x\"",
         "{}",
         "{\"schema\": \"1\"}",
-        "{\"schema\": 1}",
-        "{\"schema\": 1} {}",
+        /* the current schema, and nothing else */
+        "{\"schema\": " G_STRINGIFY(QT_CACHE_SCHEMA) "}",
+        "{\"schema\": " G_STRINGIFY(QT_CACHE_SCHEMA) "} {}",
     };
     gsize len;
 
@@ -527,9 +532,10 @@ static void test_other_schema(void **state)
     store(f->cache, e);
     text = read_text(path);
     doc = parse_text(text);
-    json_object_object_add(doc, "schema", json_object_new_int(2));
+    json_object_object_add(doc, "schema", json_object_new_int(QT_CACHE_SCHEMA + 1));
     write_text(path, json_object_to_json_string(doc), -1);
-    assert_load_fails(f->cache, f->binary, QT_PROBE_ERROR_CACHE_INVALID, "schema 2");
+    assert_load_fails(f->cache, f->binary, QT_PROBE_ERROR_CACHE_INVALID,
+                      "schema " G_STRINGIFY(QT_CACHE_SCHEMA_NEXT));
     /* another qtopo's document is not corrupt: it stays */
     assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
     /* and the next store replaces it */

@@ -14,6 +14,10 @@
 #include "qt-model-fixture.h"
 #include "qt-probe-error.h"
 
+/* a schema that is not the current one, as text for the messages */
+#define QT_CACHE_SCHEMA_NEXT 3
+G_STATIC_ASSERT(QT_CACHE_SCHEMA_NEXT == QT_CACHE_SCHEMA + 1);
+
 #define BINARY "/usr/bin/qemu-system-x86_64"
 
 /* ---- helpers ---- */
@@ -598,11 +602,14 @@ typedef struct {
  * classes[0].rootBuses[0].controllers are ioh3420, pci-bridge,
  * pcie-root-port, pxb-pcie */
 static const Mutation mutations[] = {
-    {"schema", "2", NULL},
+    {"schema", G_STRINGIFY(QT_CACHE_SCHEMA_NEXT), NULL},
     {"schema", "0", NULL},
     {"schema", "-1", NULL},
     {"schema", "1.0", NULL},
     {"emulator.path", "\"\"", NULL},
+    {"emulator.instanceArgs", "[1]", "emulator.instanceArgs[0]"},
+    {"emulator.instanceArgs", "null", NULL},
+    {"emulator.instanceArgsProvenance", "[]", NULL},
     {"emulator.identity.size", "-1", NULL},
     {"emulator.identity.size", "18446744073709551615", NULL},
     {"emulator.identity.mtimeNs", "1.5", NULL},
