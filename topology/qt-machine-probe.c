@@ -73,6 +73,9 @@ typedef struct {
     int bus_nr_used;     /* expander buses numbered so far */
     gboolean args_known; /* the launch carried the binary's instance arguments */
     char *blind_error;   /* why a launch made before they were known failed */
+    GPtrArray *retry;    /* QtControllerTrial whose provided bus is tried again */
+    gboolean retried;    /* the second round of provided-bus trials is done */
+    gboolean inherited;  /* the hot outcomes came from the seed */
 } MachineProbe;
 
 void qt_trial_device_free(QtTrialDevice *d)
@@ -137,6 +140,7 @@ static void machine_probe_free(MachineProbe *mp)
     g_free(mp->machine);
     g_free(mp->qtree_text);
     g_free(mp->blind_error);
+    g_ptr_array_unref(mp->retry);
     g_clear_error(&mp->abort_error);
     g_clear_object(&mp->cancellable);
     qt_machine_result_free(mp->result);
@@ -1169,25 +1173,14 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
     call_free(c);
 }
 
-/* the class trial found that QEMU refuses to hotplug the type anywhere */
-static gboolean class_refuses_hotplug(const QtDeviceType *dt)
-{
-    return dt->hotplug_provenance != NULL && !dt->hotpluggable;
-}
-
 static void hot_add(GTask *task, QtControllerTrial *t, const char *bus)
 {
     MachineProbe *mp = g_task_get_task_data(task);
     const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
 
-    if (dt && class_refuses_hotplug(dt)) {
-        /* the class trial said no: QEMU refuses it the same way here, so
-         * the fact is reused rather than paid for again (QEMU sleeps 60 ms
-         * in every failing device_add) */
-        t->hot = FALSE;
-        t->hot_provenance = qt_provenance_copy(dt->hotplug_provenance);
-        return;
-    }
+    /* tried here even when the class trial (which runs beside, on other
+     * instances) may already know: what a probe found must not depend on
+     * which of the two was quicker */
     hot_add_device(task, t, NULL, bus, dt);
 }
 
@@ -1228,42 +1221,6 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, QtBus *onto, const
     mp->pending++;
     qt_qmp_device_add_async(qt_qemu_instance_get_client(mp->inst), dt ? dt->name : t->driver, id,
                             props, NULL, on_hot, c);
-}
-
-/* hot legality: device_add into each hotpluggable root bus of a paused
- * instance, for each controller accepted cold there; host bridges too */
-/* the class trials answer controller types first; the hot trials wait for
- * their verdicts so that which facts are reused never depends on timing.
- * The wait is bounded: should the class trials fail, the hot trials are
- * made the expensive way. */
-#define CLASS_VERDICT_WAIT_MS 15000
-
-static gboolean verdicts_known(MachineProbe *mp)
-{
-    QtMachineResult *r = mp->result;
-
-    for (guint i = 0; i < r->root_buses->len; i++) {
-        QtRootBus *rb = r->root_buses->pdata[i];
-        for (guint j = 0; rb->bus->hotplug && j < rb->controllers->len; j++) {
-            QtControllerTrial *t = rb->controllers->pdata[j];
-            const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
-            if (t->cold && dt && dt->hotplug_provenance == NULL)
-                return FALSE;
-        }
-    }
-    for (guint j = 0; j < r->host_bridges->len; j++) {
-        QtControllerTrial *t = r->host_bridges->pdata[j];
-        const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
-        if (t->cold && dt && dt->hotplug_provenance == NULL)
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean on_verdict_poll(gpointer user_data)
-{
-    hot_trials(user_data);
-    return G_SOURCE_REMOVE;
 }
 
 static const QtControllerTrial *seed_trial(const QtMachineResult *seed, const char *bus,
@@ -1358,35 +1315,17 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
  * with no handler is not tried: QEMU refuses hotplug without one on every
  * version, and each refused device_add costs QEMU 7.2 a 60 ms sleep. */
 
-/* the controller to device_add onto the bus @t provides: a port or bridge
- * nests itself (QEMU takes a port below a port); a new root bus (expander,
- * host bridge) takes a port or bridge the machine accepted on a root bus
- * of the same kind */
-static const QtDeviceType *bus_trial_type(MachineProbe *mp, const QtControllerTrial *t)
+/* the controller first device_add'ed onto the bus @t provides: a port or
+ * bridge nests itself (QEMU takes a port below a port); a new root bus
+ * (expander, host bridge) waits for the second round */
+static const QtDeviceType *nest_type(MachineProbe *mp, const QtControllerTrial *t)
 {
     const QtDeviceType *dt = qt_emulator_find_device(mp->e, t->driver);
-    const QtDeviceType *fallback = NULL;
-    QtMachineResult *r = mp->result;
 
     if (dt && dt->flavour != QT_FLAVOUR_NONE && qt_role_is_controller(dt->role) &&
-        dt->role != QT_ROLE_EXPANDER_BUS && !g_hash_table_contains(r->expanders, dt->name) &&
-        !class_refuses_hotplug(dt))
+        dt->role != QT_ROLE_EXPANDER_BUS && !g_hash_table_contains(mp->result->expanders, dt->name))
         return dt;
-    for (guint i = 0; i < r->root_buses->len; i++) {
-        const QtRootBus *rb = r->root_buses->pdata[i];
-        for (guint j = 0; j < rb->controllers->len; j++) {
-            const QtControllerTrial *c = rb->controllers->pdata[j];
-            const QtDeviceType *ct = qt_emulator_find_device(mp->e, c->driver);
-            if (!c->cold || ct == NULL || class_refuses_hotplug(ct) ||
-                (ct->role != QT_ROLE_ROOT_PORT && ct->role != QT_ROLE_PCI_BRIDGE))
-                continue;
-            if (rb->bus->kind == t->provides->kind)
-                return ct;
-            if (fallback == NULL)
-                fallback = ct;
-        }
-    }
-    return fallback;
+    return NULL;
 }
 
 static void try_provided_bus(GTask *task, QtControllerTrial *t)
@@ -1396,15 +1335,73 @@ static void try_provided_bus(GTask *task, QtControllerTrial *t)
 
     if (!t->cold || t->provides == NULL || !t->provides->hotplug)
         return;
-    dt = bus_trial_type(mp, t);
+    dt = nest_type(mp, t);
     if (dt == NULL) {
         t->provides->hotplug = FALSE;
-        qt_provenance_free(t->provides->hotplug_provenance);
-        t->provides->hotplug_provenance = qt_provenance_new(QT_SOURCE_TRIAL, t->provides->name,
-                                                            "no controller to device_add onto it");
+        g_ptr_array_add(mp->retry, t);
         return;
     }
     hot_add_device(task, t, t->provides, t->provides->name, dt);
+}
+
+static gint compare_trial(gconstpointer a, gconstpointer b);
+
+/* the second round: a provided bus whose first trial was refused, or that
+ * had none, is tried with a controller that QEMU let nest in itself in
+ * this instance (of the bus's kind when there is one): the first refusal
+ * may have been about the type, not the bus */
+static void retry_provided_buses(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GPtrArray) nested = g_ptr_array_new();
+    QtMachineResult *r = mp->result;
+
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        const QtRootBus *rb = r->root_buses->pdata[i];
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            QtControllerTrial *t = rb->controllers->pdata[j];
+            if (t->provides && t->provides->hotplug && t->provides->hotplug_provenance &&
+                t->provides->hotplug_provenance->source == QT_SOURCE_TRIAL &&
+                nest_type(mp, t) != NULL)
+                g_ptr_array_add(nested, t);
+            else if (t->cold && t->provides && !t->provides->hotplug &&
+                     t->provides->hotplug_provenance &&
+                     t->provides->hotplug_provenance->source == QT_SOURCE_TRIAL &&
+                     g_ptr_array_find(mp->retry, t, NULL) == FALSE)
+                g_ptr_array_add(mp->retry, t);
+        }
+    }
+    g_ptr_array_sort(nested, compare_trial);
+    mp->pending = 1;
+    for (guint i = 0; i < mp->retry->len; i++) {
+        QtControllerTrial *t = mp->retry->pdata[i];
+        const QtControllerTrial *with = NULL;
+        for (guint j = 0; j < nested->len; j++) {
+            const QtControllerTrial *n = nested->pdata[j];
+            if (n == t)
+                continue;
+            if (n->provides->kind == t->provides->kind) {
+                with = n;
+                break;
+            }
+            if (with == NULL)
+                with = n;
+        }
+        if (with == NULL) {
+            if (t->provides->hotplug_provenance == NULL ||
+                t->provides->hotplug_provenance->source != QT_SOURCE_TRIAL) {
+                qt_provenance_free(t->provides->hotplug_provenance);
+                t->provides->hotplug_provenance = qt_provenance_new(
+                    QT_SOURCE_TRIAL, t->provides->name,
+                    "no device_add tried: no controller took hotplug in this instance");
+            }
+            continue;
+        }
+        hot_add_device(task, t, t->provides, t->provides->name,
+                       qt_emulator_find_device(mp->e, with->driver));
+    }
+    g_ptr_array_set_size(mp->retry, 0);
+    mp->retried = TRUE;
 }
 
 /* a root bus with a handler takes hotplug if one of the controller hot
@@ -1448,6 +1445,12 @@ static void settle_hotplug(GTask *task)
     MachineProbe *mp = g_task_get_task_data(task);
     QtMachineResult *r = mp->result;
 
+    if (!mp->bare && !mp->retried && !mp->inherited) {
+        retry_provided_buses(task);
+        step_done(task, settle_hotplug);
+        return;
+    }
+
     for (guint i = 0; !mp->bare && i < r->root_buses->len; i++) {
         QtRootBus *rb = r->root_buses->pdata[i];
         settle_root_bus(rb);
@@ -1471,14 +1474,12 @@ static void hot_trials(GTask *task)
     MachineProbe *mp = g_task_get_task_data(task);
     QtMachineResult *r = mp->result;
 
+    mp->retried = FALSE;
+    mp->inherited = FALSE;
+    g_ptr_array_set_size(mp->retry, 0);
     if (!mp->bare && inherit_hot_trials(mp)) {
+        mp->inherited = TRUE;
         settle_hotplug(task);
-        return;
-    }
-
-    if (!mp->bare && !verdicts_known(mp) &&
-        g_get_monotonic_time() - mp->t0 < CLASS_VERDICT_WAIT_MS * 1000) {
-        g_timeout_add(5, on_verdict_poll, task);
         return;
     }
 
@@ -1989,6 +1990,7 @@ void qt_machine_probe_async(const QtEmulator *e, QtFactsGate *gate, const char *
     mp->batch = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
     mp->tried = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_device_free);
     mp->excluded = g_ptr_array_new_with_free_func(g_free);
+    mp->retry = g_ptr_array_new();
     mp->rejected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mp->left_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     mp->bus_path = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
