@@ -1338,7 +1338,7 @@ GPtrArray *qt_validate(const QtEmulator *e, const QtPlaceRequest *req, GError **
                                                          "asked to be hotpluggable, but %s",
                                                          n->type && !n->type->hotpluggable
                                                              ? "QEMU refuses to hotplug its class"
-                                                             : "its bus has no hotplug handler"));
+                                                             : "QEMU refuses hotplug on its bus"));
         }
         if (!qt_layout_add(l, n, &local))
             g_ptr_array_add(problems,

@@ -44,6 +44,9 @@ typedef struct {
     gint64 t0;
 } Verify;
 
+/* startup budget of a verification launch for each -device of the plan */
+#define VERIFY_MS_PER_DEVICE 200
+
 static void item_free(QtVerifyItem *it)
 {
     g_free(it->id);
@@ -310,6 +313,15 @@ static void launch(GTask *task)
 
     v->launches++;
     v->inst = qt_qemu_instance_new(v->e->path);
+    /* QEMU realizes every device before it greets: hundreds of virtio
+     * devices take seconds (measured: 250 virtio-blk-pci behind their
+     * ports, 1.5 s on QEMU 7.2, 18.5 s on 10.0), so the budget grows with
+     * the plan */
+    qt_qemu_instance_set_startup_timeout(v->inst, QT_QEMU_DEFAULT_STARTUP_TIMEOUT_MS +
+                                                      VERIFY_MS_PER_DEVICE * args->len / 2);
+    /* qmp_capabilities is answered once the devices are realized */
+    qt_qemu_instance_set_command_timeout(v->inst, QT_QEMU_DEFAULT_STARTUP_TIMEOUT_MS +
+                                                      VERIFY_MS_PER_DEVICE * args->len / 2);
     qt_qemu_instance_set_machine(v->inst, l->machine->name);
     if (v->e->accel)
         qt_qemu_instance_set_accel(v->inst, v->e->accel);

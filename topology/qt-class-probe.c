@@ -37,6 +37,8 @@
  * of which a bridge may keep (SHPC) */
 #define TYPES_PER_BRIDGE 24
 #define ID_PREFIX        QT_TRIAL_PREFIX "c"
+/* every trial names its slot: left to QEMU, it takes slot 0, which a
+ * standard hotplug controller (SHPC) never hotplugs */
 
 typedef struct {
     QtDeviceType *type; /* borrowed from the model */
@@ -46,6 +48,7 @@ typedef struct {
     guint bridge;       /* the host bridge it goes onto */
     gboolean crashed;   /* QEMU ended on its device_add */
     gboolean lost;      /* its device_add got no answer: QEMU ended */
+    char *addr;         /* its slot there: never 0, which SHPC never hotplugs */
 } ClassTrial;
 
 typedef struct {
@@ -77,6 +80,7 @@ typedef struct {
 static void class_trial_free(ClassTrial *t)
 {
     g_free(t->id);
+    g_free(t->addr);
     g_free(t->hot_refusal);
     g_free(t->cold_refusal);
     g_free(t);
@@ -300,7 +304,8 @@ static void cold_launch(GTask *task)
         g_autofree char *bus = bridge_id(i / TYPES_PER_BRIDGE);
         g_autoptr(GString) args = g_string_new(NULL);
 
-        g_string_printf(args, "%s,bus=%s,id=%s", t->type->name, bus, t->id);
+        g_string_printf(args, "%s,bus=%s,addr=0x%x,id=%s", t->type->name, bus,
+                        1 + i % TYPES_PER_BRIDGE, t->id);
         add_numbers(cp, t->type, args, NULL);
         qt_qemu_instance_add_arg(inst, "-device");
         qt_qemu_instance_add_arg(inst, args->str);
@@ -426,6 +431,7 @@ static void on_hot_slice_started(GObject *source, GAsyncResult *res, gpointer us
         call->slice = s;
         call->trial = t;
         json_object_object_add(props, "bus", json_object_new_string(bus));
+        json_object_object_add(props, "addr", json_object_new_string(t->addr));
         add_numbers(cp, t->type, NULL, props);
         qt_qmp_device_add_async(client, t->type->name, t->id, props, NULL, on_class_hot, call);
     }
@@ -440,8 +446,12 @@ static void start_slice(GTask *task, GPtrArray *trials)
     s->task = task;
     s->trials = trials;
     s->redo = g_ptr_array_new();
-    for (guint i = 0; i < trials->len; i++)
-        ((ClassTrial *)trials->pdata[i])->bridge = i / TYPES_PER_BRIDGE;
+    for (guint i = 0; i < trials->len; i++) {
+        ClassTrial *t = trials->pdata[i];
+        t->bridge = i / TYPES_PER_BRIDGE;
+        g_free(t->addr);
+        t->addr = g_strdup_printf("0x%x", 1 + i % TYPES_PER_BRIDGE);
+    }
     s->inst = new_host_instance(cp, cp->hosts->pdata[cp->host]);
     add_host_bridges(cp, s->inst, MAX(1, (trials->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE));
     qt_qemu_instance_start_async(s->inst, cp->cancellable, on_hot_slice_started, s);
@@ -553,6 +563,7 @@ static void on_host_started(GObject *source, GAsyncResult *res, gpointer user_da
             continue;
         props = json_object_new_object();
         json_object_object_add(props, "bus", json_object_new_string(bus));
+        json_object_object_add(props, "addr", json_object_new_string("0x1"));
         add_numbers(cp, b, NULL, props);
         call = g_new0(NestCall, 1);
         call->slice = s;

@@ -1200,6 +1200,15 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, QtBus *onto, const
         json_object_object_add(props, "bus", json_object_new_string(bus));
         g_string_append_printf(detail, " bus=%s", bus);
     }
+    if (onto != NULL && onto->slot_mask != 0 && (onto->slot_mask & (onto->slot_mask - 1)) != 0) {
+        /* a bus of several slots is tried at its highest: QEMU would
+         * choose slot 0, which a standard hotplug controller (SHPC) never
+         * hotplugs, whatever the bus does for the others */
+        int top = 31 - __builtin_clz(onto->slot_mask);
+        g_autofree char *addr = g_strdup_printf("0x%x", top);
+        json_object_object_add(props, "addr", json_object_new_string(addr));
+        g_string_append_printf(detail, " addr=%s", addr);
+    }
     if (dt && has_prop(dt, "chassis")) {
         json_object_object_add(props, "chassis", json_object_new_int(mp->counter));
         g_string_append_printf(detail, " chassis=%d", mp->counter);

@@ -477,7 +477,17 @@ static int setup(void **state)
     s->cache_dir = g_strdup(cache);
     s->probe_at_start = FALSE;
     g_strfreev(s->emulators);
-    s->emulators = g_strsplit("/usr/bin/qemu-system-x86_64;/usr/bin/qemu-system-ppc64", ";", -1);
+    /* the binaries the VMs are started from: the first in PATH, so that
+     * the suite runs against whichever QEMU PATH leads to */
+    {
+        g_autofree char *x86 = g_find_program_in_path("qemu-system-x86_64");
+        g_autofree char *ppc = g_find_program_in_path("qemu-system-ppc64");
+        if (x86 == NULL || ppc == NULL)
+            return -1;
+        s->emulators = g_new0(char *, 3);
+        s->emulators[0] = g_steal_pointer(&x86);
+        s->emulators[1] = g_steal_pointer(&ppc);
+    }
     g_setenv("QTOPO_CHECK_REPLIES", "1", TRUE);
     qemu_before = qt_test_count_qemu();
     svc = qt_service_new(s, FALSE);
