@@ -113,22 +113,9 @@ static const QtBus *model_bus(const QtEmulator *e, gboolean (*match)(const QtBus
     return NULL;
 }
 
-static gboolean hotplugs_with(const QtBus *b, const char *handler_type)
-{
-    return b->hotplug && g_strcmp0(b->handler_type, handler_type) == 0;
-}
-
 static gboolean of_type(const QtBus *b, const char *qom_type)
 {
     return g_strcmp0(b->qom_type, qom_type) == 0;
-}
-
-/* how a handler of type @type hotplugs, as the model saw it on a bus
- * whose handler had that type; QT_HOTPLUG_OTHER when it never did */
-static QtHotplugMechanism mechanism_of(const QtEmulator *e, const char *type)
-{
-    const QtBus *b = model_bus(e, hotplugs_with, type);
-    return b ? b->mechanism : QT_HOTPLUG_OTHER;
 }
 
 /* PCI or PCI Express, for a bus of QEMU's own the layout does not have:
@@ -137,6 +124,19 @@ static const char *kind_of(const QtEmulator *e, const char *qom_type)
 {
     const QtBus *b = model_bus(e, of_type, qom_type);
     return b ? qt_bus_kind_to_string(b->kind) : "pci";
+}
+
+/* the device that provides bus @name */
+static const QtInspectedDevice *owner_of(const QtInspection *insp, const char *name)
+{
+    for (guint i = 0; i < insp->devices->len; i++) {
+        const QtInspectedDevice *d = insp->devices->pdata[i];
+        for (guint j = 0; d->provides && j < d->provides->len; j++) {
+            if (g_str_equal(d->provides->pdata[j], name))
+                return d;
+        }
+    }
+    return NULL;
 }
 
 gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, const QtEmulator *e,
@@ -197,14 +197,20 @@ gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, con
         }
         g_ptr_array_add(req->existing, item_of(d, id, controller));
     }
+    /* a bus the model's trials found taking hotplug can still refuse it
+     * in this VM: QEMU needs a hotplug handler on every version (none
+     * read: no hotplug), and a port created with hotplug=off refuses it.
+     * What the VM shows only takes hotplug away; that a handler is there
+     * never adds it (QEMU sets one on buses that refuse hotplug) */
     g_clear_pointer(&req->live_hotplug, g_hash_table_unref);
     req->live_hotplug = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < insp->buses->len; i++) {
         const QtInspectedBus *b = insp->buses->pdata[i];
-        QtHotplugMechanism mech = b->handler ? mechanism_of(e, b->handler_type) : QT_HOTPLUG_NONE;
-        if (b->handler_known)
-            g_hash_table_replace(req->live_hotplug, g_strdup(b->name),
-                                 GINT_TO_POINTER(1 + (b->handler != NULL) + 2 * (int)mech));
+        const QtInspectedDevice *owner = owner_of(insp, b->name);
+        const char *prop = owner ? g_hash_table_lookup(owner->props, "hotplug") : NULL;
+        gboolean refuses = (b->handler_known && b->handler == NULL) || g_strcmp0(prop, "false") == 0;
+        if (refuses)
+            g_hash_table_replace(req->live_hotplug, g_strdup(b->name), GINT_TO_POINTER(1));
     }
     return TRUE;
 }

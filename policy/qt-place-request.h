@@ -51,9 +51,8 @@ typedef struct {
     char **controller_models; /* preference, or NULL for the default */
     GPtrArray *existing;      /* QtPlaceItem: controllers and devices already placed */
     GPtrArray *devices;       /* QtPlaceItem: to place */
-    /* a running VM's own facts over the model's (qt-live.h): bus name ->
-     * GINT_TO_POINTER(1 + has a hotplug handler + 2 * its
-     * QtHotplugMechanism); NULL: none */
+    /* a running VM's buses that refuse hotplug where the model's would
+     * take it (qt-live.h): a set of bus names; NULL: none */
     GHashTable *live_hotplug;
 } QtPlaceRequest;
 

@@ -1195,23 +1195,22 @@ static int count_hotplug_slots(const QtLayout *l)
     return n;
 }
 
-/* what a running VM says of its buses' hotplug handlers wins over what
- * the model expects (a port created with hotplug=off, ACPI hotplug turned
- * off with -global) */
+/* a running VM's buses that refuse hotplug although the model's trials
+ * found a bus like them taking it (qt-live.c says which): no handler, or
+ * a port created with hotplug=off */
 static void apply_live(QtLayout *l, const QtPlaceRequest *req)
 {
     GHashTableIter iter;
-    gpointer name, value;
+    gpointer name;
 
     if (req->live_hotplug == NULL)
         return;
     g_hash_table_iter_init(&iter, req->live_hotplug);
-    while (g_hash_table_iter_next(&iter, &name, &value)) {
+    while (g_hash_table_iter_next(&iter, &name, NULL)) {
         QtLayoutBus *b = qt_layout_find_bus(l, name);
-        int v = GPOINTER_TO_INT(value) - 1;
         if (b != NULL) {
-            b->hotplug = v & 1;
-            b->mechanism = b->hotplug ? (QtHotplugMechanism)(v >> 1) : QT_HOTPLUG_NONE;
+            b->hotplug = FALSE;
+            b->mechanism = QT_HOTPLUG_NONE;
         }
     }
 }

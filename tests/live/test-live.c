@@ -316,6 +316,88 @@ static void test_live(void **state)
     qt_test_wait(&res, 20000);
 }
 
+/* ---- a VM started by hand ---- */
+
+static json_object *bus_named(json_object *insp, const char *name)
+{
+    json_object *buses = qt_json_get_typed(insp, "buses", json_type_array);
+
+    for (gsize i = 0; buses && i < json_object_array_length(buses); i++) {
+        json_object *b = json_object_array_get_idx(buses, i);
+        if (g_strcmp0(qt_json_get_string(b, "name"), name) == 0)
+            return b;
+    }
+    fail_msg("no bus %s in %s", name, json_object_to_json_string(insp));
+    return NULL;
+}
+
+static gboolean bus_hotplug(json_object *insp, const char *name)
+{
+    return json_object_get_boolean(json_object_object_get(bus_named(insp, name), "hotplug"));
+}
+
+/* q35 with a root port made hotplug=off beside a plain one: the root bus
+ * refuses hotplug (QEMU sets a hotplug-handler link on it on some
+ * versions all the same), and so does the port; only the plain port's
+ * slot is offered, and QEMU takes the device there */
+static void test_hotplug_off(void **state)
+{
+    g_autofree char *qmp = g_strdup_printf("%s/q35-by-hand.qmp", tmpdir);
+    g_autoptr(json_object) plan = json_object_new_object();
+    json_object *args = json_object_new_array();
+    g_autoptr(json_object) inspect = json_object_new_object();
+    g_autoptr(json_object) seen = NULL;
+    g_autoptr(json_object) hot = json_object_new_object();
+    g_autoptr(json_object) hplan = NULL;
+    g_autoptr(QtQemuInstance) inst = NULL;
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GAsyncResult) ares = NULL;
+    g_autoptr(GError) error = NULL;
+    json_object *adds, *a, *props;
+
+    json_object_array_add(args, json_object_new_string("-device"));
+    json_object_array_add(args,
+                          json_object_new_string("pcie-root-port,id=rpon,chassis=1,bus=pcie.0"));
+    json_object_array_add(args, json_object_new_string("-device"));
+    json_object_array_add(
+        args, json_object_new_string("pcie-root-port,id=rpoff,chassis=2,hotplug=off,bus=pcie.0"));
+    json_object_object_add(plan, "qemuArgs", args);
+    inst = start_vm("qemu-system-x86_64", "q35", plan, qmp, 0);
+
+    json_object_object_add(inspect, "qmp", json_object_new_string(qmp));
+    seen = call_ok("org.qtopo.Topology.Inspect", inspect);
+    if (bus_hotplug(seen, "pcie.0"))
+        fail_msg("pcie.0 shown as hotpluggable: %s", json_object_to_json_string(seen));
+    if (bus_hotplug(seen, "rpoff"))
+        fail_msg("the hotplug=off port shown as hotpluggable");
+    if (!bus_hotplug(seen, "rpon"))
+        fail_msg("the plain port shown as not hotpluggable");
+    assert_int_equal(
+        json_object_array_length(qt_json_get_typed(seen, "freeHotplugSlots", json_type_array)), 1);
+    same_as_exhaustive(seen, qmp, "q35 by hand");
+
+    json_object_object_add(hot, "emulator", json_object_new_string("qemu-system-x86_64"));
+    json_object_object_add(hot, "qmp", json_object_new_string(qmp));
+    json_object_object_add(hot, "devices", devices("hot", "virtio-net-pci", 1));
+    hplan = call_ok("org.qtopo.Placement.Hotplug", hot);
+    adds = qt_json_get_typed(hplan, "deviceAdd", json_type_array);
+    assert_non_null(adds);
+    assert_int_equal(json_object_array_length(adds), 1);
+    a = json_object_array_get_idx(adds, 0);
+    assert_string_equal(qt_json_get_string(a, "bus"), "rpon");
+    props = json_object_new_object();
+    json_object_object_add(props, "bus", json_object_new_string(qt_json_get_string(a, "bus")));
+    json_object_object_add(props, "addr", json_object_new_string(qt_json_get_string(a, "addr")));
+    qt_qmp_device_add_async(qt_qemu_instance_get_client(inst), qt_json_get_string(a, "driver"),
+                            qt_json_get_string(a, "id"), props, NULL, qt_sync_cb, &ares);
+    qt_test_wait(&ares, 10000);
+    if (!qt_qmp_device_add_finish(qt_qemu_instance_get_client(inst), ares, &error))
+        fail_msg("device_add %s: %s", json_object_to_json_string(a), error->message);
+
+    qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
+    qt_test_wait(&res, 20000);
+}
+
 /* ---- failures ---- */
 
 typedef enum {
@@ -513,7 +595,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[G_N_ELEMENTS(cases) + 2];
+    struct CMUnitTest tests[G_N_ELEMENTS(cases) + 3];
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(test_live, (void *)&cases[i]);
@@ -523,6 +605,7 @@ int main(void)
     }
     tests[G_N_ELEMENTS(cases)] = (struct CMUnitTest)cmocka_unit_test(test_failures);
     tests[G_N_ELEMENTS(cases) + 1] = (struct CMUnitTest)cmocka_unit_test(test_access_denied);
+    tests[G_N_ELEMENTS(cases) + 2] = (struct CMUnitTest)cmocka_unit_test(test_hotplug_off);
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path = g_find_program_in_path(cases[i].emulator);
         if (path == NULL) {
