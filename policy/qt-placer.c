@@ -1182,6 +1182,37 @@ static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour
     return FALSE;
 }
 
+/* a hotpluggable slot on an empty host bridge's bus (under @root when
+ * given): what an isolate plan keeps for hotplug */
+static gboolean isolated_slot(Placer *P, const QtLayoutNode *n, const QtLayoutBus *root,
+                              QtLayoutBus **bus, int *slot)
+{
+    for (guint i = 0; i < P->l->buses->len; i++) {
+        QtLayoutBus *b = P->l->buses->pdata[i];
+        guint32 mask = qt_rules_usable_slots(P->l, b);
+        gboolean empty = TRUE;
+        if (!b->hotplug || b->owner == NULL || b->owner->role != QT_ROLE_HOST_BRIDGE ||
+            (root != NULL && b != root))
+            continue;
+        for (int s = 0; s < 32 && empty; s++)
+            empty = !(mask & (1u << s)) || qt_layout_slot_free(b, s);
+        for (int s = 0; empty && s < 32; s++) {
+            QtProblem *problem;
+            if (!(mask & (1u << s)))
+                continue;
+            problem = qt_rules_check_place(P->l, n, b, s);
+            if (problem != NULL) {
+                qt_problem_free(problem);
+                break;
+            }
+            *bus = b;
+            *slot = s;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static int count_hotplug_slots(const QtLayout *l)
 {
     int n = 0;
@@ -1258,7 +1289,20 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
                     root = qt_layout_find_bus(P.l, c->provides);
             }
         }
-        if (!hotplug_slot(&P, n, item_flavour(n, item), root, &bus, &slot)) {
+        if (req->policy == QT_POLICY_ISOLATE) {
+            /* isolate: into a host bridge of its own, one the plan kept
+             * empty for hotplug */
+            if (!isolated_slot(&P, n, root, &bus, &slot)) {
+                fail(error, QT_PLACE_ERROR_NO_HOTPLUG_SLOT,
+                     "%s: no empty host bridge left for %s%s (isolate policy): the VM had %d spare "
+                     "hotplug slot%s, %u taken by this request",
+                     item->id, item->driver, root ? " on its NUMA node" : "", had,
+                     had == 1 ? "" : "s", plan->devices->len);
+                qt_layout_node_free(n);
+                ok = FALSE;
+                break;
+            }
+        } else if (!hotplug_slot(&P, n, item_flavour(n, item), root, &bus, &slot)) {
             fail(error, QT_PLACE_ERROR_NO_HOTPLUG_SLOT,
                  "%s: no free hotpluggable slot for %s%s: the VM had %d spare hotplug slot%s, "
                  "%u taken by this request",

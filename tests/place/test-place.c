@@ -302,12 +302,15 @@ static void test_scenario(void **state)
 typedef struct {
     const char *emulator;
     const char *machine;
+    const char *policy; /* of the plan and of the hotplug request; NULL: hotplug */
 } HotplugCase;
 
 static const HotplugCase hotplug_cases[] = {
-    {"qemu-system-x86_64", "q35"},
-    {"qemu-system-x86_64", "pc"},
-    {"qemu-system-ppc64", "pseries"},
+    {"qemu-system-x86_64", "q35", NULL},
+    {"qemu-system-x86_64", "pc", NULL},
+    {"qemu-system-ppc64", "pseries", NULL},
+    /* the device goes into a spare host bridge the plan kept */
+    {"qemu-system-ppc64", "pseries", "isolate"},
 };
 
 static json_object *device_list(const char *prefix, int n)
@@ -363,6 +366,10 @@ static void test_hotplug(void **state)
     json_object_object_add(req1, "machine", json_object_new_string(hc->machine));
     json_object_object_add(req1, "spareSlots", json_object_new_int(2));
     json_object_object_add(req1, "devices", device_list("net", 3));
+    if (hc->policy) {
+        json_object_object_add(req1, "policy", json_object_new_string(hc->policy));
+        json_object_object_add(req2, "policy", json_object_new_string(hc->policy));
+    }
     r1 = request_of(req1);
     plan = qt_place(e, r1, &error);
     if (plan == NULL)
@@ -377,6 +384,17 @@ static void test_hotplug(void **state)
     if (hot == NULL)
         fail_msg("%s: hotplug: %s", hc->machine, error->message);
     assert_int_equal(hot->controllers->len, 0);
+    for (guint i = 0; hc->policy && g_str_equal(hc->policy, "isolate") && i < hot->devices->len;
+         i++) {
+        const QtLayoutNode *n = hot->devices->pdata[i];
+        const QtLayoutBus *b = qt_layout_find_bus(hot->layout, n->bus);
+        if (b == NULL || b->owner == NULL || b->owner->role != QT_ROLE_HOST_BRIDGE)
+            fail_msg("%s isolate: %s hotplugged onto %s, not a spare host bridge", hc->machine,
+                     n->id, n->bus);
+        for (guint j = 0; j < i; j++)
+            if (g_str_equal(((const QtLayoutNode *)hot->devices->pdata[j])->bus, n->bus))
+                fail_msg("%s isolate: %s shares %s", hc->machine, n->id, n->bus);
+    }
 
     /* QEMU started from the plan takes the device_adds qtopo gave */
     inst = qt_qemu_instance_new(e->path);
@@ -428,7 +446,8 @@ static void test_hotplug(void **state)
     qt_sync_wait(&res);
 
     /* one more: the spares are gone (PCI machines: as many as pci.0 has
-     * free, so ask for that many and one more) */
+     * free, so ask for that many and one more; isolate: every host bridge
+     * the plan kept is taken) */
     spare_slots = 0;
     for (guint i = 0; i < hot->layout->buses->len; i++) {
         const QtLayoutBus *b = hot->layout->buses->pdata[i];
@@ -580,7 +599,10 @@ int main(int argc, char **argv)
     }
     for (gsize i = 0; i < G_N_ELEMENTS(hotplug_cases); i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(test_hotplug, (void *)&hotplug_cases[i]);
-        t.name = g_strdup_printf("hotplug-%s", hotplug_cases[i].machine);
+        t.name = hotplug_cases[i].policy
+                     ? g_strdup_printf("hotplug-%s-%s", hotplug_cases[i].machine,
+                                       hotplug_cases[i].policy)
+                     : g_strdup_printf("hotplug-%s", hotplug_cases[i].machine);
         g_array_append_val(tests, t);
     }
     for (guint i = 0; i < files->len; i++) {
