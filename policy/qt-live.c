@@ -208,7 +208,8 @@ gboolean qt_live_fill_request(QtPlaceRequest *req, const QtInspection *insp, con
         const QtInspectedBus *b = insp->buses->pdata[i];
         const QtInspectedDevice *owner = owner_of(insp, b->name);
         const char *prop = owner ? g_hash_table_lookup(owner->props, "hotplug") : NULL;
-        gboolean refuses = (b->handler_known && b->handler == NULL) || g_strcmp0(prop, "false") == 0;
+        gboolean refuses =
+            (b->handler_known && b->handler == NULL) || g_strcmp0(prop, "false") == 0;
         if (refuses)
             g_hash_table_replace(req->live_hotplug, g_strdup(b->name), GINT_TO_POINTER(1));
     }

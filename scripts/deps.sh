@@ -3,7 +3,7 @@
 set -eu
 pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev libsystemd-dev
 libcmocka-dev clang-format qemu-system-x86 qemu-system-arm qemu-system-ppc
-varlink-go systemd"
+qemu-system-misc qemu-system-mips qemu-system-sparc varlink-go systemd"
 SUDO=
 if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || { echo "run as root or install sudo" >&2; exit 1; }
