@@ -613,6 +613,31 @@ static gboolean put_conventional(Placer *P, Unit *u, QtLayoutBus *root, gboolean
                 ((QtLayoutNode *)u->nodes->pdata[0])->id, root->name);
 }
 
+/* the hotplug policy's one answer where QEMU takes no hotplug: a device
+ * (or spare) to be hotpluggable that could only go where QEMU refuses
+ * hotplug fails the request, naming what the machine type lacks; nothing
+ * is placed non-hotpluggable behind the caller's back */
+static gboolean no_hotplug(Placer *P, const char *what, const char *bus, GError **error)
+{
+    return fail(error, QT_PLACE_ERROR_UNSUPPORTED,
+                "%s: hotplug policy: QEMU refuses hotplug on %s, and %s has no bus that takes "
+                "it nor a controller that provides one (trials); ask for hotpluggable: false "
+                "and spareSlots: 0, or the integrated policy",
+                what, bus, P->l->machine->name);
+}
+
+/* a unit placed for hotplug must have landed on a bus that takes it */
+static gboolean ensure_hot(Placer *P, Unit *u, GError **error)
+{
+    for (guint i = 0; i < u->nodes->len; i++) {
+        const QtLayoutNode *n = u->nodes->pdata[i];
+        const QtLayoutBus *b = n->bus ? qt_layout_find_bus(P->l, n->bus) : NULL;
+        if (b != NULL && !b->hotplug)
+            return no_hotplug(P, n->id, b->name, error);
+    }
+    return TRUE;
+}
+
 static gboolean place_on_pcie_root(Placer *P, Unit *u, QtLayoutBus *root, GError **error)
 {
     gboolean hotplug = P->req->policy == QT_POLICY_HOTPLUG && u->want_hotplug && u->class_hotplug;
@@ -636,11 +661,13 @@ static gboolean place_on_pcie_root(Placer *P, Unit *u, QtLayoutBus *root, GError
                             ? "integrated endpoint on the root bus (integrated policy)"
                             : "integrated endpoint on the root bus: not to be hotplugged",
                         error);
-    return put_behind_port(P, u, root,
-                           u->flavour == QT_FLAVOUR_PCIE
-                               ? "behind a root port of its own: a PCI Express device"
-                               : "behind a root port of its own (hotplug policy)",
-                           error);
+    if (!put_behind_port(P, u, root,
+                         u->flavour == QT_FLAVOUR_PCIE
+                             ? "behind a root port of its own: a PCI Express device"
+                             : "behind a root port of its own (hotplug policy)",
+                         error))
+        return FALSE;
+    return !hotplug || ensure_hot(P, u, error);
 }
 
 static gboolean place_on_pci_root(Placer *P, Unit *u, QtLayoutBus *root, GError **error)
@@ -650,10 +677,13 @@ static gboolean place_on_pci_root(Placer *P, Unit *u, QtLayoutBus *root, GError 
                           ? "on a conventional bus: this machine type has no PCI Express bus"
                           : "on a conventional bus";
 
-    if (hotplug && !root->hotplug)
-        /* no hotplug on this root bus (an expander's): take what there is */
+    if (hotplug && !root->hotplug && root->owner != NULL)
+        /* an expander's root bus without hotplug: a NUMA node's device
+         * takes what there is there (docs/placement.md) */
         hotplug = FALSE;
-    return put_conventional(P, u, root, hotplug, TRUE, why, error);
+    if (!put_conventional(P, u, root, hotplug, TRUE, why, error))
+        return FALSE;
+    return !hotplug || ensure_hot(P, u, error);
 }
 
 static gboolean place_isolated(Placer *P, Unit *u, GError **error)
@@ -808,6 +838,8 @@ static gboolean keep_spares(Placer *P, GError **error)
                 g_prefix_error(error, "spare hotplug slots: ");
                 return FALSE;
             }
+            if (!qt_layout_find_bus(P->l, port->provides)->hotplug)
+                return no_hotplug(P, "a spare hotplug slot", port->provides, error);
             add_spare(P, port->id, port->provides, 0);
         }
         return TRUE;
@@ -835,10 +867,18 @@ static gboolean keep_spares(Placer *P, GError **error)
                 break;
         }
     }
-    if (error && *error == NULL)
+    if (error && *error == NULL) {
+        gboolean any = FALSE;
+        for (guint i = 0; i < P->l->buses->len && !any; i++) {
+            const QtLayoutBus *b = P->l->buses->pdata[i];
+            any = b->hotplug && bus_under(P->l, b, P->main);
+        }
+        if (!any)
+            return no_hotplug(P, "a spare hotplug slot", P->main->name, error);
         fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
              "spare hotplug slots: %d wanted, %u free hotpluggable slots", P->spares,
              P->plan->spares->len);
+    }
     return FALSE;
 }
 
