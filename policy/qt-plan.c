@@ -348,3 +348,36 @@ json_object *qt_problems_to_json(GPtrArray *problems)
     json_object_object_add(o, "problems", list);
     return o;
 }
+
+/* the plan as a request's existing devices */
+json_object *qt_plan_existing_to_json(const QtPlan *plan)
+{
+    json_object *ex = json_object_new_object();
+    json_object *controllers = json_object_new_array();
+    json_object *devices = json_object_new_array();
+
+    for (guint i = 0; i < plan->layout->nodes->len; i++) {
+        const QtLayoutNode *n = plan->layout->nodes->pdata[i];
+        json_object *o = json_object_new_object();
+        json_object *props = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(n->id));
+        json_object_object_add(o, "driver", json_object_new_string(n->driver));
+        if (n->bus) {
+            json_object_object_add(o, "bus", json_object_new_string(n->bus));
+            json_object_object_add(o, "slot", json_object_new_int(n->slot));
+            json_object_object_add(o, "function", json_object_new_int(n->function));
+            json_object_object_add(o, "multifunction", json_object_new_boolean(n->multifunction));
+        }
+        for (guint j = 0; n->props && j < n->props->len; j++) {
+            const QtProp *p = n->props->pdata[j];
+            json_object_object_add(props, p->name, json_object_new_string(p->value));
+        }
+        json_object_object_add(o, "properties", props);
+        if (n->numa_node >= 0)
+            json_object_object_add(o, "numaNode", json_object_new_int(n->numa_node));
+        json_object_array_add(qt_role_is_controller(n->role) ? controllers : devices, o);
+    }
+    json_object_object_add(ex, "controllers", controllers);
+    json_object_object_add(ex, "devices", devices);
+    return ex;
+}

@@ -21,4 +21,8 @@ json_object *qt_plan_to_json(const QtPlan *plan);
 /* problems as a validation result: {"valid": bool, "problems": [...]} */
 json_object *qt_problems_to_json(GPtrArray *problems);
 
+/* the whole VM of the plan (controllers and devices, with addresses and
+ * properties) as a request's "existing" member */
+json_object *qt_plan_existing_to_json(const QtPlan *plan);
+
 G_END_DECLS

@@ -42,6 +42,11 @@ typedef struct {
     QtQtreeBus *qtree;
     guint pending;
     gint64 t0;
+    /* a hotplug plan: its devices are not on the command line but sent
+     * with device_add to the paused QEMU started with the rest */
+    GHashTable *hot;     /* ids of those devices */
+    GHashTable *refused; /* id -> QEMU's refusal of its device_add */
+    gboolean relaunch;   /* a device_add taught a backend: start again */
 } Verify;
 
 /* startup budget of a verification launch for each -device of the plan */
@@ -68,6 +73,8 @@ static void verify_free(Verify *v)
     g_clear_object(&v->inst);
     g_clear_object(&v->cancellable);
     g_hash_table_unref(v->needs);
+    g_hash_table_unref(v->hot);
+    g_hash_table_unref(v->refused);
     qt_verify_report_free(v->report);
     qt_qtree_bus_free(v->qtree);
     g_free(v);
@@ -185,6 +192,11 @@ static void check_tree(GTask *task)
         QtQtreeDev *dev = qt_qtree_find_dev(v->qtree, n->id, n->driver);
         int slot, fn;
 
+        if (g_hash_table_contains(v->refused, n->id)) {
+            note(v, n->id, FALSE, "QEMU refused its device_add: %s",
+                 (const char *)g_hash_table_lookup(v->refused, n->id));
+            continue;
+        }
         if (dev == NULL) {
             note(v, n->id, FALSE, "QEMU has no device %s", n->id);
             continue;
@@ -256,11 +268,9 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static void launch(GTask *task);
 
-/* QEMU refused a device for want of a backend: learn which, for its type */
-static gboolean learn_backend(Verify *v, const char *message)
+/* QEMU refused device @id for want of a backend: learn which, for its type */
+static gboolean learn_backend_of(Verify *v, const char *id, const char *message)
 {
-    const char *p = strstr(message, ",id=");
-    g_autofree char *id = p ? g_strndup(p + 4, strcspn(p + 4, ",: ")) : NULL;
     const QtLayoutNode *n = id ? g_hash_table_lookup(v->plan->layout->by_id, id) : NULL;
 
     if (n == NULL)
@@ -273,6 +283,79 @@ static gboolean learn_backend(Verify *v, const char *message)
         }
     }
     return FALSE;
+}
+
+/* the same, from QEMU's refusal of its command line, which names the id */
+static gboolean learn_backend(Verify *v, const char *message)
+{
+    const char *p = strstr(message, ",id=");
+    g_autofree char *id = p ? g_strndup(p + 4, strcspn(p + 4, ",: ")) : NULL;
+
+    return learn_backend_of(v, id, message);
+}
+
+static void read_back(GTask *task)
+{
+    Verify *v = g_task_get_task_data(task);
+
+    qt_qmp_hmp_async(qt_qemu_instance_get_client(v->inst), "info qtree", NULL, on_qtree, task);
+}
+
+static void on_hot_added(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Call *c = user_data;
+    GTask *task = c->task;
+    Verify *v = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+
+    if (!qt_qmp_device_add_finish(QT_QMP_CLIENT(source), res, &error)) {
+        const char *why =
+            qt_qmp_error_get_desc(error) ? qt_qmp_error_get_desc(error) : error->message;
+        if (v->launches < MAX_BACKEND_LAUNCHES && learn_backend_of(v, c->id, why))
+            v->relaunch = TRUE;
+        else
+            g_hash_table_replace(v->refused, g_strdup(c->id), g_strdup(why));
+    }
+    g_free(c->id);
+    g_free(c);
+    if (--v->pending > 0)
+        return;
+    if (v->relaunch) {
+        v->relaunch = FALSE;
+        g_hash_table_remove_all(v->refused);
+        g_clear_object(&v->inst);
+        launch(task);
+        return;
+    }
+    read_back(task);
+}
+
+/* a hotplug plan's devices, sent in order to the paused QEMU */
+static void hot_add(GTask *task)
+{
+    Verify *v = g_task_get_task_data(task);
+    QtQmpClient *client = qt_qemu_instance_get_client(v->inst);
+
+    v->pending = v->plan->devices->len;
+    for (guint i = 0; i < v->plan->devices->len; i++) {
+        const QtLayoutNode *n = v->plan->devices->pdata[i];
+        Needs needs = GPOINTER_TO_INT(g_hash_table_lookup(v->needs, n->driver));
+        json_object *props = json_object_new_object();
+        g_autofree char *addr = g_strdup_printf("0x%x.0x%x", n->slot, n->function);
+        Call *c = g_new0(Call, 1);
+
+        c->task = task;
+        c->id = g_strdup(n->id);
+        json_object_object_add(props, "bus", json_object_new_string(n->bus));
+        json_object_object_add(props, "addr", json_object_new_string(addr));
+        if (needs & NEEDS_DRIVE) {
+            g_autofree char *node = g_strdup_printf("qtopo-blk-%s", n->id);
+            json_object_object_add(props, "drive", json_object_new_string(node));
+        }
+        if (needs & NEEDS_SERIAL)
+            json_object_object_add(props, "serial", json_object_new_string(n->id));
+        qt_qmp_device_add_async(client, n->driver, n->id, props, NULL, on_hot_added, c);
+    }
 }
 
 static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -301,7 +384,11 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
         g_object_unref(task);
         return;
     }
-    qt_qmp_hmp_async(qt_qemu_instance_get_client(v->inst), "info qtree", NULL, on_qtree, task);
+    if (g_hash_table_size(v->hot) > 0) {
+        hot_add(task);
+        return;
+    }
+    read_back(task);
 }
 
 static void launch(GTask *task)
@@ -344,6 +431,8 @@ static void launch(GTask *task)
             qt_qemu_instance_add_arg(v->inst, node);
             g_string_append_printf(a, ",drive=qtopo-blk-%s", id);
         }
+        if (id != NULL && g_hash_table_contains(v->hot, id))
+            continue; /* sent with device_add; its block node is made here */
         if (needs & NEEDS_SERIAL)
             g_string_append_printf(a, ",serial=%s", id);
         qt_qemu_instance_add_arg(v->inst, args->pdata[i - 1]);
@@ -362,6 +451,10 @@ void qt_verify_plan_async(const QtEmulator *e, const QtPlan *plan, GCancellable 
     v->e = e;
     v->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     v->needs = g_hash_table_new(g_str_hash, g_str_equal);
+    v->hot = g_hash_table_new(g_str_hash, g_str_equal);
+    v->refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; plan->hotplug && i < plan->devices->len; i++)
+        g_hash_table_add(v->hot, ((QtLayoutNode *)plan->devices->pdata[i])->id);
     v->t0 = g_get_monotonic_time();
     v->report = g_new0(QtVerifyReport, 1);
     v->report->ok = TRUE;

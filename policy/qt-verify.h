@@ -1,7 +1,10 @@
 /* verified plans: a paused QEMU started with the plan's arguments, its
  * topology read back (info qtree), every hotpluggable device's QOM
  * "hotpluggable" asked, and a test device hot-added into each spare slot.
- * A placement tool that proves its answer against the binary. */
+ * A hotplug plan's new devices are left off the command line and sent
+ * with device_add to the paused QEMU, as a caller would, before the
+ * read-back.  A placement tool that proves its answer against the
+ * binary. */
 #pragma once
 
 #include <gio/gio.h>

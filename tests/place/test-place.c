@@ -138,39 +138,6 @@ static void check_verified(const char *scenario, const QtEmulator *e, const QtPl
     assert_int_equal(report->items->len, plan->layout->nodes->len + plan->spares->len);
 }
 
-/* the plan as a request's existing devices */
-static json_object *existing_of(const QtPlan *plan)
-{
-    json_object *ex = json_object_new_object();
-    json_object *controllers = json_object_new_array();
-    json_object *devices = json_object_new_array();
-
-    for (guint i = 0; i < plan->layout->nodes->len; i++) {
-        const QtLayoutNode *n = plan->layout->nodes->pdata[i];
-        json_object *o = json_object_new_object();
-        json_object *props = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(n->id));
-        json_object_object_add(o, "driver", json_object_new_string(n->driver));
-        if (n->bus) {
-            json_object_object_add(o, "bus", json_object_new_string(n->bus));
-            json_object_object_add(o, "slot", json_object_new_int(n->slot));
-            json_object_object_add(o, "function", json_object_new_int(n->function));
-            json_object_object_add(o, "multifunction", json_object_new_boolean(n->multifunction));
-        }
-        for (guint j = 0; n->props && j < n->props->len; j++) {
-            const QtProp *p = n->props->pdata[j];
-            json_object_object_add(props, p->name, json_object_new_string(p->value));
-        }
-        json_object_object_add(o, "properties", props);
-        if (n->numa_node >= 0)
-            json_object_object_add(o, "numaNode", json_object_new_int(n->numa_node));
-        json_object_array_add(qt_role_is_controller(n->role) ? controllers : devices, o);
-    }
-    json_object_object_add(ex, "controllers", controllers);
-    json_object_object_add(ex, "devices", devices);
-    return ex;
-}
-
 static GHashTable *args_by_id(const QtLayout *l)
 {
     g_autoptr(GPtrArray) args = qt_plan_qemu_args(l);
@@ -202,7 +169,7 @@ static void check_stable(const char *scenario, const QtEmulator *e, json_object 
 
     json_object_deep_copy(request, &req2, NULL);
     json_object_object_del(req2, "existing");
-    json_object_object_add(req2, "existing", existing_of(plan));
+    json_object_object_add(req2, "existing", qt_plan_existing_to_json(plan));
     json_object_object_add(extra, "id", json_object_new_string("zz-extra"));
     json_object_object_add(extra, "driver", json_object_new_string("virtio-net-pci"));
     json_object_array_add(devices, extra);
@@ -377,7 +344,7 @@ static void test_hotplug(void **state)
 
     json_object_object_add(req2, "emulator", json_object_new_string(hc->emulator));
     json_object_object_add(req2, "machine", json_object_new_string(hc->machine));
-    json_object_object_add(req2, "existing", existing_of(plan));
+    json_object_object_add(req2, "existing", qt_plan_existing_to_json(plan));
     json_object_object_add(req2, "devices", device_list("hot", 2));
     r2 = request_of(req2);
     hot = qt_hotplug(e, r2, &error);
@@ -445,6 +412,18 @@ static void test_hotplug(void **state)
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
     qt_sync_wait(&res);
 
+    /* the same by qtopo's own verification: the plan's VM without the new
+     * devices, then their device_adds, then read back */
+    {
+        g_autoptr(QtVerifyReport) report = qt_verify_plan_sync(e, hot, &error);
+        if (report == NULL)
+            fail_msg("%s: verify hotplug: %s", hc->machine, error->message);
+        if (!report->ok) {
+            g_autoptr(json_object) j = qt_verify_report_to_json(report);
+            fail_msg("%s: verify hotplug: %s", hc->machine, json_object_to_json_string(j));
+        }
+    }
+
     /* one more: the spares are gone (PCI machines: as many as pci.0 has
      * free, so ask for that many and one more; isolate: every host bridge
      * the plan kept is taken) */
@@ -457,7 +436,7 @@ static void test_hotplug(void **state)
     }
     json_object_deep_copy(req2, &req3, NULL);
     json_object_object_del(req3, "existing");
-    json_object_object_add(req3, "existing", existing_of(hot));
+    json_object_object_add(req3, "existing", qt_plan_existing_to_json(hot));
     json_object_object_del(req3, "devices");
     json_object_object_add(req3, "devices", device_list("more", spare_slots + 1));
     r3 = request_of(req3);
