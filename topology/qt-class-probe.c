@@ -13,7 +13,7 @@
  *
  * Three steps, each on instances of one host machine type:
  *  1. host: a machine type of the binary (its default, then those with an
- *     alias, then the rest, in name order; a few at most) started with one
+ *     alias, then the rest, in name order; 16 at most) started with one
  *     of each PCI bridge type, each then device_add'ed onto its own
  *     secondary bus.  The first bridge type (by name) QEMU accepted that
  *     way provides buses that take hotplug: the host.
@@ -31,8 +31,9 @@
 #include "qt-probe-error.h"
 #include "qt-probe-private.h"
 
-/* machine types tried as the host before giving up */
-#define MAX_HOSTS 3
+/* machine types tried as the host before giving up: one without PCI
+ * refuses the bridges at once (riscv64's virt comes after six others) */
+#define MAX_HOSTS 16
 /* types per host bridge: a PCI bridge's secondary bus has 32 slots, some
  * of which a bridge may keep (SHPC) */
 #define TYPES_PER_BRIDGE 24

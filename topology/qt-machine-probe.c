@@ -76,6 +76,8 @@ typedef struct {
     GPtrArray *retry;    /* QtControllerTrial whose provided bus is tried again */
     gboolean retried;    /* the second round of provided-bus trials is done */
     gboolean inherited;  /* the hot outcomes came from the seed */
+    gboolean confirming; /* device_adds sent now only confirm the seed's outcomes */
+    gboolean confirm_failed;
 } MachineProbe;
 
 void qt_trial_device_free(QtTrialDevice *d)
@@ -906,6 +908,7 @@ typedef struct {
     char *key;
     QtControllerTrial *trial; /* for hot trials */
     QtBus *bus;               /* for a trial onto a bus a controller provides */
+    gboolean confirm;         /* only to confirm the seed's outcome: nothing recorded */
     char *detail;
 } Call;
 
@@ -1147,6 +1150,7 @@ static int unused_value(MachineProbe *mp, const char *prop)
 }
 
 static void settle_hotplug(GTask *task);
+static void after_confirm(GTask *task);
 
 static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -1159,6 +1163,14 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
     note_lost(g_task_get_task_data(c->task), error);
     if (!ok)
         why = qt_qmp_error_get_desc(error) ? qt_qmp_error_get_desc(error) : error->message;
+    if (c->confirm) {
+        MachineProbe *mp = g_task_get_task_data(c->task);
+        if (!ok)
+            mp->confirm_failed = TRUE;
+        step_done(c->task, after_confirm);
+        call_free(c);
+        return;
+    }
     p = qt_provenance_new(QT_SOURCE_TRIAL, c->detail, ok ? "accepted" : why);
     if (c->bus != NULL) {
         c->bus->hotplug = ok;
@@ -1226,6 +1238,7 @@ static void hot_add_device(GTask *task, QtControllerTrial *t, QtBus *onto, const
     c->task = task;
     c->trial = t;
     c->bus = onto;
+    c->confirm = mp->confirming;
     c->detail = g_string_free(g_steal_pointer(&detail), FALSE);
     mp->pending++;
     qt_qmp_device_add_async(qt_qemu_instance_get_client(mp->inst), dt ? dt->name : t->driver, id,
@@ -1274,7 +1287,7 @@ static void inherit_hot(QtControllerTrial *t, const QtControllerTrial *from)
  * controller's cold outcome and bus) is in the seed's class, and takes the
  * seed's hot outcomes, each with its provenance, rather than paying for
  * them again; one that differs in anything makes its own */
-static gboolean inherit_hot_trials(MachineProbe *mp)
+static gboolean may_inherit(MachineProbe *mp)
 {
     QtMachineResult *r = mp->result;
     const QtMachineResult *seed = mp->seed;
@@ -1288,8 +1301,14 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
     /* the seed's lists are sorted already (done() sorted them), so the
      * fingerprint's sorting leaves them as they are */
     theirs = fingerprint(mp->e, (QtMachineResult *)seed, FALSE);
-    if (!g_str_equal(mine, theirs))
-        return FALSE;
+    return g_str_equal(mine, theirs);
+}
+
+static void inherit_hot_trials(MachineProbe *mp)
+{
+    QtMachineResult *r = mp->result;
+    const QtMachineResult *seed = mp->seed;
+
     for (guint i = 0; i < r->root_buses->len; i++) {
         QtRootBus *rb = r->root_buses->pdata[i];
         const QtRootBus *seed_rb = seed->root_buses->pdata[i];
@@ -1309,7 +1328,69 @@ static gboolean inherit_hot_trials(MachineProbe *mp)
             inherit_hot(t, from);
     }
     g_debug("probe %s: in the class of %s, hot trials taken from it", mp->machine, seed->machine);
-    return TRUE;
+}
+
+/* the seed's first controller QEMU hotplugged onto a root bus */
+static const QtDeviceType *seed_hot_type(MachineProbe *mp)
+{
+    for (guint i = 0; i < mp->seed->root_buses->len; i++) {
+        const QtRootBus *rb = mp->seed->root_buses->pdata[i];
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *t = rb->controllers->pdata[j];
+            if (t->cold && t->hot)
+                return qt_emulator_find_device(mp->e, t->driver);
+        }
+    }
+    return NULL;
+}
+
+static void hot_trials_own(GTask *task);
+
+static void after_confirm(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (mp->confirm_failed) {
+        /* the same handlers, yet QEMU refuses what it took on the seed:
+         * this machine type makes its own trials */
+        g_debug("probe %s: not like %s after all, trying for itself", mp->machine,
+                mp->seed->machine);
+        hot_trials_own(task);
+        return;
+    }
+    inherit_hot_trials(mp);
+    mp->inherited = TRUE;
+    settle_hotplug(task);
+}
+
+/* a machine type that looks like its seed in everything read takes the
+ * seed's hot outcomes, once QEMU has shown it behaves alike: each bus the
+ * seed hotplugged onto (a root bus, a host bridge's new one) takes the
+ * same device_add here.  Whether QEMU takes hotplug is not in what is
+ * read (old pseries types refuse it with the same handler). */
+static void confirm_then_inherit(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
+    const QtDeviceType *dt = seed_hot_type(mp);
+
+    mp->confirm_failed = FALSE;
+    mp->pending = 1;
+    mp->confirming = TRUE;
+    for (guint i = 0; dt && i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        const QtRootBus *seed_rb = mp->seed->root_buses->pdata[i];
+        if (seed_rb->bus->hotplug)
+            hot_add_device(task, NULL, rb->bus, rb->bus->name, dt);
+    }
+    for (guint j = 0; dt && j < r->host_bridges->len; j++) {
+        QtControllerTrial *t = r->host_bridges->pdata[j];
+        const QtControllerTrial *from = seed_trial(mp->seed, NULL, t->driver);
+        if (t->cold && t->provides && from && from->provides && from->provides->hotplug)
+            hot_add_device(task, NULL, t->provides, t->provides->name, dt);
+    }
+    mp->confirming = FALSE;
+    step_done(task, after_confirm);
 }
 
 /* ---- which buses take hotplug ----
@@ -1481,16 +1562,21 @@ static void settle_hotplug(GTask *task)
 static void hot_trials(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
-    QtMachineResult *r = mp->result;
 
     mp->retried = FALSE;
     mp->inherited = FALSE;
     g_ptr_array_set_size(mp->retry, 0);
-    if (!mp->bare && inherit_hot_trials(mp)) {
-        mp->inherited = TRUE;
-        settle_hotplug(task);
+    if (!mp->bare && may_inherit(mp)) {
+        confirm_then_inherit(task);
         return;
     }
+    hot_trials_own(task);
+}
+
+static void hot_trials_own(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
 
     mp->pending = 1;
     if (!mp->bare) {

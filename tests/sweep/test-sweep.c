@@ -232,9 +232,11 @@ int main(int argc, char **argv)
         row->probe_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
         g_ptr_array_add(rows, row);
         if (e == NULL) {
-            printf("%s: probe failed: %s\n", binary, error->message);
-            row->bad++;
-            bad++;
+            /* a typed error of its own (QEMU refused to start at all: a
+             * KVM-only binary under TCG, say) */
+            printf("%s: ProbeFailed: %s\n", binary, error->message);
+            row->typed++;
+            typed++;
             continue;
         }
         printf("%s: QEMU %s, %u machine types, probed in %.1f s\n", binary, e->version,
