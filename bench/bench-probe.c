@@ -8,6 +8,9 @@
  *             type" costs before any trial or read)
  *   on-demand one machine type probed again into a cached model
  *   cache     loading the cached models of all the binaries given
+ *   all       (bench-probe all [RUNS]) the cold probe of every installed
+ *             qemu-system-* beside the first qemu-system-x86_64 in PATH,
+ *             each next to its own sweep floor
  *
  * Medians over repeated runs; the machine it ran on is printed. */
 #include <stdio.h>
@@ -84,6 +87,8 @@ static void sweep_pump(Sweep *s)
         QtQemuInstance *inst = qt_qemu_instance_new(s->e->path);
 
         qt_qemu_instance_set_machine(inst, m->name);
+        /* as the probe starts them (boards with audio need -audio none) */
+        qt_emulator_apply_instance_args(s->e, inst);
         s->running++;
         qt_qemu_instance_start_async(inst, NULL, on_sweep_started, s);
     }
@@ -117,10 +122,62 @@ static QtEmulator *probe(const char *path, double *ms)
     return e;
 }
 
+/* every installed binary: cold probe against its own sweep floor */
+static int all_binaries(int runs)
+{
+    g_autoptr(GPtrArray) bins = qt_emulator_find_installed(NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double total_cold = 0, total_sweep = 0;
+
+    printf("machine: %ld cores; runs: %d\n", cores, runs);
+    printf("%-28s %8s %8s %10s %10s %6s\n", "binary", "version", "machines", "cold ms", "sweep ms",
+           "ratio");
+    for (guint b = 0; b < bins->len; b++) {
+        const char *path = bins->pdata[b];
+        g_autoptr(GArray) cold = g_array_new(FALSE, FALSE, sizeof(double));
+        g_autoptr(GArray) sweeps = g_array_new(FALSE, FALSE, sizeof(double));
+        g_autoptr(QtEmulator) model = NULL;
+        g_autoptr(GError) error = NULL;
+        QtProbeOptions po = {0};
+        g_autofree char *base = g_path_get_basename(path);
+
+        for (int i = 0; i < runs; i++) {
+            g_autoptr(GAsyncResult) res = NULL;
+            double t0 = qt_bench_now_us() / 1000.0, ms;
+            qt_probe_emulator_async(path, &po, NULL, NULL, NULL, qt_sync_cb, &res);
+            qt_sync_wait(&res);
+            g_clear_pointer(&model, qt_emulator_free);
+            g_clear_error(&error);
+            model = qt_probe_emulator_finish(res, &error);
+            ms = qt_bench_now_us() / 1000.0 - t0;
+            if (model == NULL)
+                break;
+            g_array_append_val(cold, ms);
+        }
+        if (model == NULL) {
+            printf("%-28s probe failed: %s\n", base, error->message);
+            continue;
+        }
+        for (int i = 0; i < runs; i++) {
+            double ms = sweep(model, (guint)cores);
+            g_array_append_val(sweeps, ms);
+        }
+        total_cold += median(cold);
+        total_sweep += median(sweeps);
+        printf("%-28s %8s %8u %10.0f %10.0f %6.2f\n", base, model->version, model->machines->len,
+               median(cold), median(sweeps), median(cold) / median(sweeps));
+        fflush(stdout);
+    }
+    printf("%-28s %8s %8s %10.0f %10.0f %6.2f\n", "all", "", "", total_cold, total_sweep,
+           total_cold / total_sweep);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 5;
-    const char *machine = argc > 2 ? argv[2] : "pc-q35-7.2";
+    /* the binary's current q35 (an alias, so no version is named) */
+    const char *machine = argc > 2 ? argv[2] : "q35";
     const char *binaries[] = {"qemu-system-x86_64", "qemu-system-aarch64", "qemu-system-ppc64"};
     g_autofree char *x86 = g_find_program_in_path(binaries[0]);
     g_autofree char *cache = g_dir_make_tmp("qt-bench-XXXXXX", NULL);
@@ -138,6 +195,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "qemu-system-x86_64 not found\n");
         return 77;
     }
+    if (argc > 1 && g_str_equal(argv[1], "all"))
+        return all_binaries(argc > 2 ? MAX(1, atoi(argv[2])) : 3);
     if (runs < 1)
         runs = 1;
     printf("machine: %ld cores; runs: %d\n", cores, runs);

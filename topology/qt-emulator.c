@@ -135,3 +135,30 @@ void qt_emulator_apply_instance_args(const QtEmulator *e, struct _QtQemuInstance
     for (guint i = 0; e->instance_args != NULL && i < e->instance_args->len; i++)
         qt_qemu_instance_add_arg((QtQemuInstance *)inst, e->instance_args->pdata[i]);
 }
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+GPtrArray *qt_emulator_find_installed(const char *dir)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *x86 = dir ? NULL : g_find_program_in_path("qemu-system-x86_64");
+    g_autofree char *where = dir ? g_strdup(dir) : x86 ? g_path_get_dirname(x86) : NULL;
+    g_autoptr(GDir) d = where ? g_dir_open(where, 0, NULL) : NULL;
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d)) != NULL) {
+        g_autofree char *path = NULL;
+        if (!g_str_has_prefix(name, "qemu-system-"))
+            continue;
+        path = g_build_filename(where, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) ||
+            !g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
+            continue;
+        g_ptr_array_add(out, g_steal_pointer(&path));
+    }
+    g_ptr_array_sort(out, by_name);
+    return out;
+}

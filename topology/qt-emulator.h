@@ -55,6 +55,11 @@ gboolean qt_emulator_identity_equal(const QtEmulatorIdentity *a, const QtEmulato
 struct _QtQemuInstance;
 void qt_emulator_apply_instance_args(const QtEmulator *e, struct _QtQemuInstance *inst);
 
+/* the qemu-system-* binaries in @dir (links to another left out), sorted
+ * by name; @dir NULL: the directory of the first qemu-system-x86_64 in
+ * PATH (none: an empty array) */
+GPtrArray *qt_emulator_find_installed(const char *dir);
+
 /* a machine type by name or alias */
 QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias);
 QtTopologyClass *qt_emulator_find_class(const QtEmulator *e, const char *id);

@@ -170,37 +170,6 @@ static QtEmulator *probe(const char *binary, const char *cache, GError **error)
     return e;
 }
 
-static gint by_name(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* the qemu-system-* beside the first qemu-system-x86_64 in PATH, one per
- * file (aliases that are links to another are left out) */
-static GPtrArray *binaries(void)
-{
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *x86 = g_find_program_in_path("qemu-system-x86_64");
-    g_autofree char *dir = x86 ? g_path_get_dirname(x86) : NULL;
-    g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = NULL;
-        if (!g_str_has_prefix(name, "qemu-system-"))
-            continue;
-        path = g_build_filename(dir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) ||
-            !g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
-            continue;
-        if (g_hash_table_add(seen, g_strdup(path)))
-            g_ptr_array_add(out, g_steal_pointer(&path));
-    }
-    g_ptr_array_sort(out, by_name);
-    return out;
-}
-
 int main(int argc, char **argv)
 {
     const char *cache = argc > 1 ? argv[1] : "sweep-cache";
@@ -215,7 +184,7 @@ int main(int argc, char **argv)
         for (int i = 2; i < argc; i++)
             g_ptr_array_add(bins, g_strdup(argv[i]));
     } else {
-        bins = binaries();
+        bins = qt_emulator_find_installed(NULL);
     }
     if (bins->len == 0) {
         g_printerr("no qemu-system-* found\n");
