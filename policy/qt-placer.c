@@ -661,6 +661,16 @@ static gboolean place_on_pcie_root(Placer *P, Unit *u, QtLayoutBus *root, GError
                             ? "integrated endpoint on the root bus (integrated policy)"
                             : "integrated endpoint on the root bus: not to be hotplugged",
                         error);
+    if (hotplug && choose_model(P, QT_ROLE_ROOT_PORT, root, FALSE) == NULL) {
+        /* no root port here: a bridge whose bus takes hotplug, if there is
+         * one, else the hotplug policy's typed error */
+        g_autoptr(GError) local = NULL;
+        if (u->flavour != QT_FLAVOUR_PCIE &&
+            put_conventional(P, u, root, TRUE, FALSE,
+                             "behind a bridge whose bus takes hotplug: no root port here", &local))
+            return ensure_hot(P, u, error);
+        return no_hotplug(P, ((QtLayoutNode *)u->nodes->pdata[0])->id, root->name, error);
+    }
     if (!put_behind_port(P, u, root,
                          u->flavour == QT_FLAVOUR_PCIE
                              ? "behind a root port of its own: a PCI Express device"
@@ -832,6 +842,9 @@ static gboolean keep_spares(Placer *P, GError **error)
                 bus_under(P->l, qt_layout_find_bus(P->l, n->bus), P->main))
                 add_spare(P, n->id, b->name, 0);
         }
+        if ((int)P->plan->spares->len < P->spares &&
+            choose_model(P, QT_ROLE_ROOT_PORT, P->main, FALSE) == NULL)
+            return no_hotplug(P, "a spare hotplug slot", P->main->name, error);
         while ((int)P->plan->spares->len < P->spares) {
             port = new_port(P, P->main, "an empty port kept for hotplug", error);
             if (port == NULL) {

@@ -38,6 +38,9 @@ static Probed emulators[] = {
     {"qemu-system-x86_64", NULL, NULL},
     {"qemu-system-aarch64", NULL, NULL},
     {"qemu-system-ppc64", NULL, NULL},
+    /* machine types where QEMU takes no hotplug, or only behind a bridge */
+    {"qemu-system-or1k", NULL, NULL},
+    {"qemu-system-alpha", NULL, NULL},
 };
 
 static gboolean has_result(gpointer data)
@@ -172,6 +175,14 @@ static void check_stable(const char *scenario, const QtEmulator *e, json_object 
     json_object_object_add(req2, "existing", qt_plan_existing_to_json(plan));
     json_object_object_add(extra, "id", json_object_new_string("zz-extra"));
     json_object_object_add(extra, "driver", json_object_new_string("virtio-net-pci"));
+    {
+        /* like the request's first device: no hotplug asked where it asked none */
+        json_object *first =
+            json_object_array_get_idx(json_object_object_get(request, "devices"), 0);
+        json_object *hp = first ? json_object_object_get(first, "hotpluggable") : NULL;
+        if (hp != NULL)
+            json_object_object_add(extra, "hotpluggable", json_object_get(hp));
+    }
     json_object_array_add(devices, extra);
     json_object_object_add(req2, "devices", devices);
     r2 = qt_place_request_from_json(req2, &error);
