@@ -576,6 +576,7 @@ static gboolean is_root_bus(MachineProbe *mp, const QtQtreeBus *bus)
 static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean one_slot)
 {
     QtBus *bus = qt_bus_new(qb->name);
+    guint32 assigned = 0, used = 0;
 
     /* a bus is a QOM child of its device: an id'd device lives under
      * /machine/peripheral; a built-in one's bus name is unique enough to be
@@ -604,9 +605,40 @@ static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean on
         const char *mf = qt_qtree_dev_get(dev, "multifunction");
         int slot, fn;
 
-        if (is_trial_id(dev->id) || !qt_qtree_dev_get_addr(dev, &slot, &fn))
+        if (!qt_qtree_dev_get_addr(dev, &slot, &fn) || slot < 0 || slot > 31)
             continue;
+        if (is_trial_id(dev->id)) {
+            assigned |= 1u << slot;
+            continue;
+        }
+        used |= 1u << slot;
         qt_bus_add_occupied(bus, slot, fn, dev->type, dev->id, g_strcmp0(mf, "true") == 0);
+    }
+    if (!one_slot && assigned != 0) {
+        /* the trial devices carry no address: QEMU gave each the first
+         * slot it deems free, in command-line order.  A slot below the
+         * highest it gave that holds nothing and that it passed over is
+         * one it keeps (sun4u's slots 2-7: "reserved"); slots above that
+         * stay as the spec has them */
+        int top = 31 - __builtin_clz(assigned);
+        guint32 below = top > 0 ? (1u << top) - 1 : 0;
+        guint32 skipped = below & ~assigned & ~used;
+
+        if (skipped != 0) {
+            g_autoptr(GString) list = g_string_new(NULL);
+            for (int n = 0; n < 32; n++)
+                if (skipped & (1u << n))
+                    g_string_append_printf(list, "%s%d", list->len ? "," : "", n);
+            bus->slot_mask &= ~skipped;
+            qt_provenance_free(bus->slots_provenance);
+            bus->slots_provenance = qt_provenance_new(
+                QT_SOURCE_TRIAL, "-device without addr: the slots QEMU chose for the trials",
+                list->str);
+            g_free(bus->slots_provenance->outcome);
+            bus->slots_provenance->outcome =
+                g_strdup_printf("free, yet passed over: slot%s %s not usable",
+                                strchr(list->str, ',') ? "s" : "", list->str);
+        }
     }
     return bus;
 }
@@ -802,6 +834,26 @@ static gboolean collect(MachineProbe *mp, GError **error)
                 t->numa_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
         } else if (t->cold_provenance == NULL) {
             t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
+        }
+    }
+    /* a root bus on which QEMU took none of the trial devices, refusing
+     * each, has no slot the trials could show usable: none is offered
+     * (sun4u's pci refuses everything, "all in use or reserved"; its
+     * devices go on the bridges QEMU built in) */
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        gboolean tried = FALSE, took = FALSE;
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *t = rb->controllers->pdata[j];
+            took |= t->cold;
+            tried |= t->cold_provenance != NULL && t->cold_provenance->source == QT_SOURCE_TRIAL;
+        }
+        if (tried && !took) {
+            rb->bus->slot_mask = 0;
+            qt_provenance_free(rb->bus->slots_provenance);
+            rb->bus->slots_provenance =
+                qt_provenance_new(QT_SOURCE_TRIAL, "-device of every controller candidate",
+                                  "QEMU refused each: no slot shown usable");
         }
     }
     /* pairs a spec rule ruled out */

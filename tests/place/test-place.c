@@ -41,6 +41,8 @@ static Probed emulators[] = {
     /* machine types where QEMU takes no hotplug, or only behind a bridge */
     {"qemu-system-or1k", NULL, NULL},
     {"qemu-system-alpha", NULL, NULL},
+    /* a root bus whose slots QEMU keeps */
+    {"qemu-system-sparc64", NULL, NULL},
 };
 
 static gboolean has_result(gpointer data)
