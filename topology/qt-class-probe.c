@@ -21,9 +21,10 @@
  *     with enough of those bridges cold for every type to find a slot.
  *     QEMU 7.2 and 10.0 sleep about 60 ms in each refused device_add, so
  *     the instances mostly wait; they run beside the machine probes.
- *  3. cold: one more launch with every type refused hot as a -device on a
- *     host bridge; QEMU names the one it refuses, which is dropped with
- *     its message, and the launch repeated.
+ *  3. cold: the types refused hot, dealt over several launches of the
+ *     host, each a -device on a host bridge; QEMU names the one it
+ *     refuses, which is dropped with its message, and that launch
+ *     repeated.
  *
  * Only PCI types are tried: a placement never hotplugs anything else. */
 #include <string.h>
@@ -63,7 +64,6 @@ typedef struct {
     GHashTable *bridge_refused; /* bridge type name -> QEMU's message (step 1) */
     const QtDeviceType *host_bridge;
     GPtrArray *trials; /* ClassTrial */
-    GPtrArray *cold;   /* ClassTrial (borrowed) still in the cold launch */
     guint pending;
     int counter; /* chassis numbers */
     GError *error;
@@ -94,7 +94,6 @@ static void class_probe_free(ClassProbe *cp)
     g_ptr_array_unref(cp->bridges);
     g_hash_table_unref(cp->bridge_refused);
     g_ptr_array_unref(cp->trials);
-    g_clear_pointer(&cp->cold, g_ptr_array_unref);
     g_clear_error(&cp->error);
     g_free(cp);
 }
@@ -176,7 +175,8 @@ static void add_host_bridges(ClassProbe *cp, QtQemuInstance *inst, guint n)
 
 /* ---- step 3: cold ---- */
 
-static void cold_launch(GTask *task);
+typedef struct _ColdSlice ColdSlice;
+static void cold_launch(ColdSlice *cs);
 
 static ClassTrial *trial_named_in(GPtrArray *trials, const char *message)
 {
@@ -238,70 +238,82 @@ static void verdicts(ClassProbe *cp)
     }
 }
 
-static void on_cold_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+/* one of the parallel cold launches: its trials, relaunched without each
+ * one QEMU refuses */
+struct _ColdSlice {
+    GTask *task;
+    GPtrArray *trials; /* ClassTrial, borrowed */
+};
+
+static void cold_slice_done(ColdSlice *cs)
 {
-    GTask *task = user_data;
+    GTask *task = cs->task;
     ClassProbe *cp = g_task_get_task_data(task);
 
+    g_ptr_array_unref(cs->trials);
+    g_free(cs);
+    if (cp->error == NULL)
+        g_cancellable_set_error_if_cancelled(cp->cancellable, &cp->error);
+    if (--cp->pending > 0)
+        return;
+    if (cp->error == NULL)
+        verdicts(cp);
+    finish(task);
+}
+
+static void on_cold_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
     qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
     g_object_unref(source);
-    verdicts(cp);
-    finish(task);
+    cold_slice_done(user_data);
 }
 
 static void on_cold_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-    GTask *task = user_data;
-    ClassProbe *cp = g_task_get_task_data(task);
+    ColdSlice *cs = user_data;
     QtQemuInstance *inst = QT_QEMU_INSTANCE(source);
     g_autoptr(GError) error = NULL;
     ClassTrial *culprit;
 
     if (qt_qemu_instance_start_finish(inst, res, &error)) {
         /* what is left was accepted cold */
-        qt_qemu_instance_stop_async(inst, NULL, on_cold_stopped, task);
+        qt_qemu_instance_stop_async(inst, NULL, on_cold_stopped, cs);
         return;
     }
     g_object_unref(inst);
-    if (lost(task, error)) {
-        finish(task);
+    if (lost(cs->task, error)) {
+        cold_slice_done(cs);
         return;
     }
-    culprit = trial_named_in(cp->cold, error->message);
+    culprit = trial_named_in(cs->trials, error->message);
     if (culprit == NULL) {
         /* refused without naming one of ours: the trial tells nothing */
-        for (guint i = 0; i < cp->cold->len; i++) {
-            ClassTrial *t = cp->cold->pdata[i];
+        for (guint i = 0; i < cs->trials->len; i++) {
+            ClassTrial *t = cs->trials->pdata[i];
             t->cold_refusal = g_strdup(error->message);
         }
-        verdicts(cp);
-        finish(task);
+        cold_slice_done(cs);
         return;
     }
     culprit->cold_refusal = cold_reason(error->message, culprit);
-    g_ptr_array_remove(cp->cold, culprit);
-    cold_launch(task);
+    g_ptr_array_remove(cs->trials, culprit);
+    cold_launch(cs);
 }
 
-static void cold_launch(GTask *task)
+static void cold_launch(ColdSlice *cs)
 {
-    ClassProbe *cp = g_task_get_task_data(task);
+    ClassProbe *cp = g_task_get_task_data(cs->task);
     QtQemuInstance *inst;
-    guint n_bridges = (cp->cold->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE;
+    guint n_bridges = (cs->trials->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE;
 
-    if (g_task_return_error_if_cancelled(task)) {
-        g_object_unref(task);
-        return;
-    }
-    if (cp->cold->len == 0) {
-        verdicts(cp);
-        finish(task);
+    if (cs->trials->len == 0 || g_cancellable_is_cancelled(cp->cancellable)) {
+        cold_slice_done(cs);
         return;
     }
     inst = new_host_instance(cp, cp->hosts->pdata[cp->host]);
     add_host_bridges(cp, inst, n_bridges);
-    for (guint i = 0; i < cp->cold->len; i++) {
-        ClassTrial *t = cp->cold->pdata[i];
+    for (guint i = 0; i < cs->trials->len; i++) {
+        ClassTrial *t = cs->trials->pdata[i];
         g_autofree char *bus = bridge_id(i / TYPES_PER_BRIDGE);
         g_autoptr(GString) args = g_string_new(NULL);
 
@@ -311,7 +323,30 @@ static void cold_launch(GTask *task)
         qt_qemu_instance_add_arg(inst, "-device");
         qt_qemu_instance_add_arg(inst, args->str);
     }
-    qt_qemu_instance_start_async(inst, cp->cancellable, on_cold_started, task);
+    qt_qemu_instance_start_async(inst, cp->cancellable, on_cold_started, cs);
+}
+
+/* the types refused hot, dealt over the instances: each refusal costs a
+ * launch, and they are many on a small binary */
+static void cold_trials(GTask *task, GPtrArray *refused)
+{
+    ClassProbe *cp = g_task_get_task_data(task);
+    guint n = CLAMP(cp->instances, 1, MAX(refused->len, 1));
+
+    if (refused->len == 0) {
+        verdicts(cp);
+        finish(task);
+        return;
+    }
+    cp->pending = n;
+    for (guint k = 0; k < n; k++) {
+        ColdSlice *cs = g_new0(ColdSlice, 1);
+        cs->task = task;
+        cs->trials = g_ptr_array_new();
+        for (guint i = k; i < refused->len; i += n)
+            g_ptr_array_add(cs->trials, refused->pdata[i]);
+        cold_launch(cs);
+    }
 }
 
 /* ---- step 2: hot ---- */
@@ -326,13 +361,15 @@ static void hot_done(GTask *task)
         finish(task);
         return;
     }
-    cp->cold = g_ptr_array_new();
-    for (guint i = 0; i < cp->trials->len; i++) {
-        ClassTrial *t = cp->trials->pdata[i];
-        if (t->hot_refusal != NULL && !t->crashed)
-            g_ptr_array_add(cp->cold, t);
+    {
+        g_autoptr(GPtrArray) refused = g_ptr_array_new();
+        for (guint i = 0; i < cp->trials->len; i++) {
+            ClassTrial *t = cp->trials->pdata[i];
+            if (t->hot_refusal != NULL && !t->crashed)
+                g_ptr_array_add(refused, t);
+        }
+        cold_trials(task, refused);
     }
-    cold_launch(task);
 }
 
 static void on_hot_slice_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
