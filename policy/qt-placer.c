@@ -1201,13 +1201,31 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
     return ok ? g_steal_pointer(&plan) : NULL;
 }
 
+/* the first free usable slot of @b, if @n may take it there; -1 when not */
+static int fitting_slot(Placer *P, const QtLayoutNode *n, QtLayoutBus *b)
+{
+    guint32 mask = qt_rules_usable_slots(P->l, b);
+
+    for (int s = 0; s < 32; s++) {
+        QtProblem *problem;
+        if (!(mask & (1u << s)) || !qt_layout_slot_free(b, s))
+            continue;
+        problem = qt_rules_check_place(P->l, n, b, s);
+        if (problem != NULL) {
+            qt_problem_free(problem);
+            return -1;
+        }
+        return s;
+    }
+    return -1;
+}
+
 /* a free hotpluggable slot for @n under @root, or FALSE */
 static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour,
                              const QtLayoutBus *root, QtLayoutBus **bus, int *slot)
 {
     for (guint i = 0; i < P->l->buses->len; i++) {
         QtLayoutBus *b = P->l->buses->pdata[i];
-        guint32 mask;
         if (!b->hotplug || (root != NULL && !bus_under(P->l, b, root)))
             continue;
         /* a PCI Express device into a port; a conventional one onto a
@@ -1217,18 +1235,8 @@ static gboolean hotplug_slot(Placer *P, const QtLayoutNode *n, QtFlavour flavour
             continue;
         if (flavour == QT_FLAVOUR_PCI && b->kind == QT_BUS_PCIE)
             continue;
-        mask = qt_rules_usable_slots(P->l, b);
-        for (int s = 0; s < 32; s++) {
-            QtProblem *problem;
-            if (!(mask & (1u << s)) || !qt_layout_slot_free(b, s))
-                continue;
-            problem = qt_rules_check_place(P->l, n, b, s);
-            if (problem != NULL) {
-                qt_problem_free(problem);
-                break;
-            }
+        if ((*slot = fitting_slot(P, n, b)) >= 0) {
             *bus = b;
-            *slot = s;
             return TRUE;
         }
     }
@@ -1249,17 +1257,8 @@ static gboolean isolated_slot(Placer *P, const QtLayoutNode *n, const QtLayoutBu
             continue;
         for (int s = 0; s < 32 && empty; s++)
             empty = !(mask & (1u << s)) || qt_layout_slot_free(b, s);
-        for (int s = 0; empty && s < 32; s++) {
-            QtProblem *problem;
-            if (!(mask & (1u << s)))
-                continue;
-            problem = qt_rules_check_place(P->l, n, b, s);
-            if (problem != NULL) {
-                qt_problem_free(problem);
-                break;
-            }
+        if (empty && (*slot = fitting_slot(P, n, b)) >= 0) {
             *bus = b;
-            *slot = s;
             return TRUE;
         }
     }
