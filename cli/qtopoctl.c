@@ -776,7 +776,16 @@ static int cmd_validate(CtlOptions *opts, int argc, char **argv)
                    str(p, "message", ""));
         }
     }
-    return qt_json_get_bool(reply, "valid", FALSE) ? EXIT_OK : EXIT_PLACEMENT;
+    if (!opts->json && qt_json_get_typed(reply, "verified", json_type_object) != NULL) {
+        json_object_object_add(reply, "emulator",
+                               json_object_new_string(str(request, "emulator", "?")));
+        rc = print_verified(reply);
+    }
+    if (!qt_json_get_bool(reply, "valid", FALSE))
+        return EXIT_PLACEMENT;
+    return qt_json_get_bool(qt_json_get_typed(reply, "verified", json_type_object), "ok", TRUE)
+               ? EXIT_OK
+               : EXIT_PLACEMENT;
 }
 
 static const CtlCommand commands[] = {
@@ -789,7 +798,8 @@ static const CtlCommand commands[] = {
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
     {"place", "--request FILE|- [--verify]",
      "place a request's devices; --verify boots QEMU with the plan", cmd_place},
-    {"validate", "--request FILE|-", "check the request's addresses against every rule",
+    {"validate", "--request FILE|- [--verify]",
+     "check the request's addresses against every rule; --verify boots QEMU with them",
      cmd_validate},
     {"hotplug", "--request FILE|- [--qmp SOCKET]",
      "free hotpluggable slots in the request's existing VM, or in the running VM at SOCKET",

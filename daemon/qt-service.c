@@ -115,6 +115,7 @@ struct _Req {
     GError *work_error;    /* set by a worker */
     QtInspection *insp;    /* a running VM's, for Inspect and Hotplug with qmp */
     ModelFunc after_inspect;
+    json_object *validated; /* Validate with verify: the problems, while QEMU boots */
 };
 
 static void job_run_next(QtService *svc);
@@ -136,6 +137,7 @@ static void req_free(Req *r)
     g_clear_object(&r->cancellable);
     g_clear_pointer(&r->request, qt_place_request_free);
     g_clear_pointer(&r->plan, qt_plan_free);
+    g_clear_pointer(&r->validated, json_object_put);
     model_unref(r->model);
     g_clear_pointer(&r->context, g_main_context_unref);
     g_clear_pointer(&r->insp, qt_inspection_free);
@@ -863,16 +865,41 @@ static void cont_place(Req *r, Model *m)
     g_thread_pool_push(r->svc->workers, r, NULL);
 }
 
+static void on_validate_verified(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Req *r = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVerifyReport) report = qt_verify_plan_finish(res, &error);
+    json_object *doc;
+
+    if (report == NULL) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "message", json_object_new_string(error->message));
+        req_error(r, "VerifyFailed", p);
+        return;
+    }
+    doc = g_steal_pointer(&r->validated);
+    json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
+    req_reply(r, doc);
+}
+
 static void cont_validate(Req *r, Model *m)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) problems = qt_validate(m->e, r->request, &error);
+    g_autoptr(GPtrArray) problems =
+        qt_validate_plan(m->e, r->request, r->request->verify ? &r->plan : NULL, &error);
 
     if (problems == NULL) {
         place_error(r, error);
         return;
     }
-    req_reply(r, qt_problems_to_json(problems));
+    if (!r->request->verify) {
+        req_reply(r, qt_problems_to_json(problems));
+        return;
+    }
+    /* the caller's VM booted as asked: what QEMU says beside the rules */
+    r->validated = qt_problems_to_json(problems);
+    qt_verify_plan_async(m->e, r->plan, r->cancellable, on_validate_verified, r);
 }
 
 static void apply_defaults(Req *r)

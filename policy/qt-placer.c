@@ -1391,8 +1391,15 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
 
 GPtrArray *qt_validate(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
 {
+    return qt_validate_plan(e, req, NULL, error);
+}
+
+GPtrArray *qt_validate_plan(const QtEmulator *e, const QtPlaceRequest *req, QtPlan **plan,
+                            GError **error)
+{
     g_autoptr(QtLayout) l = qt_layout_new(e, req->machine, error);
     g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GPtrArray) placed = g_ptr_array_new();
     g_autoptr(GError) local = NULL;
 
     if (l == NULL)
@@ -1435,11 +1442,20 @@ GPtrArray *qt_validate(const QtEmulator *e, const QtPlaceRequest *req, GError **
                                                              ? "QEMU refuses to hotplug its class"
                                                              : "QEMU refuses hotplug on its bus"));
         }
+        n->hotpluggable = item->hotpluggable == QT_YES;
         if (!qt_layout_add(l, n, &local))
             g_ptr_array_add(problems,
                             qt_problem_new(item->id, bus != NULL ? "slot-occupied" : "address",
                                            "%s", local->message));
+        else
+            g_ptr_array_add(placed, n);
     }
     qt_rules_check_layout(l, problems);
+    if (plan != NULL) {
+        QtLayout *owned = g_steal_pointer(&l);
+        *plan = plan_new(owned, req->policy);
+        for (guint i = 0; i < placed->len; i++)
+            g_ptr_array_add((*plan)->devices, placed->pdata[i]);
+    }
     return g_steal_pointer(&problems);
 }

@@ -46,5 +46,11 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *request, GError **
  * addresses they ask for, and every rule they break (QtProblem); NULL only
  * when the machine type is unknown */
 GPtrArray *qt_validate(const QtEmulator *e, const QtPlaceRequest *request, GError **error);
+/* the same, and with @plan the caller's VM as a plan to verify: the
+ * existing controllers and devices and the request's devices at their
+ * addresses (those the layout could take), each device asked to be
+ * hotpluggable marked so, for verification to ask QEMU */
+GPtrArray *qt_validate_plan(const QtEmulator *e, const QtPlaceRequest *request, QtPlan **plan,
+                            GError **error);
 
 G_END_DECLS

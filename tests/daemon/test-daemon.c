@@ -955,6 +955,18 @@ static void test_placement(void **state)
 
     valid = call_ok(c, PLACEMENT ".Validate", scenario_request("17-q35-slot1-behind-port.json"));
     check_validate_17(valid);
+    {
+        /* with verify: the problems, and what QEMU made of the same VM */
+        json_object *req = scenario_request("17-q35-slot1-behind-port.json");
+        json_object *verified;
+        json_object_object_add(req, "verify", json_object_new_boolean(TRUE));
+        g_autoptr(json_object) checked = call_ok(c, PLACEMENT ".Validate", req);
+        check_validate_17(checked);
+        verified = member_typed(checked, "verified", json_type_object);
+        if (qt_json_get_typed(verified, "ok", json_type_boolean) == NULL ||
+            qt_json_get_typed(verified, "items", json_type_array) == NULL)
+            fail_logs("Validate with verify: no verdict in %s", js_text(checked));
+    }
 
     unknown_dev = call_error(c, PLACEMENT ".Place",
                              js("{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"devices\":["

@@ -459,6 +459,56 @@ static void test_hotplug(void **state)
     print_message("%s: 2 hot-added where qtopo said; then %s\n", hc->machine, error->message);
 }
 
+/* validation and QEMU agree: a device asked to be hotpluggable on q35's
+ * root bus (which refuses hotplug) breaks not-hotpluggable, and QEMU,
+ * booted with the request as it is, says the same of it; one behind a
+ * root port breaks nothing, and QEMU calls it hotpluggable */
+static void test_validate_verify(void **state)
+{
+    static const char *const request =
+        "{\"emulator\": \"qemu-system-x86_64\", \"machine\": \"q35\", \"verify\": true,"
+        " \"existing\": {\"controllers\": ["
+        "  {\"id\": \"rp0\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2,"
+        "   \"properties\": {\"chassis\": 1}}]},"
+        " \"devices\": ["
+        "  {\"id\": \"onroot\", \"driver\": \"virtio-net-pci\", \"hotpluggable\": true,"
+        "   \"address\": {\"bus\": \"pcie.0\", \"slot\": 5}},"
+        "  {\"id\": \"inport\", \"driver\": \"virtio-net-pci\", \"hotpluggable\": true,"
+        "   \"address\": {\"bus\": \"rp0\", \"slot\": 0}}]}";
+    const QtEmulator *e = model_for("qemu-system-x86_64");
+    g_autoptr(json_object) doc = json_tokener_parse(request);
+    g_autoptr(QtPlaceRequest) r = request_of(doc);
+    g_autoptr(QtPlan) plan = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) problems = qt_validate_plan(e, r, &plan, &error);
+    g_autoptr(QtVerifyReport) report = NULL;
+    gboolean onroot_flagged = FALSE;
+
+    assert_non_null(problems);
+    for (guint i = 0; i < problems->len; i++) {
+        const QtProblem *p = problems->pdata[i];
+        if (g_str_equal(p->device, "onroot") && g_str_equal(p->rule, "not-hotpluggable"))
+            onroot_flagged = TRUE;
+        else
+            fail_msg("unexpected problem %s %s: %s", p->device, p->rule, p->message);
+    }
+    if (!onroot_flagged)
+        fail_msg("validation missed onroot breaking not-hotpluggable");
+    report = qt_verify_plan_sync(e, plan, &error);
+    if (report == NULL)
+        fail_msg("verify: %s", error->message);
+    if (report->qemu_error)
+        fail_msg("QEMU refused the request's VM: %s", report->qemu_error);
+    for (guint i = 0; i < report->items->len; i++) {
+        const QtVerifyItem *it = report->items->pdata[i];
+        if (g_str_equal(it->id, "onroot") && it->ok)
+            fail_msg("QEMU calls onroot hotpluggable; validation said it is not");
+        if (g_str_equal(it->id, "inport") && !it->ok)
+            fail_msg("inport: %s", it->message);
+    }
+    print_message("validate and QEMU agree: onroot not hotpluggable, inport hotpluggable\n");
+}
+
 /* a request that breaks each rule validation must catch */
 static void test_validate(void **state)
 {
@@ -586,7 +636,8 @@ int main(int argc, char **argv)
     g_ptr_array_sort(files, qt_compare_string_ptrs);
     {
         struct CMUnitTest t[] = {cmocka_unit_test(test_bad_requests),
-                                 cmocka_unit_test(test_validate)};
+                                 cmocka_unit_test(test_validate),
+                                 cmocka_unit_test(test_validate_verify)};
         g_array_append_vals(tests, t, G_N_ELEMENTS(t));
     }
     for (gsize i = 0; i < G_N_ELEMENTS(hotplug_cases); i++) {
