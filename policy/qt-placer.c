@@ -844,7 +844,7 @@ static gboolean keep_spares(Placer *P, GError **error)
         }
         if ((int)P->plan->spares->len < P->spares &&
             choose_model(P, QT_ROLE_ROOT_PORT, P->main, FALSE) == NULL)
-            return no_hotplug(P, "a spare hotplug slot", P->main->name, error);
+            return no_hotplug(P, "spareSlots", P->main->name, error);
         while ((int)P->plan->spares->len < P->spares) {
             port = new_port(P, P->main, "an empty port kept for hotplug", error);
             if (port == NULL) {
@@ -852,7 +852,7 @@ static gboolean keep_spares(Placer *P, GError **error)
                 return FALSE;
             }
             if (!qt_layout_find_bus(P->l, port->provides)->hotplug)
-                return no_hotplug(P, "a spare hotplug slot", port->provides, error);
+                return no_hotplug(P, "spareSlots", port->provides, error);
             add_spare(P, port->id, port->provides, 0);
         }
         return TRUE;
@@ -887,7 +887,7 @@ static gboolean keep_spares(Placer *P, GError **error)
             any = b->hotplug && bus_under(P->l, b, P->main);
         }
         if (!any)
-            return no_hotplug(P, "a spare hotplug slot", P->main->name, error);
+            return no_hotplug(P, "spareSlots", P->main->name, error);
         fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
              "spare hotplug slots: %d wanted, %u free hotpluggable slots", P->spares,
              P->plan->spares->len);
