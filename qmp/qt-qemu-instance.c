@@ -341,6 +341,10 @@ void qt_qemu_instance_start_async(QtQemuInstance *self, GCancellable *cancellabl
     g_autoptr(GError) error = NULL;
 
     g_task_set_source_tag(task, qt_qemu_instance_start_async);
+    /* a cancelled caller (a daemon shutting down) starts nothing: a QEMU
+     * spawned now would only outlive it */
+    if (g_task_return_error_if_cancelled(task))
+        return;
     if (self->proc != NULL) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_EXISTS, "instance already started");
         return;

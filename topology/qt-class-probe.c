@@ -429,9 +429,13 @@ static void on_class_hot(GObject *source, GAsyncResult *res, gpointer user_data)
                 g_strdup_printf("QEMU ended on it%s%s", why ? ": " : "", why ? why : "");
         }
         GTask *task = s->task;
+        ClassProbe *cp = g_task_get_task_data(task);
         g_autoptr(GPtrArray) redo = g_steal_pointer(&s->redo);
         slice_free(s);
-        if (redo->len > 0) {
+        /* killed by a shutdown, not ended by a trial: nothing more starts */
+        if (cp->error == NULL)
+            g_cancellable_set_error_if_cancelled(cp->cancellable, &cp->error);
+        if (redo->len > 0 && cp->error == NULL) {
             start_slice(task, g_steal_pointer(&redo));
             return;
         }
