@@ -813,7 +813,8 @@ static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
         req_error(r, "VerifyFailed", p);
         return;
     }
-    doc = qt_plan_to_json(r->plan);
+    /* Validate's reply is its problems; Place's and Hotplug's, the plan */
+    doc = r->validated ? g_steal_pointer(&r->validated) : qt_plan_to_json(r->plan);
     json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
     req_reply(r, doc);
 }
@@ -865,24 +866,6 @@ static void cont_place(Req *r, Model *m)
     g_thread_pool_push(r->svc->workers, r, NULL);
 }
 
-static void on_validate_verified(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    Req *r = user_data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(QtVerifyReport) report = qt_verify_plan_finish(res, &error);
-    json_object *doc;
-
-    if (report == NULL) {
-        json_object *p = json_object_new_object();
-        json_object_object_add(p, "message", json_object_new_string(error->message));
-        req_error(r, "VerifyFailed", p);
-        return;
-    }
-    doc = g_steal_pointer(&r->validated);
-    json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
-    req_reply(r, doc);
-}
-
 static void cont_validate(Req *r, Model *m)
 {
     g_autoptr(GError) error = NULL;
@@ -899,7 +882,7 @@ static void cont_validate(Req *r, Model *m)
     }
     /* the caller's VM booted as asked: what QEMU says beside the rules */
     r->validated = qt_problems_to_json(problems);
-    qt_verify_plan_async(m->e, r->plan, r->cancellable, on_validate_verified, r);
+    qt_verify_plan_async(m->e, r->plan, r->cancellable, on_verified, r);
 }
 
 static void apply_defaults(Req *r)

@@ -629,15 +629,14 @@ static QtBus *bus_from_qtree(MachineProbe *mp, const QtQtreeBus *qb, gboolean on
             for (int n = 0; n < 32; n++)
                 if (skipped & (1u << n))
                     g_string_append_printf(list, "%s%d", list->len ? "," : "", n);
+            g_autofree char *outcome =
+                g_strdup_printf("free, yet passed over: slot%s %s not usable",
+                                strchr(list->str, ',') ? "s" : "", list->str);
             bus->slot_mask &= ~skipped;
             qt_provenance_free(bus->slots_provenance);
             bus->slots_provenance = qt_provenance_new(
                 QT_SOURCE_TRIAL, "-device without addr: the slots QEMU chose for the trials",
-                list->str);
-            g_free(bus->slots_provenance->outcome);
-            bus->slots_provenance->outcome =
-                g_strdup_printf("free, yet passed over: slot%s %s not usable",
-                                strchr(list->str, ',') ? "s" : "", list->str);
+                outcome);
         }
     }
     return bus;

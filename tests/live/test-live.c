@@ -156,6 +156,23 @@ static void qmp_command(QtQemuInstance *inst, const char *command)
         fail_msg("%s: %s", command, error->message);
 }
 
+/* send one of a Hotplug answer's deviceAdd entries to the VM, as a caller
+ * would; QEMU must take it */
+static void send_device_add(QtQemuInstance *inst, json_object *add, const char *what)
+{
+    json_object *props = json_object_new_object();
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(GError) error = NULL;
+
+    json_object_object_add(props, "bus", json_object_new_string(qt_json_get_string(add, "bus")));
+    json_object_object_add(props, "addr", json_object_new_string(qt_json_get_string(add, "addr")));
+    qt_qmp_device_add_async(qt_qemu_instance_get_client(inst), qt_json_get_string(add, "driver"),
+                            qt_json_get_string(add, "id"), props, NULL, qt_sync_cb, &res);
+    qt_test_wait(&res, 10000);
+    if (!qt_qmp_device_add_finish(qt_qemu_instance_get_client(inst), res, &error))
+        fail_msg("%s: device_add %s: %s", what, json_object_to_json_string(add), error->message);
+}
+
 /* the device with @id on @bus in an Inspect reply, at slot.function */
 static gboolean seen_at(json_object *insp, const char *id, const char *bus, const char *addr)
 {
@@ -278,21 +295,8 @@ static void test_live(void **state)
     assert_int_equal(json_object_array_length(adds), 2);
     assert_int_equal(
         json_object_array_length(qt_json_get_typed(hplan, "controllers", json_type_array)), 0);
-    for (gsize i = 0; i < 2; i++) {
-        json_object *a = json_object_array_get_idx(adds, i);
-        json_object *props = json_object_new_object();
-        g_autoptr(GAsyncResult) ares = NULL;
-        g_autoptr(GError) error = NULL;
-        json_object_object_add(props, "bus", json_object_new_string(qt_json_get_string(a, "bus")));
-        json_object_object_add(props, "addr",
-                               json_object_new_string(qt_json_get_string(a, "addr")));
-        qt_qmp_device_add_async(qt_qemu_instance_get_client(inst), qt_json_get_string(a, "driver"),
-                                qt_json_get_string(a, "id"), props, NULL, qt_sync_cb, &ares);
-        qt_test_wait(&ares, 10000);
-        if (!qt_qmp_device_add_finish(qt_qemu_instance_get_client(inst), ares, &error))
-            fail_msg("%s: device_add %s: %s", lc->machine, json_object_to_json_string(a),
-                     error->message);
-    }
+    for (gsize i = 0; i < 2; i++)
+        send_device_add(inst, json_object_array_get_idx(adds, i), lc->machine);
     after = call_ok("org.qtopo.Topology.Inspect", inspect);
     for (gsize i = 0; i < 2; i++) {
         json_object *a = json_object_array_get_idx(adds, i);
@@ -351,9 +355,7 @@ static void test_hotplug_off(void **state)
     g_autoptr(json_object) hplan = NULL;
     g_autoptr(QtQemuInstance) inst = NULL;
     g_autoptr(GAsyncResult) res = NULL;
-    g_autoptr(GAsyncResult) ares = NULL;
-    g_autoptr(GError) error = NULL;
-    json_object *adds, *a, *props;
+    json_object *adds, *a;
 
     json_object_array_add(args, json_object_new_string("-device"));
     json_object_array_add(args,
@@ -385,14 +387,7 @@ static void test_hotplug_off(void **state)
     assert_int_equal(json_object_array_length(adds), 1);
     a = json_object_array_get_idx(adds, 0);
     assert_string_equal(qt_json_get_string(a, "bus"), "rpon");
-    props = json_object_new_object();
-    json_object_object_add(props, "bus", json_object_new_string(qt_json_get_string(a, "bus")));
-    json_object_object_add(props, "addr", json_object_new_string(qt_json_get_string(a, "addr")));
-    qt_qmp_device_add_async(qt_qemu_instance_get_client(inst), qt_json_get_string(a, "driver"),
-                            qt_json_get_string(a, "id"), props, NULL, qt_sync_cb, &ares);
-    qt_test_wait(&ares, 10000);
-    if (!qt_qmp_device_add_finish(qt_qemu_instance_get_client(inst), ares, &error))
-        fail_msg("device_add %s: %s", json_object_to_json_string(a), error->message);
+    send_device_add(inst, a, "q35 by hand");
 
     qt_qemu_instance_stop_async(inst, NULL, qt_sync_cb, &res);
     qt_test_wait(&res, 20000);
