@@ -12,6 +12,7 @@
 #include "qt-probe.h"
 #include "qt-qemu-instance.h"
 #include "qt-service.h"
+#include "qt-endpoint.h"
 #include "qt-verify.h"
 
 #define TOPOLOGY  "org.qtopo.Topology"
@@ -85,6 +86,10 @@ struct _QtService {
     GPtrArray *bindings;    /* Bound, for the server's method table */
     GThreadPool *workers;   /* placements */
     gboolean check_replies; /* QTOPO_CHECK_REPLIES: replies checked against the IDL */
+    /* endpoint trials in flight: "path\nmachine" -> Trial; a call that
+     * needs one of the same machine type waits for it */
+    GHashTable *trials;
+    GCancellable *trials_cancellable;
 };
 
 /* a call in progress, whatever carries it */
@@ -116,6 +121,7 @@ struct _Req {
     QtInspection *insp;    /* a running VM's, for Inspect and Hotplug with qmp */
     ModelFunc after_inspect;
     json_object *validated; /* Validate with verify: the problems, while QEMU boots */
+    ModelFunc after_endpoints;
 };
 
 static void job_run_next(QtService *svc);
@@ -536,6 +542,7 @@ void qt_service_cancel_probes(QtService *svc)
         job->running = FALSE;
         job_complete(job, NULL, error);
     }
+    g_cancellable_cancel(svc->trials_cancellable);
     if (svc->running) {
         g_cancellable_cancel(svc->running->cancellable);
         /* what the probe has in flight would run to its end: stop it */
@@ -859,14 +866,121 @@ static gboolean place_done(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void cont_place(Req *r, Model *m)
+/* ---- endpoint trials (qt-endpoint.h) ----
+ *
+ * The first call naming an endpoint type for a machine type waits while
+ * QEMU is started with it: the verdict goes into a copy of the model,
+ * which replaces it and is cached, and the call goes on with the copy.
+ * Calls needing a trial of a machine type that is being tried wait for
+ * that one, then ask again. */
+
+typedef struct {
+    QtService *svc;
+    char *key;
+    char *path;
+    Model *model;       /* the model tried on */
+    GPtrArray *waiters; /* Req */
+} Trial;
+
+static void cont_endpoints(Req *r, Model *m);
+
+static void trial_free(Trial *t)
+{
+    g_free(t->key);
+    g_free(t->path);
+    model_unref(t->model);
+    g_ptr_array_unref(t->waiters);
+    g_free(t);
+}
+
+static void on_endpoints(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Trial *t = user_data;
+    QtService *svc = t->svc;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) trials = qt_endpoint_trials_finish(res, &error);
+    Model *next = NULL;
+    Entry *e;
+
+    g_hash_table_steal(svc->trials, t->key);
+    if (trials != NULL) {
+        QtEmulator *copy = model_copy(t->model->e, &error);
+        if (copy == NULL)
+            g_clear_pointer(&trials, g_ptr_array_unref);
+        for (guint i = 0; trials != NULL && i < trials->len; i++)
+            qt_emulator_add_endpoint(copy, g_steal_pointer(&trials->pdata[i]));
+        if (copy != NULL)
+            next = model_new(copy);
+    }
+    e = entry_find(svc, t->path);
+    if (next != NULL && e != NULL && e->model == t->model) {
+        g_autoptr(GError) local = NULL;
+        /* the model tried on is still the binary's: the new facts join it */
+        model_unref(e->model);
+        e->model = model_ref(next);
+        if (!qt_cache_store(svc->settings->cache_dir, next->e, &local))
+            g_warning("cannot store the cache of %s: %s", e->path, local->message);
+    }
+    for (guint i = 0; i < t->waiters->len; i++) {
+        Req *r = t->waiters->pdata[i];
+        if (next != NULL) {
+            cont_endpoints(r, next);
+        } else {
+            json_object *p = obj_str("emulator", t->path, "message", error->message);
+            req_error(r, "ProbeFailed", p);
+        }
+    }
+    model_unref(next);
+    trial_free(t);
+}
+
+/* go on with r->after_endpoints once the machine type has a trial of every
+ * endpoint type the request names */
+static void cont_endpoints(Req *r, Model *m)
+{
+    QtService *svc = r->svc;
+    g_autoptr(GPtrArray) drivers = qt_endpoint_untried(m->e, r->request);
+    const QtMachineType *mt;
+    g_autofree char *key = NULL;
+    Trial *t;
+
+    if (drivers->len == 0) {
+        r->after_endpoints(r, m);
+        return;
+    }
+    mt = qt_emulator_find_machine(m->e, r->request->machine);
+    key = g_strconcat(m->e->path, "\n", mt->name, NULL);
+    t = g_hash_table_lookup(svc->trials, key);
+    if (t != NULL) {
+        g_ptr_array_add(t->waiters, r);
+        return;
+    }
+    t = g_new0(Trial, 1);
+    t->svc = svc;
+    t->key = g_steal_pointer(&key);
+    t->path = g_strdup(m->e->path);
+    t->model = model_ref(m);
+    t->waiters = g_ptr_array_new();
+    g_ptr_array_add(t->waiters, r);
+    g_hash_table_insert(svc->trials, t->key, t);
+    g_message("%s: trying %u endpoint type(s) on %s", t->path, drivers->len, mt->name);
+    qt_endpoint_trials_async(m->e, mt->name, drivers, svc->trials_cancellable, on_endpoints, t);
+}
+
+static void with_endpoints(Req *r, Model *m, ModelFunc after)
+{
+    r->after_endpoints = after;
+    cont_endpoints(r, m);
+}
+
+static void cont_place_now(Req *r, Model *m)
 {
     r->model = model_ref(m);
     r->context = g_main_context_ref_thread_default();
     g_thread_pool_push(r->svc->workers, r, NULL);
 }
 
-static void cont_validate(Req *r, Model *m)
+static void cont_validate_now(Req *r, Model *m)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) problems =
@@ -883,6 +997,16 @@ static void cont_validate(Req *r, Model *m)
     /* the caller's VM booted as asked: what QEMU says beside the rules */
     r->validated = qt_problems_to_json(problems);
     qt_verify_plan_async(m->e, r->plan, r->cancellable, on_verified, r);
+}
+
+static void cont_place(Req *r, Model *m)
+{
+    with_endpoints(r, m, cont_place_now);
+}
+
+static void cont_validate(Req *r, Model *m)
+{
+    with_endpoints(r, m, cont_validate_now);
 }
 
 static void apply_defaults(Req *r)
@@ -1299,6 +1423,8 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
                                             (GDestroyNotify)qt_varlink_interface_free);
     svc->check_replies = g_getenv("QTOPO_CHECK_REPLIES") != NULL;
     g_queue_init(&svc->queue);
+    svc->trials = g_hash_table_new(g_str_hash, g_str_equal);
+    svc->trials_cancellable = g_cancellable_new();
     /* as many workers as cores: placement is CPU only */
     svc->workers =
         g_thread_pool_new(place_work, svc, (gint)MAX(g_get_num_processors(), 1), FALSE, NULL);
@@ -1321,6 +1447,8 @@ void qt_service_free(QtService *svc)
     /* placements in flight finish first */
     g_thread_pool_free(svc->workers, FALSE, TRUE);
     g_queue_clear(&svc->queue);
+    g_hash_table_unref(svc->trials);
+    g_object_unref(svc->trials_cancellable);
     g_ptr_array_unref(svc->entries);
     g_ptr_array_unref(svc->bindings);
     g_hash_table_unref(svc->interfaces);

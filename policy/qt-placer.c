@@ -925,11 +925,28 @@ static void number_expanders(Placer *P)
 
 /* ---- the request ---- */
 
+/* a type the machine type refused in its endpoint trial (qt-endpoint.h):
+ * no plan may name it */
+static gboolean endpoint_refused(const QtLayout *l, const char *id, const char *driver,
+                                 GError **error)
+{
+    const QtEndpointTrial *t = qt_emulator_find_endpoint(l->e, l->machine->name, driver);
+
+    if (t == NULL || t->verdict != QT_ENDPOINT_REFUSED)
+        return FALSE;
+    fail(error, QT_PLACE_ERROR_UNSUPPORTED, "%s: %s refuses %s whatever its address: %s (trial)",
+         id, l->machine->name, driver, t->provenance ? t->provenance->outcome : "refused");
+    return TRUE;
+}
+
 static QtLayoutNode *item_node(const QtLayout *l, const QtPlaceItem *item, gboolean existing,
                                GError **error)
 {
-    QtLayoutNode *n = qt_layout_node_new(l, item->id, item->driver, error);
+    QtLayoutNode *n;
 
+    if (!existing && endpoint_refused(l, item->id, item->driver, error))
+        return NULL;
+    n = qt_layout_node_new(l, item->id, item->driver, error);
     if (n == NULL)
         return NULL;
     n->bus = g_strdup(item->bus);
@@ -1041,7 +1058,9 @@ static GPtrArray *make_units(Placer *P, GError **error)
 
     for (guint i = 0; i < P->req->devices->len; i++) {
         const QtPlaceItem *item = P->req->devices->pdata[i];
-        QtLayoutNode *n = qt_layout_node_new(P->l, item->id, item->driver, error);
+        QtLayoutNode *n = endpoint_refused(P->l, item->id, item->driver, error)
+                              ? NULL
+                              : qt_layout_node_new(P->l, item->id, item->driver, error);
         Unit *u;
 
         if (n == NULL)
@@ -1314,7 +1333,9 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
         plan->hotplug = TRUE;
     for (guint i = 0; ok && i < req->devices->len; i++) {
         const QtPlaceItem *item = req->devices->pdata[i];
-        QtLayoutNode *n = qt_layout_node_new(P.l, item->id, item->driver, error);
+        QtLayoutNode *n = endpoint_refused(P.l, item->id, item->driver, error)
+                              ? NULL
+                              : qt_layout_node_new(P.l, item->id, item->driver, error);
         const QtLayoutBus *root = NULL;
         QtLayoutBus *bus = NULL;
         int slot = -1;
@@ -1418,7 +1439,12 @@ GPtrArray *qt_validate_plan(const QtEmulator *e, const QtPlaceRequest *req, QtPl
         g_clear_error(&local);
         n = item_node(l, item, FALSE, &local);
         if (n == NULL) {
-            g_ptr_array_add(problems, qt_problem_new(item->id, "device", "%s", local->message));
+            g_ptr_array_add(problems, qt_problem_new(item->id,
+                                                     g_error_matches(local, QT_PLACE_ERROR,
+                                                                     QT_PLACE_ERROR_UNSUPPORTED)
+                                                         ? "machine-refuses-device"
+                                                         : "device",
+                                                     "%s", local->message));
             continue;
         }
         if (item->bus == NULL) {

@@ -208,6 +208,40 @@ static json_object *class_to_json(const QtTopologyClass *c)
     return o;
 }
 
+static gint endpoint_cmp(gconstpointer a, gconstpointer b)
+{
+    const QtEndpointTrial *ta = *(const QtEndpointTrial *const *)a;
+    const QtEndpointTrial *tb = *(const QtEndpointTrial *const *)b;
+    int c = strcmp(ta->machine, tb->machine);
+
+    return c != 0 ? c : strcmp(ta->driver, tb->driver);
+}
+
+/* sorted, so that the same facts write the same bytes */
+static json_object *endpoints_to_json(const QtEmulator *e)
+{
+    json_object *a = json_object_new_array();
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, e->endpoints);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_ptr_array_add(all, value);
+    g_ptr_array_sort(all, endpoint_cmp);
+    for (guint i = 0; i < all->len; i++) {
+        const QtEndpointTrial *t = all->pdata[i];
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "machine", str_required(t->machine));
+        json_object_object_add(o, "driver", str_required(t->driver));
+        json_object_object_add(o, "verdict", enum_name(qt_endpoint_verdict_to_string(t->verdict)));
+        json_object_object_add(o, "provenance", provenance_to_json(t->provenance));
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
 json_object *qt_machine_type_to_json(const QtMachineType *m)
 {
     json_object *o = json_object_new_object();
@@ -294,6 +328,7 @@ json_object *qt_emulator_to_json(const QtEmulator *e)
     for (guint i = 0; e->classes != NULL && i < e->classes->len; i++)
         json_object_array_add(classes, class_to_json(e->classes->pdata[i]));
     json_object_object_add(doc, "classes", classes);
+    json_object_object_add(doc, "endpointTrials", endpoints_to_json(e));
     return doc;
 }
 
@@ -969,6 +1004,47 @@ static gboolean classes_from_json(json_object *doc, QtEmulator *e, GError **erro
     return TRUE;
 }
 
+static gboolean endpoints_from_json(json_object *doc, QtEmulator *e, GHashTable *names,
+                                    GError **error)
+{
+    json_object *trials;
+
+    if (!get_array(doc, "", "endpointTrials", &trials, error))
+        return FALSE;
+    for (gsize i = 0; i < json_object_array_length(trials); i++) {
+        g_autofree char *p = item("endpointTrials", i);
+        json_object *o = get_item_object(trials, "endpointTrials", i, error);
+        g_autofree char *machine = NULL;
+        g_autofree char *driver = NULL;
+        g_autofree char *verdict = NULL;
+        g_autoptr(QtProvenance) prov = NULL;
+        QtEndpointVerdict v;
+
+        if (o == NULL || !get_string(o, p, "machine", FALSE, &machine, error) ||
+            !get_string(o, p, "driver", FALSE, &driver, error) ||
+            !get_string(o, p, "verdict", FALSE, &verdict, error) ||
+            !get_provenance(o, p, "provenance", &prov, error))
+            return FALSE;
+        if (!g_hash_table_contains(names, machine)) {
+            g_autofree char *mp = join(p, "machine");
+            return invalid(error, mp, "no machine type '%s' in the document", machine);
+        }
+        if (qt_emulator_find_device(e, driver) == NULL) {
+            g_autofree char *dp = join(p, "driver");
+            return invalid(error, dp, "no device type '%s' in the document", driver);
+        }
+        if (!qt_endpoint_verdict_from_string(verdict, &v))
+            return bad_enum(error, p, "verdict", "verdict", verdict);
+        if (qt_emulator_find_endpoint(e, machine, driver) != NULL) {
+            g_autofree char *dp = join(p, "driver");
+            return invalid(error, dp, "a second trial of '%s' on '%s'", driver, machine);
+        }
+        qt_emulator_add_endpoint(e,
+                                 qt_endpoint_trial_new(machine, driver, v, g_steal_pointer(&prov)));
+    }
+    return TRUE;
+}
+
 /* machine types and classes name each other: every name must resolve */
 static gboolean check_references(const QtEmulator *e, GHashTable *names, GError **error)
 {
@@ -1018,7 +1094,7 @@ QtEmulator *qt_emulator_from_json(json_object *doc, GError **error)
         !get_int(doc, "", "probedAt", G_MININT64, G_MAXINT64, &e->probed_at, error) ||
         !get_ms(doc, "", "probeMs", &e->probe_ms, error) ||
         !machines_from_json(doc, e, names, error) || !devices_from_json(doc, e, error) ||
-        !classes_from_json(doc, e, error))
+        !classes_from_json(doc, e, error) || !endpoints_from_json(doc, e, names, error))
         return NULL;
     /* before sorting, so that the paths name the document's elements */
     if (!check_references(e, names, error))

@@ -18,7 +18,70 @@ QtEmulator *qt_emulator_new(const char *path)
     e->devices =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)qt_device_type_free);
     e->classes = g_ptr_array_new_with_free_func((GDestroyNotify)qt_topology_class_free);
+    e->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify)qt_endpoint_trial_free);
     return e;
+}
+
+QtEndpointTrial *qt_endpoint_trial_new(const char *machine, const char *driver,
+                                       QtEndpointVerdict verdict, QtProvenance *provenance)
+{
+    QtEndpointTrial *t = g_new0(QtEndpointTrial, 1);
+
+    t->machine = g_strdup(machine);
+    t->driver = g_strdup(driver);
+    t->verdict = verdict;
+    t->provenance = provenance;
+    return t;
+}
+
+void qt_endpoint_trial_free(QtEndpointTrial *t)
+{
+    if (t == NULL)
+        return;
+    g_free(t->machine);
+    g_free(t->driver);
+    qt_provenance_free(t->provenance);
+    g_free(t);
+}
+
+static const char *const verdict_names[] = {
+    [QT_ENDPOINT_ACCEPTED] = "accepted",
+    [QT_ENDPOINT_REFUSED] = "refused",
+    [QT_ENDPOINT_UNDETERMINED] = "undetermined",
+};
+
+const char *qt_endpoint_verdict_to_string(QtEndpointVerdict v)
+{
+    return (guint)v < G_N_ELEMENTS(verdict_names) ? verdict_names[v] : NULL;
+}
+
+gboolean qt_endpoint_verdict_from_string(const char *s, QtEndpointVerdict *out)
+{
+    for (guint i = 0; s != NULL && i < G_N_ELEMENTS(verdict_names); i++) {
+        if (g_str_equal(s, verdict_names[i])) {
+            *out = (QtEndpointVerdict)i;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+const QtEndpointTrial *qt_emulator_find_endpoint(const QtEmulator *e, const char *machine,
+                                                 const char *driver)
+{
+    const QtMachineType *m = qt_emulator_find_machine(e, machine);
+    g_autofree char *key = NULL;
+
+    if (m == NULL || driver == NULL)
+        return NULL;
+    key = g_strconcat(m->name, "\n", driver, NULL);
+    return g_hash_table_lookup(e->endpoints, key);
+}
+
+void qt_emulator_add_endpoint(QtEmulator *e, QtEndpointTrial *t)
+{
+    g_hash_table_replace(e->endpoints, g_strconcat(t->machine, "\n", t->driver, NULL), t);
 }
 
 void qt_emulator_free(QtEmulator *e)
@@ -38,6 +101,8 @@ void qt_emulator_free(QtEmulator *e)
         g_hash_table_unref(e->devices);
     if (e->classes != NULL)
         g_ptr_array_unref(e->classes);
+    if (e->endpoints != NULL)
+        g_hash_table_unref(e->endpoints);
     g_free(e);
 }
 

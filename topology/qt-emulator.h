@@ -11,7 +11,33 @@
 
 G_BEGIN_DECLS
 
-#define QT_CACHE_SCHEMA 2
+#define QT_CACHE_SCHEMA 3
+
+/* does a machine type take a PCI endpoint type?  Learnt on demand, the
+ * first time a request names the type for the machine type
+ * (policy/qt-endpoint.c): QEMU started with the device placed as qtopo
+ * places it alone */
+typedef enum {
+    QT_ENDPOINT_ACCEPTED,
+    QT_ENDPOINT_REFUSED, /* a plan naming it would be refused */
+    /* refused, but QEMU's refusal names one of the type's own properties
+     * (a host device, a memory backend): the caller's configuration, which
+     * the trial cannot stand in for; placed as usual */
+    QT_ENDPOINT_UNDETERMINED,
+} QtEndpointVerdict;
+
+typedef struct {
+    char *machine; /* the machine type's name (not an alias) */
+    char *driver;
+    QtEndpointVerdict verdict;
+    QtProvenance *provenance;
+} QtEndpointTrial;
+
+QtEndpointTrial *qt_endpoint_trial_new(const char *machine, const char *driver,
+                                       QtEndpointVerdict verdict, QtProvenance *provenance);
+void qt_endpoint_trial_free(QtEndpointTrial *t);
+const char *qt_endpoint_verdict_to_string(QtEndpointVerdict v);
+gboolean qt_endpoint_verdict_from_string(const char *s, QtEndpointVerdict *out);
 
 /* what identifies the binary file: any change means a re-probe.  ctime as
  * well as mtime, since package managers keep mtimes */
@@ -39,8 +65,10 @@ typedef struct {
     GPtrArray *machines; /* QtMachineType, sorted by name */
     GHashTable *devices; /* name -> QtDeviceType (owned) */
     GPtrArray *classes;  /* QtTopologyClass */
-    double probe_ms;     /* wall time of the probe that built it */
-    gint64 probed_at;    /* unix seconds */
+    /* endpoint trials: "machine\ndriver" -> QtEndpointTrial (owned) */
+    GHashTable *endpoints;
+    double probe_ms;  /* wall time of the probe that built it */
+    gint64 probed_at; /* unix seconds */
 } QtEmulator;
 
 QtEmulator *qt_emulator_new(const char *path);
@@ -64,6 +92,12 @@ GPtrArray *qt_emulator_find_installed(const char *dir);
 QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias);
 QtTopologyClass *qt_emulator_find_class(const QtEmulator *e, const char *id);
 QtDeviceType *qt_emulator_find_device(const QtEmulator *e, const char *name);
+/* the endpoint trial of @driver on machine type @machine (a name or an
+ * alias), NULL when none was made */
+const QtEndpointTrial *qt_emulator_find_endpoint(const QtEmulator *e, const char *machine,
+                                                 const char *driver);
+/* add or replace one (takes @t) */
+void qt_emulator_add_endpoint(QtEmulator *e, QtEndpointTrial *t);
 /* device types sorted by name (borrowed pointers) */
 GPtrArray *qt_emulator_sorted_devices(const QtEmulator *e);
 

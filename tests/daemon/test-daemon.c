@@ -999,6 +999,74 @@ static void test_placement(void **state)
     daemon_stop(d);
 }
 
+/* endpoint trials: the first Place naming a type for a machine type has
+ * QEMU try it; the verdict joins the cached model, so that a restarted
+ * daemon places at once.  vfio-pci (no host device to give) stays
+ * placeable. */
+static void test_endpoint_trials(void **state)
+{
+    static const char *const request =
+        "{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"devices\":["
+        "{\"id\":\"balloon0\",\"driver\":\"virtio-balloon-pci\"},"
+        "{\"id\":\"hostdev0\",\"driver\":\"vfio-pci\",\"hotpluggable\":false}]}";
+    Daemon *d = daemon_new(NULL);
+    g_autoptr(QtVarlinkClient) c = NULL;
+    g_autoptr(json_object) plan = NULL;
+    g_autoptr(json_object) again = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *log = NULL;
+    gint64 t0;
+
+    daemon_start(d);
+    c = client_new(d);
+    t0 = now_ms();
+    plan = call_ok(c, PLACEMENT ".Place", js(request));
+    print_message("Place with two untried types: %" G_GINT64_FORMAT " ms\n", now_ms() - t0);
+    if (json_object_array_length(member_typed(plan, "devices", json_type_array)) != 2)
+        fail_logs("not both placed: %s", js_text(plan));
+    {
+        g_autoptr(GDir) dir = g_dir_open(d->cache, 0, NULL);
+        const char *name;
+        /* the file is named by a hash of the binary's path */
+        while (text == NULL && dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+            g_autofree char *p = g_build_filename(d->cache, name, NULL);
+            g_autofree char *t = NULL;
+            g_autofree char *needle = g_strdup_printf("\"path\":\"%s\"", fx.emulators[0]);
+            if (g_file_get_contents(p, &t, NULL, NULL) && strstr(t, needle) != NULL)
+                text = g_steal_pointer(&t);
+        }
+    }
+    if (text == NULL)
+        fail_logs("no cache of " X86 " in %s", d->cache);
+    if (strstr(text, "\"driver\":\"virtio-balloon-pci\",\"verdict\":\"accepted\"") == NULL &&
+        strstr(text, "\"driver\": \"virtio-balloon-pci\", \"verdict\": \"accepted\"") == NULL)
+        fail_logs("the cache has no accepted trial of virtio-balloon-pci: %s",
+                  strstr(text, "endpointTrials") ? strstr(text, "endpointTrials") : "none");
+    if (strstr(text, "undetermined") == NULL)
+        fail_logs("the cache has no undetermined trial (vfio-pci)");
+    daemon_stop(d);
+    g_clear_pointer(&c, qt_varlink_client_free);
+
+    /* restarted on the same cache: answered without a trial */
+    daemon_start(d);
+    c = client_new(d);
+    t0 = now_ms();
+    again = call_ok(c, PLACEMENT ".Place", js(request));
+    print_message("the same, restarted: %" G_GINT64_FORMAT " ms\n", now_ms() - t0);
+    if (!json_object_equal(member_typed(plan, "devices", json_type_array),
+                           member_typed(again, "devices", json_type_array)))
+        fail_logs("placed otherwise after a restart");
+    if (!g_file_get_contents(d->log, &log, NULL, NULL))
+        fail_logs("no log");
+    /* one trial in the log of both runs */
+    {
+        const char *first = strstr(log, "endpoint type");
+        if (first == NULL || strstr(first + 1, "endpoint type") != NULL)
+            fail_logs("expected exactly one endpoint trial in the log");
+    }
+    daemon_stop(d);
+}
+
 /* the plan as the existing VM of a later request */
 static json_object *existing_of(json_object *plan)
 {
@@ -2040,6 +2108,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sighup, teardown_test),
         cmocka_unit_test_teardown(test_bad_config, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
+        cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
     };
     static const char *const binaries[] = {"qemu-system-x86_64", "qemu-system-aarch64",
                                            "qemu-system-ppc64"};

@@ -24,6 +24,7 @@
 #include "qt-qmp.h"
 #include "qt-rules.h"
 #include "qt-qtree.h"
+#include "qt-endpoint.h"
 #include "qt-verify.h"
 
 #define PROBE_MAX_MS 120000
@@ -43,6 +44,8 @@ static Probed emulators[] = {
     {"qemu-system-alpha", NULL, NULL},
     /* a root bus whose slots QEMU keeps */
     {"qemu-system-sparc64", NULL, NULL},
+    /* machine types that refuse endpoint types whatever their address */
+    {"qemu-system-s390x", NULL, NULL},
 };
 
 static gboolean has_result(gpointer data)
@@ -73,6 +76,21 @@ static const QtEmulator *model_for(const char *binary)
     }
     fail_msg("no emulator %s in this test", binary);
     return NULL;
+}
+
+/* the model of @r's emulator with the endpoint trials @r needs made, as
+ * qtopod makes them before it places */
+static const QtEmulator *tried(const QtPlaceRequest *r)
+{
+    const QtEmulator *e = model_for(r->emulator);
+    g_autoptr(GError) error = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
+        if (emulators[i].model == e &&
+            !qt_endpoint_ensure_sync(emulators[i].model, r, NULL, &error))
+            fail_msg("endpoint trials on %s: %s", r->machine, error->message);
+    }
+    return e;
 }
 
 static json_object *load_json(const char *path)
@@ -190,6 +208,7 @@ static void check_stable(const char *scenario, const QtEmulator *e, json_object 
     r2 = qt_place_request_from_json(req2, &error);
     if (r2 == NULL)
         fail_msg("%s: the fed-back request: %s", scenario, error->message);
+    tried(r2);
     plan2 = qt_place(e, r2, &error);
     if (plan2 == NULL)
         fail_msg("%s: one more device after the plan: %s", scenario, error->message);
@@ -223,7 +242,7 @@ static void test_scenario(void **state)
 
     if (r == NULL)
         fail_msg("%s: the request does not parse: %s", scenario, error->message);
-    e = model_for(r->emulator);
+    e = tried(r);
     plan = qt_place(e, r, &error);
     if (want_error != NULL) {
         const char *msg = qt_json_get_string(expect, "message");
@@ -351,6 +370,7 @@ static void test_hotplug(void **state)
         json_object_object_add(req2, "policy", json_object_new_string(hc->policy));
     }
     r1 = request_of(req1);
+    tried(r1);
     plan = qt_place(e, r1, &error);
     if (plan == NULL)
         fail_msg("%s: %s", hc->machine, error->message);
@@ -360,6 +380,7 @@ static void test_hotplug(void **state)
     json_object_object_add(req2, "existing", qt_plan_existing_to_json(plan));
     json_object_object_add(req2, "devices", device_list("hot", 2));
     r2 = request_of(req2);
+    tried(r2);
     hot = qt_hotplug(e, r2, &error);
     if (hot == NULL)
         fail_msg("%s: hotplug: %s", hc->machine, error->message);
@@ -453,6 +474,7 @@ static void test_hotplug(void **state)
     json_object_object_del(req3, "devices");
     json_object_object_add(req3, "devices", device_list("more", spare_slots + 1));
     r3 = request_of(req3);
+    tried(r3);
     none = qt_hotplug(e, r3, &error);
     if (none != NULL || !g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_NO_HOTPLUG_SLOT))
         fail_msg("%s: expected NoHotplugSlot", hc->machine);
@@ -475,9 +497,9 @@ static void test_validate_verify(void **state)
         "   \"address\": {\"bus\": \"pcie.0\", \"slot\": 5}},"
         "  {\"id\": \"inport\", \"driver\": \"virtio-net-pci\", \"hotpluggable\": true,"
         "   \"address\": {\"bus\": \"rp0\", \"slot\": 0}}]}";
-    const QtEmulator *e = model_for("qemu-system-x86_64");
     g_autoptr(json_object) doc = json_tokener_parse(request);
     g_autoptr(QtPlaceRequest) r = request_of(doc);
+    const QtEmulator *e = tried(r);
     g_autoptr(QtPlan) plan = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) problems = qt_validate_plan(e, r, &plan, &error);
@@ -553,7 +575,7 @@ static void test_validate(void **state)
 
     if (r == NULL)
         fail_msg("request: %s", error->message);
-    problems = qt_validate(model_for(r->emulator), r, &error);
+    problems = qt_validate(tried(r), r, &error);
     assert_non_null(problems);
     for (guint i = 0; i < problems->len; i++) {
         const QtProblem *p = problems->pdata[i];
@@ -601,6 +623,94 @@ static void test_bad_requests(void **state)
     }
 }
 
+/* endpoint trials agree with QEMU: a type the trial refuses gets a typed
+ * error before anything boots, and QEMU, booted with it placed anyway,
+ * refuses it; a type it accepts is placed and verified.  s390x's older
+ * machine types refuse virtio-rng-pci (MSI-X mandatory); the balloon is
+ * refused or accepted depending on the QEMU version, and either way the
+ * answer must be QEMU's.  vfio-pci, refused for want of a host device,
+ * which the trial cannot give, stays placeable (undetermined). */
+typedef struct {
+    const char *emulator, *machine, *driver;
+    int want; /* -1: whatever QEMU does, else a QtEndpointVerdict */
+} EndpointCase;
+
+static const EndpointCase endpoint_cases[] = {
+    {"qemu-system-s390x", "s390-ccw-virtio-4.0", "virtio-rng-pci", QT_ENDPOINT_REFUSED},
+    {"qemu-system-s390x", "s390-ccw-virtio", "virtio-balloon-pci", -1},
+    {"qemu-system-s390x", "s390-ccw-virtio", "virtio-net-pci", QT_ENDPOINT_ACCEPTED},
+    {"qemu-system-x86_64", "q35", "virtio-balloon-pci", QT_ENDPOINT_ACCEPTED},
+    {"qemu-system-x86_64", "q35", "vfio-pci", QT_ENDPOINT_UNDETERMINED},
+};
+
+static QtPlaceRequest *one_device(const EndpointCase *c)
+{
+    g_autofree char *text =
+        g_strdup_printf("{\"emulator\": \"%s\", \"machine\": \"%s\", \"policy\": \"integrated\","
+                        " \"spareSlots\": 0, \"devices\": [{\"id\": \"d0\", \"driver\": \"%s\"}]}",
+                        c->emulator, c->machine, c->driver);
+    g_autoptr(json_object) doc = json_tokener_parse(text);
+
+    return request_of(doc);
+}
+
+static void test_endpoints(void **state)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(endpoint_cases); i++) {
+        const EndpointCase *c = &endpoint_cases[i];
+        g_autoptr(QtPlaceRequest) r = one_device(c);
+        const QtEmulator *e = tried(r);
+        const QtEndpointTrial *t = qt_emulator_find_endpoint(e, c->machine, c->driver);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QtPlan) plan = NULL;
+        guint added = 99;
+
+        if (t == NULL)
+            fail_msg("%s %s: no trial", c->machine, c->driver);
+        print_message("%s %s: %s: %s\n", c->machine, c->driver,
+                      qt_endpoint_verdict_to_string(t->verdict), t->provenance->outcome);
+        if (c->want >= 0 && (int)t->verdict != c->want)
+            fail_msg("%s %s: %s, expected %s", c->machine, c->driver,
+                     qt_endpoint_verdict_to_string(t->verdict),
+                     qt_endpoint_verdict_to_string((QtEndpointVerdict)c->want));
+        /* asked again: nothing to try */
+        for (gsize k = 0; k < G_N_ELEMENTS(emulators); k++)
+            if (emulators[k].model == e)
+                assert_true(qt_endpoint_ensure_sync(emulators[k].model, r, &added, NULL));
+        assert_int_equal(added, 0);
+        plan = qt_place(e, r, &error);
+        if (t->verdict == QT_ENDPOINT_REFUSED) {
+            /* a typed error, and QEMU's own refusal when placed anyway */
+            g_autoptr(QtEmulator) copy = NULL;
+            g_autoptr(json_object) doc = qt_emulator_to_json(e);
+            g_autoptr(QtPlan) forced = NULL;
+            g_autoptr(QtVerifyReport) report = NULL;
+
+            if (plan != NULL || !g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNSUPPORTED))
+                fail_msg("%s %s: refused by the trial, yet %s", c->machine, c->driver,
+                         plan ? "placed" : error->message);
+            if (strstr(error->message, c->driver) == NULL)
+                fail_msg("the error does not name %s: %s", c->driver, error->message);
+            copy = qt_emulator_from_json(doc, NULL);
+            g_hash_table_remove_all(copy->endpoints);
+            g_clear_error(&error);
+            forced = qt_place(copy, r, &error);
+            if (forced == NULL)
+                fail_msg("%s %s: placed anyway: %s", c->machine, c->driver, error->message);
+            report = qt_verify_plan_sync(copy, forced, &error);
+            assert_non_null(report);
+            if (report->qemu_error == NULL)
+                fail_msg("%s %s: the trial refused it, but QEMU took the plan", c->machine,
+                         c->driver);
+            continue;
+        }
+        if (plan == NULL)
+            fail_msg("%s %s: %s", c->machine, c->driver, error->message);
+        if (t->verdict == QT_ENDPOINT_ACCEPTED)
+            check_verified(c->machine, e, plan);
+    }
+}
+
 static int teardown(void **state)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
@@ -635,9 +745,9 @@ int main(int argc, char **argv)
     }
     g_ptr_array_sort(files, qt_compare_string_ptrs);
     {
-        struct CMUnitTest t[] = {cmocka_unit_test(test_bad_requests),
-                                 cmocka_unit_test(test_validate),
-                                 cmocka_unit_test(test_validate_verify)};
+        struct CMUnitTest t[] = {
+            cmocka_unit_test(test_bad_requests), cmocka_unit_test(test_validate),
+            cmocka_unit_test(test_validate_verify), cmocka_unit_test(test_endpoints)};
         g_array_append_vals(tests, t, G_N_ELEMENTS(t));
     }
     for (gsize i = 0; i < G_N_ELEMENTS(hotplug_cases); i++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "qt-cache.h"
+#include "qt-endpoint.h"
 #include "qt-place-error.h"
 #include "qt-placer.h"
 #include "qt-plan.h"
@@ -74,7 +75,7 @@ static char *report_text(const QtVerifyReport *r)
 }
 
 /* "verified", "typed" or "bad", with what to print */
-static const char *try_machine(const QtEmulator *e, const char *machine, char **what)
+static const char *try_machine(QtEmulator *e, const char *machine, char **what)
 {
     g_autoptr(json_object) req = request(e, machine);
     g_autoptr(GError) error = NULL;
@@ -88,6 +89,11 @@ static const char *try_machine(const QtEmulator *e, const char *machine, char **
 
     if (r == NULL) {
         *what = g_strdup_printf("request: %s", error->message);
+        return "bad";
+    }
+    /* as qtopod does before it places: the endpoint trials the request needs */
+    if (!qt_endpoint_ensure_sync(e, r, NULL, &error)) {
+        *what = g_strdup_printf("endpoint trials could not run: %s", error->message);
         return "bad";
     }
     plan = qt_place(e, r, &error);
@@ -125,6 +131,10 @@ static const char *try_machine(const QtEmulator *e, const char *machine, char **
     json_object_put(hreq);
     if (hr == NULL) {
         *what = g_strdup_printf("hotplug request: %s", error->message);
+        return "bad";
+    }
+    if (!qt_endpoint_ensure_sync(e, hr, NULL, &error)) {
+        *what = g_strdup_printf("endpoint trials could not run: %s", error->message);
         return "bad";
     }
     hot = qt_hotplug(e, hr, &error);

@@ -190,6 +190,15 @@ QtEmulator *qt_fixture_model(const char *path)
 
     g_ptr_array_add(e->classes, pcie_class());
     g_ptr_array_add(e->classes, host_bridge_class());
+    /* an endpoint trial of each verdict */
+    qt_emulator_add_endpoint(
+        e, qt_endpoint_trial_new(
+               "pc-q35-7.2", "virtio-net-pci", QT_ENDPOINT_ACCEPTED,
+               qt_provenance_new(QT_SOURCE_TRIAL, "-device virtio-net-pci", "accepted")));
+    qt_emulator_add_endpoint(
+        e, qt_endpoint_trial_new(
+               "pc-q35-7.2", "mch", QT_ENDPOINT_REFUSED,
+               qt_provenance_new(QT_SOURCE_TRIAL, "-device mch", "MSI-X support is mandatory")));
     return e;
 }
 

@@ -26,7 +26,7 @@
 #include "qt-probe-error.h"
 
 /* a schema that is not the current one, as text for the messages */
-#define QT_CACHE_SCHEMA_NEXT 3
+#define QT_CACHE_SCHEMA_NEXT 4
 G_STATIC_ASSERT(QT_CACHE_SCHEMA_NEXT == QT_CACHE_SCHEMA + 1);
 
 /* the writer child of the atomicity test dies by itself after this */

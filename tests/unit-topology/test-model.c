@@ -15,7 +15,7 @@
 #include "qt-probe-error.h"
 
 /* a schema that is not the current one, as text for the messages */
-#define QT_CACHE_SCHEMA_NEXT 3
+#define QT_CACHE_SCHEMA_NEXT 4
 G_STATIC_ASSERT(QT_CACHE_SCHEMA_NEXT == QT_CACHE_SCHEMA + 1);
 
 #define BINARY "/usr/bin/qemu-system-x86_64"
@@ -684,6 +684,15 @@ static const Mutation mutations[] = {
     {"classes[1].hostBridgeMaxIndex", "2147483648", NULL},
     {"classes[1].hostBridgeMaxIndex", "null", NULL},
     {"classes[1].hostBridgeProvenance.source", "\"\"", NULL},
+    {"endpointTrials", "null", NULL},
+    {"endpointTrials[0].machine", "\"pc-q35-9.9\"", NULL},
+    {"endpointTrials[0].machine", "\"\"", NULL},
+    {"endpointTrials[0].driver", "\"no-such-device\"", NULL},
+    {"endpointTrials[0].verdict", "\"maybe\"", NULL},
+    {"endpointTrials[0].verdict", "null", NULL},
+    {"endpointTrials[1].driver", "\"mch\"", NULL},
+    {"endpointTrials[0].driver", "\"virtio-net-pci\"", "endpointTrials[1].driver"},
+    {"endpointTrials[0].provenance.source", "\"guess\"", NULL},
 };
 
 static void test_mutations(void **state)
