@@ -424,6 +424,10 @@ static void print_bus(json_object *b, const char *indent)
            hotplug ? " via " : "", hotplug ? str(b, "hotplugMechanism", "?") : "");
     if (slots->len)
         printf("%s  occupied: %s\n", indent, slots->str);
+    if (qt_json_get_int(b, "maxDevices", 0) > 0)
+        printf("%s  takes %d device%s, whatever the slots\n", indent,
+               (int)qt_json_get_int(b, "maxDevices", 0),
+               qt_json_get_int(b, "maxDevices", 0) == 1 ? "" : "s");
 }
 
 static void print_provenance(const char *indent, const char *what, json_object *p)
@@ -526,6 +530,19 @@ static int cmd_machine(CtlOptions *opts, int argc, char **argv)
     if (opts->explain)
         print_provenance("      ", "index limit",
                          json_object_object_get(m, "hostBridgeProvenance"));
+    {
+        /* a machine type whose PCI buses come only through host bridges */
+        json_object *hb = json_object_object_get(m, "hostBridgeBus");
+        if (hb != NULL && json_object_is_type(hb, json_type_object)) {
+            printf("  the bus of each %s (a plan adds one):\n", str(m, "hostBridgeDriver", "?"));
+            print_bus(hb, "    ");
+            if (opts->explain)
+                print_provenance("        ", "capacity",
+                                 json_object_object_get(hb, "capacityProvenance"));
+            printf("    controllers on it:\n");
+            print_trials(arr(hb, "controllers"), opts->explain);
+        }
+    }
     return EXIT_OK;
 }
 

@@ -122,6 +122,7 @@ struct _Req {
     ModelFunc after_inspect;
     json_object *validated; /* Validate with verify: the problems, while QEMU boots */
     ModelFunc after_endpoints;
+    gboolean endpoints_tried; /* once per call: what a trial left untried stays so */
 };
 
 static void job_run_next(QtService *svc);
@@ -924,6 +925,8 @@ static void on_endpoints(GObject *source, GAsyncResult *res, gpointer user_data)
     for (guint i = 0; i < t->waiters->len; i++) {
         Req *r = t->waiters->pdata[i];
         if (next != NULL) {
+            /* those that waited for another call's trial ask again */
+            r->endpoints_tried = i == 0;
             cont_endpoints(r, next);
         } else {
             json_object *p = obj_str("emulator", t->path, "message", error->message);
@@ -944,7 +947,7 @@ static void cont_endpoints(Req *r, Model *m)
     g_autofree char *key = NULL;
     Trial *t;
 
-    if (drivers->len == 0) {
+    if (drivers->len == 0 || r->endpoints_tried) {
         r->after_endpoints(r, m);
         return;
     }

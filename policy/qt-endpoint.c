@@ -42,6 +42,7 @@ typedef struct {
     QtPlan *plan;       /* the plan being verified */
     QtQemuInstance *inst;
     guint pending;
+    char *no_plan; /* why the last plan_of() made none */
 } Trials;
 
 static void refusal_free(Refusal *r)
@@ -61,6 +62,7 @@ static void trials_free(Trials *t)
     g_ptr_array_unref(t->refused);
     g_clear_pointer(&t->plan, qt_plan_free);
     g_clear_object(&t->inst);
+    g_free(t->no_plan);
     g_free(t);
 }
 
@@ -124,8 +126,11 @@ static QtPlan *plan_of(Trials *t, guint first, guint n)
         g_ptr_array_add(r->devices, item);
     }
     plan = qt_place(t->e, r, &error);
-    if (plan == NULL)
+    if (plan == NULL) {
         g_debug("endpoint trial on %s: no plan: %s", t->machine, error->message);
+        g_free(t->no_plan);
+        t->no_plan = g_strdup(error->message);
+    }
     return plan;
 }
 
@@ -196,7 +201,19 @@ static void try_alone(GTask *task)
             qt_verify_plan_async(t->e, t->plan, t->cancellable, on_alone, task);
             return;
         }
-        t->next++; /* nowhere to put it: the placer will say so */
+        {
+            /* nowhere to put it alone: nothing to try, and the placer will
+             * say why when it is asked; recorded, so that it is not asked
+             * again of QEMU */
+            const char *driver = t->drivers->pdata[t->next];
+            g_autofree char *detail =
+                g_strdup_printf("a plan of -device %s alone on %s", driver, t->machine);
+            g_autofree char *outcome = g_strdup_printf("not tried: %s", t->no_plan);
+            g_ptr_array_add(t->results, qt_endpoint_trial_new(
+                                            t->machine, driver, QT_ENDPOINT_UNDETERMINED,
+                                            qt_provenance_new(QT_SOURCE_TRIAL, detail, outcome)));
+        }
+        t->next++;
     }
     judge(task);
 }

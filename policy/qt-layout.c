@@ -60,6 +60,7 @@ static void set_use(QtLayoutBus *b, int slot, int function, QtLayoutNode *n)
 {
     if (b->use[slot] == NULL)
         b->use[slot] = g_new0(QtLayoutNode *, 8);
+    b->devices += (b->use[slot][function] == NULL) - (n == NULL);
     b->use[slot][function] = n;
 }
 
@@ -72,6 +73,7 @@ static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
     b->slot_mask = facts->slot_mask;
     b->hotplug = facts->hotplug;
     b->mechanism = facts->mechanism;
+    b->max_devices = facts->max_devices;
     b->numa_node = -1;
     b->bus_nr = -1;
     b->index = (int)l->buses->len;
@@ -183,6 +185,12 @@ static const QtControllerTrial *find_trial(const QtLayout *l, const char *driver
     }
     if (any != NULL)
         return any;
+    for (guint i = 0; l->cls->host_bridge_bus && i < l->cls->host_bridge_bus->controllers->len;
+         i++) {
+        const QtControllerTrial *t = l->cls->host_bridge_bus->controllers->pdata[i];
+        if (g_str_equal(t->driver, driver) && t->cold && t->provides != NULL)
+            return t;
+    }
     for (guint i = 0; i < l->cls->host_bridges->len; i++) {
         const QtControllerTrial *t = l->cls->host_bridges->pdata[i];
         if (g_str_equal(t->driver, driver) && t->cold && t->provides != NULL)
@@ -358,6 +366,14 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             qt_layout_node_free(n);
             return FALSE;
         }
+        if (qt_layout_bus_room(bus) <= 0) {
+            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
+                        "%s: %s takes %d device%s whatever the slot (trial), and has %s", n->id,
+                        bus->name, bus->max_devices, bus->max_devices == 1 ? "" : "s",
+                        bus->max_devices == 1 ? "one" : "them all");
+            qt_layout_node_free(n);
+            return FALSE;
+        }
         if (qt_layout_bus_use(bus, n->slot, n->function) != NULL) {
             const QtLayoutNode *o = qt_layout_bus_use(bus, n->slot, n->function);
             g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
@@ -389,7 +405,13 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             qt_layout_node_free(n);
             return FALSE;
         }
-        child = bus_new(l, name, t->provides);
+        /* a machine type whose buses come only through host bridges: the
+         * host bridge's bus as its own probe found it (what it takes) */
+        child = bus_new(l, name,
+                        n->role == QT_ROLE_HOST_BRIDGE && l->cls->host_bridge_bus != NULL &&
+                                g_strcmp0(n->driver, l->cls->host_bridge_driver) == 0
+                            ? l->cls->host_bridge_bus->bus
+                            : t->provides);
         child->owner = n;
         child->root = n->role == QT_ROLE_EXPANDER_BUS || n->role == QT_ROLE_HOST_BRIDGE;
         child->numa_node = n->numa_node;

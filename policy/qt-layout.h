@@ -52,6 +52,8 @@ typedef struct _QtLayoutBus {
     int bus_numbers;
     int io_windows;
     gboolean functions; /* some slot uses functions above 0 */
+    int max_devices;    /* from the model: 0, as many as slots */
+    int devices;        /* how many sit on it */
 } QtLayoutBus;
 
 typedef struct {
@@ -122,6 +124,12 @@ static inline QtLayoutNode *qt_layout_bus_use(const QtLayoutBus *bus, int slot, 
     return bus->use[slot] ? bus->use[slot][function] : NULL;
 }
 
+/* how many more devices QEMU takes on @bus, whatever their slots (a
+ * large number when only slots limit it) */
+static inline int qt_layout_bus_room(const QtLayoutBus *bus)
+{
+    return bus->max_devices > 0 ? bus->max_devices - bus->devices : 256;
+}
 /* is slot @slot of @bus free in every function? */
 gboolean qt_layout_slot_free(const QtLayoutBus *bus, int slot);
 /* the flavour of the node's type as placement treats it: the caller's

@@ -184,7 +184,9 @@ static int free_slot(const QtLayout *l, const QtLayoutBus *bus, gboolean reserve
             count++;
         }
     }
-    if (reserve && count <= 1)
+    /* a bus that takes fewer devices than it has slots */
+    count = MIN(count, qt_layout_bus_room(bus));
+    if (count <= 0 || (reserve && count <= 1))
         return -1;
     return first;
 }
@@ -249,6 +251,11 @@ static const char *choose_model_uncached(Placer *P, QtRole role, const QtLayoutB
             return *m;
         qt_problem_free(problem);
     }
+    if (role == QT_ROLE_HOST_BRIDGE && bus == NULL && P->models == default_models &&
+        P->l->cls->host_bridge_bus != NULL)
+        /* a machine type whose PCI buses come only through its host
+         * bridges: the one its probe found, listed or not */
+        return P->l->cls->host_bridge_driver;
     return NULL;
 }
 
@@ -346,6 +353,8 @@ static gboolean port_address(Placer *P, QtLayoutBus *bus, int *slot, int *fn)
 {
     guint32 mask = qt_rules_usable_slots(P->l, bus);
 
+    if (qt_layout_bus_room(bus) <= 0)
+        return FALSE;
     for (int s = 0; s < 32; s++) {
         const QtLayoutNode *f0 = qt_layout_bus_use(bus, s, 0);
         if (!(mask & (1u << s)) || f0 == NULL || f0->role != QT_ROLE_ROOT_PORT ||
@@ -380,7 +389,7 @@ static int free_port_functions(Placer *P, const QtLayoutBus *bus, int enough)
             for (int f = 1; f < 8; f++)
                 n += qt_layout_bus_use(bus, s, f) == NULL;
     }
-    return n;
+    return MIN(n, qt_layout_bus_room(bus));
 }
 
 /* a downstream port of a switch under @root with room for one, or NULL */
@@ -1142,9 +1151,34 @@ static gboolean placer_init(Placer *P, const QtEmulator *e, const QtPlaceRequest
         g_hash_table_add(P->taken_ids, g_strdup(((QtPlaceItem *)req->existing->pdata[i])->id));
     for (guint i = 0; i < req->devices->len; i++)
         g_hash_table_add(P->taken_ids, g_strdup(((QtPlaceItem *)req->devices->pdata[i])->id));
-    if (P->main == NULL)
+    if (P->main == NULL && l->cls->host_bridge_bus == NULL)
         return fail(error, QT_PLACE_ERROR_UNSUPPORTED, "%s has no PCI bus", l->machine->name);
     return TRUE;
+}
+
+/* a machine type whose PCI buses come only through host bridges: the
+ * caller's first (a plan fed back), else one added for the plan */
+static gboolean ensure_main(Placer *P, GError **error)
+{
+    QtLayoutNode *hb;
+
+    if (P->main != NULL)
+        return TRUE;
+    for (guint i = 0; i < P->l->buses->len; i++) {
+        QtLayoutBus *b = P->l->buses->pdata[i];
+        if (b->root && b->owner && b->owner->role == QT_ROLE_HOST_BRIDGE) {
+            P->main = b;
+            return TRUE;
+        }
+    }
+    hb = add_controller(P, QT_ROLE_HOST_BRIDGE, NULL, -1, -1, -1,
+                        "the machine type has no PCI bus of its own: a host bridge provides one",
+                        error);
+    if (hb == NULL)
+        return FALSE;
+    P->main = qt_layout_find_bus(P->l, hb->provides);
+    return P->main != NULL ||
+           fail(error, QT_PLACE_ERROR_UNSUPPORTED, "%s: the host bridge provides no bus", hb->id);
 }
 
 static void placer_clear(Placer *P)
@@ -1173,7 +1207,8 @@ QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func((GDestroyNotify)qt_problem_free);
     gboolean ok;
 
-    ok = placer_init(&P, e, req, &plan, error) && add_existing(P.l, req, FALSE, NULL, error);
+    ok = placer_init(&P, e, req, &plan, error) && add_existing(P.l, req, FALSE, NULL, error) &&
+         ensure_main(&P, error);
     if (ok) {
         P.next_chassis = max_prop(P.l, "chassis") + 1;
         P.next_chassis_nr = max_prop(P.l, "chassis_nr") + 1;
@@ -1321,8 +1356,8 @@ QtPlan *qt_hotplug(const QtEmulator *e, const QtPlaceRequest *req, GError **erro
 {
     Placer P = {0};
     g_autoptr(QtPlan) plan = NULL;
-    gboolean ok =
-        placer_init(&P, e, req, &plan, error) && add_existing(P.l, req, FALSE, NULL, error);
+    gboolean ok = placer_init(&P, e, req, &plan, error) &&
+                  add_existing(P.l, req, FALSE, NULL, error) && ensure_main(&P, error);
     int had;
 
     if (ok)

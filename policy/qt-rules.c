@@ -428,6 +428,10 @@ static void check_io(const QtLayout *l, GPtrArray *problems)
 static void check_host_bridges(const QtLayout *l, GPtrArray *problems)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+    /* index 0 is the machine's own host bridge's, where it has one; a
+     * machine type with none took host bridges at index 0 in its host
+     * bridge bus trials */
+    int lowest = l->cls->host_bridge_bus != NULL ? 0 : 1;
 
     for (guint i = 0; i < l->nodes->len; i++) {
         const QtLayoutNode *n = l->nodes->pdata[i];
@@ -436,12 +440,12 @@ static void check_host_bridges(const QtLayout *l, GPtrArray *problems)
             continue;
         index = prop_int(n, "index", -1);
         /* the limit QEMU enforced in the probe's index search (trial) */
-        if (index < 1 || (l->cls->host_bridge_driver_max_index >= 0 &&
-                          g_strcmp0(l->cls->host_bridge_driver, n->driver) == 0 &&
-                          index > l->cls->host_bridge_driver_max_index))
+        if (index < lowest || (l->cls->host_bridge_driver_max_index >= 0 &&
+                               g_strcmp0(l->cls->host_bridge_driver, n->driver) == 0 &&
+                               index > l->cls->host_bridge_driver_max_index))
             g_ptr_array_add(problems, qt_problem_new(n->id, "host-bridge-index",
-                                                     "index %d is outside 1 to %d (trial)", index,
-                                                     l->cls->host_bridge_driver_max_index));
+                                                     "index %d is outside %d to %d (trial)", index,
+                                                     lowest, l->cls->host_bridge_driver_max_index));
         else if (!g_hash_table_add(seen, GINT_TO_POINTER(index)))
             g_ptr_array_add(problems, qt_problem_new(n->id, "host-bridge-index",
                                                      "index %d is another host bridge's", index));

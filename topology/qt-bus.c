@@ -24,6 +24,7 @@ void qt_bus_free(QtBus *bus)
     g_free(bus->handler_type);
     qt_provenance_free(bus->hotplug_provenance);
     qt_provenance_free(bus->slots_provenance);
+    qt_provenance_free(bus->capacity_provenance);
     g_free(bus);
 }
 
@@ -46,6 +47,8 @@ QtBus *qt_bus_copy(const QtBus *bus)
     copy->handler_type = g_strdup(bus->handler_type);
     copy->hotplug_provenance = qt_provenance_copy(bus->hotplug_provenance);
     copy->slots_provenance = qt_provenance_copy(bus->slots_provenance);
+    copy->max_devices = bus->max_devices;
+    copy->capacity_provenance = qt_provenance_copy(bus->capacity_provenance);
     return copy;
 }
 

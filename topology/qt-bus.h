@@ -42,6 +42,11 @@ typedef struct {
     char *handler_type; /* QOM type of the hotplug handler, or NULL */
     QtProvenance *hotplug_provenance;
     QtProvenance *slots_provenance;
+    /* how many devices QEMU takes on the bus, whatever their slots (a
+     * PowerNV PHB's root bus takes one: "Bus is full"); 0: as many as it
+     * has slots.  Learnt by trial where it is asked (host bridges' buses) */
+    int max_devices;
+    QtProvenance *capacity_provenance;
 } QtBus;
 
 QtBus *qt_bus_new(const char *name);

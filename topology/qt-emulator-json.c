@@ -139,9 +139,13 @@ static json_object *bus_to_json(const QtBus *bus, gboolean provenance)
         json_object_array_add(occupied, uo);
     }
     json_object_object_add(o, "occupied", occupied);
+    json_object_object_add(o, "maxDevices",
+                           bus->max_devices > 0 ? json_object_new_int(bus->max_devices) : NULL);
     if (provenance) {
         json_object_object_add(o, "hotplugProvenance", provenance_to_json(bus->hotplug_provenance));
         json_object_object_add(o, "slotsProvenance", provenance_to_json(bus->slots_provenance));
+        json_object_object_add(o, "capacityProvenance",
+                               provenance_to_json(bus->capacity_provenance));
     }
     return o;
 }
@@ -175,6 +179,18 @@ static json_object *controllers_to_json(GPtrArray *controllers, gboolean provena
     return a;
 }
 
+static json_object *root_bus_to_json(const QtRootBus *rb)
+{
+    json_object *ro = json_object_new_object();
+    g_autoptr(QtBus) empty = NULL;
+
+    if (rb->bus == NULL)
+        empty = qt_bus_new("");
+    json_object_object_add(ro, "bus", bus_to_json(rb->bus != NULL ? rb->bus : empty, TRUE));
+    json_object_object_add(ro, "controllers", controllers_to_json(rb->controllers, TRUE));
+    return ro;
+}
+
 static json_object *class_to_json(const QtTopologyClass *c)
 {
     json_object *o = json_object_new_object();
@@ -187,18 +203,11 @@ static json_object *class_to_json(const QtTopologyClass *c)
     for (guint i = 0; c->machines != NULL && i < c->machines->len; i++)
         json_object_array_add(machines, str_required(c->machines->pdata[i]));
     json_object_object_add(o, "machines", machines);
-    for (guint i = 0; c->root_buses != NULL && i < c->root_buses->len; i++) {
-        const QtRootBus *rb = c->root_buses->pdata[i];
-        json_object *ro = json_object_new_object();
-        g_autoptr(QtBus) empty = NULL;
-
-        if (rb->bus == NULL)
-            empty = qt_bus_new("");
-        json_object_object_add(ro, "bus", bus_to_json(rb->bus != NULL ? rb->bus : empty, TRUE));
-        json_object_object_add(ro, "controllers", controllers_to_json(rb->controllers, TRUE));
-        json_object_array_add(roots, ro);
-    }
+    for (guint i = 0; c->root_buses != NULL && i < c->root_buses->len; i++)
+        json_object_array_add(roots, root_bus_to_json(c->root_buses->pdata[i]));
     json_object_object_add(o, "rootBuses", roots);
+    json_object_object_add(o, "hostBridgeBus",
+                           c->host_bridge_bus ? root_bus_to_json(c->host_bridge_bus) : NULL);
     json_object_object_add(o, "hostBridges", controllers_to_json(c->host_bridges, TRUE));
     json_object_object_add(o, "hostBridgeDriver", str_or_null(c->host_bridge_driver));
     json_object_object_add(o, "hostBridgeMaxIndex",
@@ -370,6 +379,12 @@ json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineTyp
         }
         json_object_object_add(o, "buses", buses);
         json_object_object_add(o, "hostBridges", controllers_to_json(c->host_bridges, explain));
+        if (c->host_bridge_bus != NULL) {
+            json_object *bo = bus_to_json(c->host_bridge_bus->bus, explain);
+            json_object_object_add(bo, "controllers",
+                                   controllers_to_json(c->host_bridge_bus->controllers, explain));
+            json_object_object_add(o, "hostBridgeBus", bo);
+        }
     }
     return o;
 }
@@ -677,8 +692,21 @@ static QtBus *bus_from_json(json_object *o, const char *path, GError **error)
         qt_bus_add_occupied(bus, slot, function, driver, id, multifunction);
     }
     if (!get_provenance(o, path, "hotplugProvenance", &bus->hotplug_provenance, error) ||
-        !get_provenance(o, path, "slotsProvenance", &bus->slots_provenance, error))
+        !get_provenance(o, path, "slotsProvenance", &bus->slots_provenance, error) ||
+        !get_provenance(o, path, "capacityProvenance", &bus->capacity_provenance, error))
         return NULL;
+    {
+        json_object *v;
+        gint64 n;
+        g_autofree char *mp = join(path, "maxDevices");
+        if (!get_member(o, path, "maxDevices", &v, error))
+            return NULL;
+        if (v != NULL) {
+            if (!check_int(v, mp, 1, 256, &n, error))
+                return NULL;
+            bus->max_devices = (int)n;
+        }
+    }
     return g_steal_pointer(&bus);
 }
 
@@ -802,6 +830,14 @@ static QtTopologyClass *class_from_json(json_object *o, const char *path, GError
                    error) ||
         !get_provenance(o, path, "hostBridgeProvenance", &c->host_bridge_provenance, error))
         return NULL;
+    {
+        g_autofree char *hp = join(path, "hostBridgeBus");
+        json_object *ho;
+        if (!get_object(o, path, "hostBridgeBus", TRUE, &ho, error))
+            return NULL;
+        if (ho != NULL && (c->host_bridge_bus = root_bus_from_json(ho, hp, error)) == NULL)
+            return NULL;
+    }
     return g_steal_pointer(&c);
 }
 

@@ -116,6 +116,7 @@ void qt_machine_result_free(QtMachineResult *r)
     g_clear_pointer(&r->host_bridges, g_ptr_array_unref);
     g_free(r->host_bridge_driver);
     qt_provenance_free(r->host_bridge_provenance);
+    qt_root_bus_free(r->host_bus);
     g_clear_pointer(&r->batch, g_ptr_array_unref);
     g_clear_pointer(&r->expanders, g_hash_table_unref);
     g_clear_pointer(&r->notable, g_hash_table_unref);

@@ -109,6 +109,9 @@ typedef struct {
     char *fingerprint;
     double ms;
     guint launches;
+    /* no root bus of its own: the bus of a host bridge it accepts, and
+     * what goes on it (qt_host_bus_probe_async); NULL otherwise */
+    QtRootBus *host_bus;
 } QtMachineResult;
 
 void qt_machine_result_free(QtMachineResult *r);
@@ -124,6 +127,16 @@ QtMachineResult *qt_machine_probe_finish(GAsyncResult *result, GError **error);
 
 /* a seed for a machine type probed on demand, from a cached class */
 QtMachineResult *qt_machine_seed_from_class(const QtEmulator *e, const QtTopologyClass *c);
+
+/* does @r's machine type have PCI buses only through host bridges? */
+gboolean qt_host_bus_probe_wanted(const QtMachineResult *r);
+/* what QEMU takes on the bus of such a host bridge: controllers (cold,
+ * and whether their buses take hotplug) and how many devices the bus
+ * takes; sets r->host_bus and adds it to r->fingerprint */
+void qt_host_bus_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, QtMachineResult *r,
+                             const QtProbeOptions *options, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean qt_host_bus_probe_finish(GAsyncResult *result, GError **error);
 
 /* configure an instance from @options */
 QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,

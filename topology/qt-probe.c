@@ -139,12 +139,52 @@ static gboolean machines_done(Probe *p)
            (p->running == 0 && p->cancellable && g_cancellable_is_cancelled(p->cancellable));
 }
 
+static void machine_ready(GTask *task, QtMachineResult *r, GError *error);
+
+typedef struct {
+    GTask *task;
+    QtMachineResult *r;
+} HostBusCall;
+
+static void on_host_bus(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    HostBusCall *c = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!qt_host_bus_probe_finish(res, &error) &&
+        g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        /* cancelled: as a machine probe cancelled */
+        qt_machine_result_free(c->r);
+        machine_ready(c->task, NULL, error);
+    } else {
+        machine_ready(c->task, c->r, NULL);
+    }
+    g_free(c);
+}
+
 static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     Probe *p = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
     QtMachineResult *r = qt_machine_probe_finish(res, &error);
+
+    if (r != NULL && qt_host_bus_probe_wanted(r) && p->gate.facts != NULL) {
+        /* buses only through host bridges: what goes on theirs, before the
+         * result counts */
+        HostBusCall *c = g_new0(HostBusCall, 1);
+        c->task = task;
+        c->r = r;
+        qt_host_bus_probe_async(p->e, p->gate.facts, r, &p->options, p->cancellable, on_host_bus,
+                                c);
+        return;
+    }
+    machine_ready(task, r, error);
+}
+
+static void machine_ready(GTask *task, QtMachineResult *r, GError *error)
+{
+    Probe *p = g_task_get_task_data(task);
     GPtrArray *waiters;
 
     p->running--;
@@ -261,6 +301,12 @@ static QtTopologyClass *class_from_result(const QtEmulator *e, const char *id,
         g_autofree char *key = g_strdup_printf("/%s", t->driver);
         tc->properties = g_strdup(g_hash_table_lookup(r->notable, key));
         g_ptr_array_add(c->host_bridges, tc);
+    }
+    if (r->host_bus != NULL) {
+        c->host_bridge_bus = qt_root_bus_new(qt_bus_copy(r->host_bus->bus));
+        for (guint j = 0; j < r->host_bus->controllers->len; j++)
+            g_ptr_array_add(c->host_bridge_bus->controllers,
+                            trial_copy(r->host_bus->controllers->pdata[j]));
     }
     c->host_bridge_driver_max_index = r->host_bridge_max_index;
     c->host_bridge_driver = g_strdup(r->host_bridge_driver);

@@ -27,6 +27,7 @@ void qt_topology_class_free(QtTopologyClass *c)
         g_ptr_array_unref(c->host_bridges);
     g_free(c->host_bridge_driver);
     qt_provenance_free(c->host_bridge_provenance);
+    qt_root_bus_free(c->host_bridge_bus);
     g_free(c);
 }
 

@@ -50,6 +50,11 @@ typedef struct {
     int host_bridge_driver_max_index;
     char *host_bridge_driver;
     QtProvenance *host_bridge_provenance;
+    /* a machine type with no PCI root bus of its own, whose buses exist
+     * only through the host bridges it accepts (powernv under -nodefaults):
+     * the bus of one such host bridge and what QEMU accepted on it
+     * (topology/qt-host-bus-probe.c); NULL otherwise */
+    QtRootBus *host_bridge_bus;
 } QtTopologyClass;
 
 QtTopologyClass *qt_topology_class_new(const char *id);

@@ -310,6 +310,8 @@ static const HotplugCase hotplug_cases[] = {
     {"qemu-system-ppc64", "pseries", NULL},
     /* the device goes into a spare host bridge the plan kept */
     {"qemu-system-ppc64", "pseries", "isolate"},
+    /* no PCI bus but through a host bridge the plan adds */
+    {"qemu-system-ppc64", "powernv9", NULL},
 };
 
 static json_object *device_list(const char *prefix, int n)

@@ -6,7 +6,9 @@
  * it lacks; a plan QEMU refuses, a device QEMU puts elsewhere or a
  * device_add it refuses fails the sweep.  The table goes to the log.
  *
- * usage: test-sweep [CACHE-DIR] [BINARY...] */
+ * usage: test-sweep [CACHE-DIR [BINARY...]]; without a cache directory the
+ * probes go into a fresh one, removed at the end (the suite's way: every
+ * binary probed anew) */
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,9 +182,22 @@ static QtEmulator *probe(const char *binary, const char *cache, GError **error)
     return e;
 }
 
+static void remove_tree(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        g_remove(p);
+    }
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
-    const char *cache = argc > 1 ? argv[1] : "sweep-cache";
+    g_autofree char *fresh = argc > 1 ? NULL : g_dir_make_tmp("qt-sweep-XXXXXX", NULL);
+    const char *cache = argc > 1 ? argv[1] : fresh;
     g_autoptr(GPtrArray) bins = NULL;
     g_autoptr(GPtrArray) rows = g_ptr_array_new();
     guint bad = 0, verified = 0, typed = 0;
@@ -255,5 +270,8 @@ int main(int argc, char **argv)
     }
     printf("%u verified, %u typed errors, %u bad, in %.0f s\n", verified, typed, bad,
            (double)(g_get_monotonic_time() - t_all) / G_USEC_PER_SEC);
-    return bad ? 1 : 0;
+    if (fresh != NULL)
+        remove_tree(fresh);
+    /* a sweep that verified nothing proved nothing */
+    return bad || verified == 0 ? 1 : 0;
 }

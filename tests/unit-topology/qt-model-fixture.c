@@ -145,6 +145,20 @@ static QtTopologyClass *host_bridge_class(void)
     c->host_bridge_driver = g_strdup("spapr-pci-host-bridge");
     c->host_bridge_driver_max_index = 30;
     c->host_bridge_provenance = trial("-device spapr-pci-host-bridge,index=31", "Index too big");
+    /* a host bridge's bus that takes one device, with a port on it */
+    bus = qt_bus_new("qtopo-th0");
+    bus->kind = QT_BUS_PCIE;
+    bus->slot_mask = 0xffffffff;
+    bus->max_devices = 1;
+    bus->capacity_provenance = trial("2 x -device pci-bridge on its bus", "Bus is full");
+    c->host_bridge_bus = qt_root_bus_new(bus);
+    bus = qt_bus_new("qtopo-tb1");
+    bus->kind = QT_BUS_PCIE;
+    bus->slot_mask = 0x1;
+    bus->hotplug = TRUE;
+    bus->mechanism = QT_HOTPLUG_PCIE_NATIVE;
+    g_ptr_array_add(c->host_bridge_bus->controllers,
+                    controller("pcie-root-port", TRUE, FALSE, bus));
     return c;
 }
 
