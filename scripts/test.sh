@@ -1,7 +1,7 @@
 #!/bin/sh
 # the README's test command: install, build with warnings as errors, run
-# every suite (unit, qemu, integration, lint) against the installed QEMU,
-# then the suites that start QEMU (qemu, integration) again against the
+# every suite (unit, qemu, integration, sweep, lint) against the installed QEMU,
+# then the suites that start QEMU (qemu, integration, sweep) again against the
 # second QEMU version (bookworm-backports, unpacked beside the installed
 # one by scripts/qemu-alt.sh).  A skipped test counts as a failure here,
 # since this script installs everything the tests need.
@@ -17,7 +17,7 @@ echo "== every suite, $installed"
 meson test -C build --print-errorlogs --num-processes 2 || rc=$?
 echo "== qemu and integration suites, $alt"
 PATH="$PWD/build/qemu-alt/bin:$PATH" meson test -C build --print-errorlogs --num-processes 2 \
-    --suite qemu --suite integration --logbase testlog-alt || rc=$?
+    --suite qemu --suite integration --suite sweep --logbase testlog-alt || rc=$?
 python3 - "$rc" "$installed" build/meson-logs/testlog.json "$alt" build/meson-logs/testlog-alt.json <<'PY'
 import json, sys
 rc, runs = int(sys.argv[1]), list(zip(sys.argv[2::2], sys.argv[3::2]))
