@@ -31,6 +31,7 @@
 
 #include "qt-probe-error.h"
 #include "qt-probe-private.h"
+#include "qt-trial.h"
 
 /* machine types tried as the host before giving up: one without PCI
  * refuses the bridges at once (riscv64's virt comes after six others) */
@@ -178,31 +179,6 @@ static void add_host_bridges(ClassProbe *cp, QtQemuInstance *inst, guint n)
 typedef struct _ColdSlice ColdSlice;
 static void cold_launch(ColdSlice *cs);
 
-static ClassTrial *trial_named_in(GPtrArray *trials, const char *message)
-{
-    for (guint i = 0; i < trials->len; i++) {
-        ClassTrial *t = trials->pdata[i];
-        g_autofree char *needle = g_strdup_printf("id=%s,", t->id);
-        g_autofree char *last = g_strdup_printf("id=%s:", t->id);
-        if (strstr(message, needle) || strstr(message, last))
-            return t;
-    }
-    return NULL;
-}
-
-/* QEMU's reason after "-device ARGS: " */
-static char *cold_reason(const char *message, const ClassTrial *t)
-{
-    g_autofree char *needle = g_strdup_printf("id=%s", t->id);
-    const char *p = strstr(message, needle);
-    const char *colon = p ? strstr(p, ": ") : NULL;
-
-    if (colon == NULL)
-        return g_strdup(message);
-    colon += 2;
-    return g_strndup(colon, strcspn(colon, ";\n"));
-}
-
 static void verdicts(ClassProbe *cp)
 {
     for (guint i = 0; i < cp->trials->len; i++) {
@@ -238,11 +214,11 @@ static void verdicts(ClassProbe *cp)
     }
 }
 
-/* one of the parallel cold launches: its trials, relaunched without each
- * one QEMU refuses */
+/* one of the parallel cold launches: its trials, made again without each
+ * one QEMU refuses (QtTrialLaunch) */
 struct _ColdSlice {
     GTask *task;
-    GPtrArray *trials; /* ClassTrial, borrowed */
+    GPtrArray *items; /* QtTrialItem, data: ClassTrial (borrowed) */
 };
 
 static void cold_slice_done(ColdSlice *cs)
@@ -250,7 +226,7 @@ static void cold_slice_done(ColdSlice *cs)
     GTask *task = cs->task;
     ClassProbe *cp = g_task_get_task_data(task);
 
-    g_ptr_array_unref(cs->trials);
+    g_ptr_array_unref(cs->items);
     g_free(cs);
     if (cp->error == NULL)
         g_cancellable_set_error_if_cancelled(cp->cancellable, &cp->error);
@@ -261,69 +237,62 @@ static void cold_slice_done(ColdSlice *cs)
     finish(task);
 }
 
-static void on_cold_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    g_object_unref(source);
-    cold_slice_done(user_data);
-}
-
-static void on_cold_started(GObject *source, GAsyncResult *res, gpointer user_data)
+static void on_cold_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     ColdSlice *cs = user_data;
-    QtQemuInstance *inst = QT_QEMU_INSTANCE(source);
     g_autoptr(GError) error = NULL;
-    ClassTrial *culprit;
 
-    if (qt_qemu_instance_start_finish(inst, res, &error)) {
-        /* what is left was accepted cold */
-        qt_qemu_instance_stop_async(inst, NULL, on_cold_stopped, cs);
-        return;
-    }
-    g_object_unref(inst);
-    if (lost(cs->task, error)) {
+    if (!qt_trial_launch_finish(res, NULL, NULL, &error)) {
+        lost(cs->task, error);
         cold_slice_done(cs);
         return;
     }
-    culprit = trial_named_in(cs->trials, error->message);
-    if (culprit == NULL) {
-        /* refused without naming one of ours: the trial tells nothing */
-        for (guint i = 0; i < cs->trials->len; i++) {
-            ClassTrial *t = cs->trials->pdata[i];
-            t->cold_refusal = g_strdup(error->message);
-        }
-        cold_slice_done(cs);
-        return;
+    /* what QEMU refused, with its reason up to the first ';' as hot; the
+     * rest was accepted cold */
+    for (guint i = 0; i < cs->items->len; i++) {
+        const QtTrialItem *it = cs->items->pdata[i];
+        ClassTrial *t = it->data;
+        if (it->refusal != NULL)
+            t->cold_refusal = g_strndup(it->refusal, strcspn(it->refusal, ";\n"));
     }
-    culprit->cold_refusal = cold_reason(error->message, culprit);
-    g_ptr_array_remove(cs->trials, culprit);
-    cold_launch(cs);
+    cold_slice_done(cs);
 }
 
 static void cold_launch(ColdSlice *cs)
 {
     ClassProbe *cp = g_task_get_task_data(cs->task);
-    QtQemuInstance *inst;
-    guint n_bridges = (cs->trials->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE;
+    guint n_bridges = (cs->items->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE;
+    g_autoptr(GStrvBuilder) base = g_strv_builder_new();
+    g_auto(GStrv) base_args = NULL;
 
-    if (cs->trials->len == 0 || g_cancellable_is_cancelled(cp->cancellable)) {
+    if (cs->items->len == 0 || g_cancellable_is_cancelled(cp->cancellable)) {
         cold_slice_done(cs);
         return;
     }
-    inst = new_host_instance(cp, cp->hosts->pdata[cp->host]);
-    add_host_bridges(cp, inst, n_bridges);
-    for (guint i = 0; i < cs->trials->len; i++) {
-        ClassTrial *t = cs->trials->pdata[i];
+    for (guint i = 0; i < n_bridges; i++) {
+        g_autofree char *id = bridge_id(i);
+        g_autoptr(GString) args = g_string_new(NULL);
+
+        g_string_printf(args, "%s,id=%s", cp->host_bridge->name, id);
+        add_numbers(cp, cp->host_bridge, args, NULL);
+        g_strv_builder_add(base, "-device");
+        g_strv_builder_add(base, args->str);
+    }
+    base_args = g_strv_builder_end(base);
+    for (guint i = 0; i < cs->items->len; i++) {
+        QtTrialItem *it = cs->items->pdata[i];
+        ClassTrial *t = it->data;
         g_autofree char *bus = bridge_id(i / TYPES_PER_BRIDGE);
         g_autoptr(GString) args = g_string_new(NULL);
 
         g_string_printf(args, "%s,bus=%s,addr=0x%x,id=%s", t->type->name, bus,
                         1 + i % TYPES_PER_BRIDGE, t->id);
         add_numbers(cp, t->type, args, NULL);
-        qt_qemu_instance_add_arg(inst, "-device");
-        qt_qemu_instance_add_arg(inst, args->str);
+        qt_trial_item_add_device(it, args->str);
     }
-    qt_qemu_instance_start_async(inst, cp->cancellable, on_cold_started, cs);
+    qt_trial_launch_async(cp->e, cp->hosts->pdata[cp->host], &cp->options,
+                          (const char *const *)base_args, cs->items, cp->cancellable, NULL, NULL,
+                          on_cold_done, cs);
 }
 
 /* the types refused hot, dealt over the instances: each refusal costs a
@@ -342,9 +311,11 @@ static void cold_trials(GTask *task, GPtrArray *refused)
     for (guint k = 0; k < n; k++) {
         ColdSlice *cs = g_new0(ColdSlice, 1);
         cs->task = task;
-        cs->trials = g_ptr_array_new();
-        for (guint i = k; i < refused->len; i += n)
-            g_ptr_array_add(cs->trials, refused->pdata[i]);
+        cs->items = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_item_free);
+        for (guint i = k; i < refused->len; i += n) {
+            ClassTrial *t = refused->pdata[i];
+            g_ptr_array_add(cs->items, qt_trial_item_new(t->id, t));
+        }
         cold_launch(cs);
     }
 }

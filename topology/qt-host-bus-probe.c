@@ -23,18 +23,15 @@
 #include <string.h>
 
 #include "qt-probe-error.h"
-#include "qt-probe-private.h"
+#include "qt-trial.h"
 
 #define HB_PREFIX    QT_TRIAL_PREFIX "h"
 #define TRIAL_PREFIX QT_TRIAL_PREFIX "b"
 
 typedef struct {
     const QtDeviceType *type; /* borrowed from the model */
-    char *id;
-    char *hb_id;
     char *args;
     char *hb_args;
-    char *bus; /* the host bridge's bus */
 } Item;
 
 typedef struct {
@@ -48,10 +45,10 @@ typedef struct {
     int bridges;      /* host bridges per launch */
     char *suffix;     /* what QEMU puts after a host bridge's id to name its bus */
     GPtrArray *todo;  /* const QtDeviceType *, not tried yet */
-    GPtrArray *batch; /* Item, in the current launch */
+    GPtrArray *batch; /* QtTrialItem (data: Item), in the current launch */
     QtRootBus *out;
-    QtQemuInstance *inst;
-    QtQtreeBus *tree;
+    QtTrialLaunch *launch;
+    QtQemuInstance *inst; /* the launch's, while it runs */
     int counter;
     guint pending;
     /* capacity */
@@ -62,12 +59,15 @@ typedef struct {
 
 static void item_free(Item *it)
 {
-    g_free(it->id);
-    g_free(it->hb_id);
     g_free(it->args);
     g_free(it->hb_args);
-    g_free(it->bus);
     g_free(it);
+}
+
+static void trial_item_free(QtTrialItem *ti)
+{
+    item_free(ti->data);
+    qt_trial_item_free(ti);
 }
 
 static void host_bus_free(HostBus *h)
@@ -78,8 +78,6 @@ static void host_bus_free(HostBus *h)
     g_ptr_array_unref(h->todo);
     g_ptr_array_unref(h->batch);
     qt_root_bus_free(h->out);
-    g_clear_object(&h->inst);
-    g_clear_pointer(&h->tree, qt_qtree_bus_free);
     g_free(h->refusal);
     g_free(h);
 }
@@ -113,26 +111,22 @@ static char *device_args(HostBus *h, const QtDeviceType *t, const char *bus, con
     return g_string_free(s, FALSE);
 }
 
-static Item *item_new(HostBus *h, const QtDeviceType *t, int index)
+/* @t on the bus of a host bridge of its own, with index @index */
+static QtTrialItem *item_new(HostBus *h, const QtDeviceType *t, int index)
 {
     Item *it = g_new0(Item, 1);
+    g_autofree char *hb_id = g_strdup_printf(HB_PREFIX "%d", index);
+    g_autofree char *bus = g_strconcat(hb_id, h->suffix, NULL);
+    g_autofree char *id = g_strdup_printf(TRIAL_PREFIX "%d", h->counter + 1);
+    QtTrialItem *ti;
 
     it->type = t;
-    it->hb_id = g_strdup_printf(HB_PREFIX "%d", index);
-    it->bus = g_strconcat(it->hb_id, h->suffix, NULL);
-    it->hb_args = g_strdup_printf("%s,id=%s,index=%d", h->hb->driver, it->hb_id, index);
-    it->id = g_strdup_printf(TRIAL_PREFIX "%d", h->counter + 1);
-    it->args = device_args(h, t, it->bus, it->id, -1);
-    return it;
-}
-
-static QtQemuInstance *new_instance(HostBus *h)
-{
-    QtQemuInstance *inst = qt_probe_new_instance(h->e->path, h->machine, &h->options);
-
-    qt_emulator_apply_instance_args(h->e, inst);
-    h->r->launches++;
-    return inst;
+    it->hb_args = g_strdup_printf("%s,id=%s,index=%d", h->hb->driver, hb_id, index);
+    it->args = device_args(h, t, bus, id, -1);
+    ti = qt_trial_item_new(id, it);
+    qt_trial_item_add_device(ti, it->hb_args);
+    qt_trial_item_add_device(ti, it->args);
+    return ti;
 }
 
 static void finish(GTask *task)
@@ -168,6 +162,15 @@ static void finish(GTask *task)
     g_object_unref(task);
 }
 
+/* QEMU's words after the -device it refused, from a whole refusal */
+static char *after_device(const char *message)
+{
+    const char *p = strstr(message, "-device ");
+    const char *colon = p ? strstr(p, ": ") : NULL;
+
+    return g_strndup(colon ? colon + 2 : message, strcspn(colon ? colon + 2 : message, "\n"));
+}
+
 /* ---- controllers ---- */
 
 static void next_batch(GTask *task);
@@ -181,34 +184,6 @@ static void refuse(HostBus *h, const Item *it, const char *why)
 
     t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
     g_ptr_array_add(h->out->controllers, t);
-}
-
-/* what QEMU said of device @id in its refusal, or NULL when it names
- * another */
-static char *refusal_of(const char *message, const char *id)
-{
-    g_autofree char *needle = g_strdup_printf("id=%s,", id);
-    const char *p = strstr(message, needle);
-    const char *colon = p ? strstr(p, ": ") : NULL;
-
-    return colon ? g_strndup(colon + 2, strcspn(colon + 2, "\n")) : NULL;
-}
-
-static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    next_batch(task);
-}
-
-static void done_with_batch(GTask *task)
-{
-    HostBus *h = g_task_get_task_data(task);
-
-    g_ptr_array_set_size(h->batch, 0);
-    g_clear_pointer(&h->tree, qt_qtree_bus_free);
-    qt_qemu_instance_stop_async(h->inst, NULL, on_stopped, task);
 }
 
 typedef struct {
@@ -245,7 +220,7 @@ static void on_hot(GObject *source, GAsyncResult *res, gpointer user_data)
     g_free(c->detail);
     g_free(c);
     if (--h->pending == 0)
-        done_with_batch(task);
+        qt_trial_launch_release(h->launch);
 }
 
 /* the bus @dev provides, as QEMU built it */
@@ -277,33 +252,43 @@ static QtBus *provided_bus(HostBus *h, const QtQtreeDev *dev)
     return bus;
 }
 
+/* the accepted controllers' buses, then whether each takes hotplug: a
+ * device_add of the same type onto it, at its highest usable slot (SHPC
+ * never hotplugs slot 0) */
 static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     HostBus *h = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
     g_autofree char *text = qt_qmp_hmp_finish(QT_QMP_CLIENT(source), res, &error);
-    QtQmpClient *client = qt_qemu_instance_get_client(h->inst);
+    g_autoptr(QtQtreeBus) tree = NULL;
     g_autoptr(GPtrArray) hot = g_ptr_array_new();
 
-    if (text == NULL || (h->tree = qt_qtree_parse(text, &error)) == NULL) {
+    if (text == NULL || (tree = qt_qtree_parse(text, &error)) == NULL) {
         g_debug("%s: host bridge bus: info qtree: %s", h->machine, error->message);
-        for (guint i = 0; i < h->batch->len; i++)
-            refuse(h, h->batch->pdata[i], "the topology could not be read back");
-        done_with_batch(task);
+        for (guint i = 0; i < h->batch->len; i++) {
+            QtTrialItem *ti = h->batch->pdata[i];
+            if (ti->refusal == NULL)
+                ti->refusal = g_strdup("the topology could not be read back");
+        }
+        qt_trial_launch_release(h->launch);
         return;
     }
     for (guint i = 0; i < h->batch->len; i++) {
-        const Item *it = h->batch->pdata[i];
-        const QtQtreeDev *dev = qt_qtree_find_dev(h->tree, it->id, it->type->name);
+        QtTrialItem *ti = h->batch->pdata[i];
+        const Item *it = ti->data;
+        const QtQtreeDev *dev;
         QtControllerTrial *t;
-        g_autofree char *detail = g_strdup_printf("-device %s on %s (behind -device %s)", it->args,
-                                                  h->machine, it->hb_args);
+        g_autofree char *detail = NULL;
 
-        if (dev == NULL) {
-            refuse(h, it, "accepted, but not found in info qtree");
+        if (ti->refusal != NULL)
+            continue;
+        if ((dev = qt_qtree_find_dev(tree, ti->id, it->type->name)) == NULL) {
+            ti->refusal = g_strdup("accepted, but not found in info qtree");
             continue;
         }
+        detail = g_strdup_printf("-device %s on %s (behind -device %s)", it->args, h->machine,
+                                 it->hb_args);
         t = qt_controller_trial_new(it->type->name);
         t->cold = TRUE;
         t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted");
@@ -316,11 +301,9 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
             g_ptr_array_add(hot, t);
     }
     if (hot->len == 0) {
-        done_with_batch(task);
+        qt_trial_launch_release(h->launch);
         return;
     }
-    /* does each provided bus take hotplug: a device_add of the same type
-     * onto it, at its highest usable slot (SHPC never hotplugs slot 0) */
     h->pending = hot->len;
     for (guint i = 0; i < hot->len; i++) {
         QtControllerTrial *t = hot->pdata[i];
@@ -341,75 +324,57 @@ static void on_qtree(GObject *source, GAsyncResult *res, gpointer user_data)
         c->trial = t;
         c->detail = g_strdup_printf("device_add driver=%s bus=%s addr=%s on paused %s", t->driver,
                                     t->provides->name, addr, h->machine);
-        qt_qmp_device_add_async(client, t->driver, id, props, NULL, on_hot, c);
+        qt_qmp_device_add_async(qt_qemu_instance_get_client(h->inst), t->driver, id, props, NULL,
+                                on_hot, c);
     }
 }
 
-static void launch_batch(GTask *task);
+static void batch_started(QtTrialLaunch *launch, QtQemuInstance *inst, GPtrArray *accepted,
+                          gpointer data)
+{
+    GTask *task = data;
+    HostBus *h = g_task_get_task_data(task);
 
-static void on_batch_started(GObject *source, GAsyncResult *res, gpointer user_data)
+    h->launch = launch;
+    h->inst = inst;
+    qt_qmp_hmp_async(qt_qemu_instance_get_client(inst), "info qtree", NULL, on_qtree, task);
+}
+
+static void on_batch_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     HostBus *h = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
+    guint launches = 0;
 
-    if (qt_qemu_instance_start_finish(h->inst, res, &error)) {
-        qt_qmp_hmp_async(qt_qemu_instance_get_client(h->inst), "info qtree", NULL, on_qtree, task);
-        return;
-    }
-    g_clear_object(&h->inst);
-    if (g_task_return_error_if_cancelled(task)) {
-        g_object_unref(task);
-        return;
-    }
-    for (guint i = 0; i < h->batch->len; i++) {
-        Item *it = h->batch->pdata[i];
-        g_autofree char *why = g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)
-                                   ? refusal_of(error->message, it->id)
-                                   : NULL;
-        if (why != NULL) {
-            /* QEMU named it: without it, the rest again */
-            refuse(h, it, why);
-            g_ptr_array_remove_index(h->batch, i);
-            launch_batch(task);
+    h->launch = NULL;
+    h->inst = NULL;
+    if (!qt_trial_launch_finish(res, NULL, &launches, &error)) {
+        if (g_task_return_error_if_cancelled(task)) {
+            g_object_unref(task);
             return;
         }
+        /* a timeout or a crash: those left are not known to work */
+        for (guint i = 0; i < h->batch->len; i++) {
+            QtTrialItem *ti = h->batch->pdata[i];
+            if (ti->refusal == NULL)
+                ti->refusal = g_strdup(error->message);
+        }
     }
-    /* named none of them (a host bridge, a timeout): the launch is lost */
-    for (guint i = 0; i < h->batch->len; i++)
-        refuse(h, h->batch->pdata[i], error->message);
+    h->r->launches += launches;
+    for (guint i = 0; i < h->batch->len; i++) {
+        const QtTrialItem *ti = h->batch->pdata[i];
+        if (ti->refusal != NULL)
+            refuse(h, ti->data, ti->refusal);
+    }
     g_ptr_array_set_size(h->batch, 0);
     next_batch(task);
-}
-
-static void launch_batch(GTask *task)
-{
-    HostBus *h = g_task_get_task_data(task);
-
-    if (h->batch->len == 0) {
-        next_batch(task);
-        return;
-    }
-    h->inst = new_instance(h);
-    for (guint i = 0; i < h->batch->len; i++) {
-        const Item *it = h->batch->pdata[i];
-        qt_qemu_instance_add_arg(h->inst, "-device");
-        qt_qemu_instance_add_arg(h->inst, it->hb_args);
-        qt_qemu_instance_add_arg(h->inst, "-device");
-        qt_qemu_instance_add_arg(h->inst, it->args);
-    }
-    qt_qemu_instance_start_async(h->inst, h->cancellable, on_batch_started, task);
 }
 
 static void next_batch(GTask *task)
 {
     HostBus *h = g_task_get_task_data(task);
 
-    g_clear_object(&h->inst);
-    if (g_task_return_error_if_cancelled(task)) {
-        g_object_unref(task);
-        return;
-    }
     for (int i = 0; i < h->bridges && h->todo->len > 0; i++) {
         const QtDeviceType *t = g_ptr_array_steal_index(h->todo, 0);
         g_ptr_array_add(h->batch, item_new(h, t, i));
@@ -418,7 +383,8 @@ static void next_batch(GTask *task)
         capacity(task);
         return;
     }
-    launch_batch(task);
+    qt_trial_launch_async(h->e, h->machine, &h->options, NULL, h->batch, h->cancellable,
+                          batch_started, task, on_batch_done, task);
 }
 
 /* ---- capacity ---- */
@@ -447,64 +413,51 @@ static void capacity_done(GTask *task)
     finish(task);
 }
 
-static void on_capacity_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    HostBus *h = g_task_get_task_data(task);
-    int slots = (int)qt_bus_slot_count(h->out->bus);
-
-    qt_qemu_instance_stop_finish(QT_QEMU_INSTANCE(source), res, NULL);
-    g_clear_object(&h->inst);
-    /* two, then every slot, then halves in between */
-    h->lo = h->k;
-    if (h->hi == 0 && h->k < slots) {
-        h->k = slots;
-        capacity_launch(task);
-        return;
-    }
-    if (h->hi != 0 && h->hi - h->lo > 1) {
-        h->k = (h->lo + h->hi) / 2;
-        capacity_launch(task);
-        return;
-    }
-    capacity_done(task);
-}
-
-static void on_capacity_started(GObject *source, GAsyncResult *res, gpointer user_data)
+static void on_capacity_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     HostBus *h = g_task_get_task_data(task);
     g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) items = g_ptr_array_ref(h->batch);
+    int slots = (int)qt_bus_slot_count(h->out->bus);
+    gboolean ran = FALSE;
+    guint launches = 0;
 
-    if (qt_qemu_instance_start_finish(h->inst, res, &error)) {
-        qt_qemu_instance_stop_async(h->inst, NULL, on_capacity_stopped, task);
-        return;
-    }
-    g_clear_object(&h->inst);
-    if (g_task_return_error_if_cancelled(task)) {
-        g_object_unref(task);
-        return;
-    }
-    if (!g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)) {
+    if (!qt_trial_launch_finish(res, &ran, &launches, &error)) {
+        h->r->launches += launches;
+        g_ptr_array_set_size(h->batch, 0);
+        if (g_task_return_error_if_cancelled(task)) {
+            g_object_unref(task);
+            return;
+        }
         /* a timeout says nothing of the bus: no limit is claimed */
         g_debug("%s: host bridge bus capacity: %s", h->machine, error->message);
         h->hi = 0;
         capacity_done(task);
         return;
     }
-    h->hi = h->k;
-    g_free(h->refusal);
-    {
-        const char *colon = strstr(error->message, "-device ");
-        colon = colon ? strstr(colon, ": ") : NULL;
-        h->refusal = g_strdup(colon ? colon + 2 : error->message);
+    h->r->launches += launches;
+    if (ran) {
+        /* two, then every slot, then halves in between */
+        h->lo = h->k;
+        if (h->hi == 0 && h->k < slots)
+            h->k = slots;
+        else if (h->hi != 0 && h->hi - h->lo > 1)
+            h->k = (h->lo + h->hi) / 2;
+        else
+            h->k = 0;
+    } else {
+        h->hi = h->k;
+        g_free(h->refusal);
+        h->refusal = after_device(((QtTrialItem *)items->pdata[0])->refusal);
+        h->k = h->hi - h->lo > 1 ? (h->lo + h->hi) / 2 : 0;
     }
-    if (h->hi - h->lo > 1) {
-        h->k = (h->lo + h->hi) / 2;
-        capacity_launch(task);
+    g_ptr_array_set_size(h->batch, 0);
+    if (h->k == 0) {
+        capacity_done(task);
         return;
     }
-    capacity_done(task);
+    capacity_launch(task);
 }
 
 static void capacity_launch(GTask *task)
@@ -513,12 +466,14 @@ static void capacity_launch(GTask *task)
     const QtDeviceType *t = qt_emulator_find_device(h->e, h->filler->driver);
     g_autofree char *hb_id = g_strdup_printf(HB_PREFIX "%d", 0);
     g_autofree char *bus = g_strconcat(hb_id, h->suffix, NULL);
-    g_autofree char *hb_args = g_strdup_printf("%s,id=%s,index=0", h->hb->driver, hb_id);
+    Item *it = g_new0(Item, 1);
+    /* one item: a refusal of any of its devices is the count's */
+    QtTrialItem *ti = qt_trial_item_new(hb_id, it);
     int placed = 0;
 
-    h->inst = new_instance(h);
-    qt_qemu_instance_add_arg(h->inst, "-device");
-    qt_qemu_instance_add_arg(h->inst, hb_args);
+    it->type = t;
+    it->hb_args = g_strdup_printf("%s,id=%s,index=0", h->hb->driver, hb_id);
+    qt_trial_item_add_device(ti, it->hb_args);
     for (int slot = 0; slot < 32 && placed < h->k; slot++) {
         g_autofree char *id = NULL;
         g_autofree char *args = NULL;
@@ -526,11 +481,12 @@ static void capacity_launch(GTask *task)
             continue;
         id = g_strdup_printf(TRIAL_PREFIX "%d", h->counter + 1);
         args = device_args(h, t, bus, id, slot);
-        qt_qemu_instance_add_arg(h->inst, "-device");
-        qt_qemu_instance_add_arg(h->inst, args);
+        qt_trial_item_add_device(ti, args);
         placed++;
     }
-    qt_qemu_instance_start_async(h->inst, h->cancellable, on_capacity_started, task);
+    g_ptr_array_add(h->batch, ti);
+    qt_trial_launch_async(h->e, h->machine, &h->options, NULL, h->batch, h->cancellable, NULL, NULL,
+                          on_capacity_done, task);
 }
 
 static void capacity(GTask *task)
@@ -604,7 +560,7 @@ void qt_host_bus_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, Qt
     h->r = r;
     h->hb = host_bridge_of(r);
     h->todo = g_ptr_array_new();
-    h->batch = g_ptr_array_new_with_free_func((GDestroyNotify)item_free);
+    h->batch = g_ptr_array_new_with_free_func((GDestroyNotify)trial_item_free);
     g_task_set_task_data(task, h, (GDestroyNotify)host_bus_free);
     if (h->hb == NULL || facts == NULL) {
         g_task_return_boolean(task, TRUE);
