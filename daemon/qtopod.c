@@ -273,6 +273,7 @@ int main(int argc, char **argv)
     if (settings == NULL) {
         g_printerr("qtopod: %s\n", error->message);
         g_free(d.config_path);
+        g_free(d.cache_dir);
         return EXIT_CONFIG;
     }
     d.loop = g_main_loop_new(NULL, FALSE);

@@ -38,6 +38,54 @@ gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback)
     return val ? json_object_get_int64(val) : fallback;
 }
 
+/* is the string valid UTF-8, embedded NULs aside (those are for the
+ * caller to refuse where it knows the field: qt_json_has_nul) */
+static gboolean utf8_valid(const char *s, gsize len)
+{
+    while (len > 0) {
+        const char *nul = memchr(s, '\0', len);
+        gsize run = nul ? (gsize)(nul - s) : len;
+        if (run > 0 && !g_utf8_validate_len(s, run, NULL))
+            return FALSE;
+        if (nul == NULL)
+            break;
+        s += run + 1;
+        len -= run + 1;
+    }
+    return TRUE;
+}
+
+/* the strings a \u escape made (a lone surrogate among them) must be
+ * UTF-8 too; the tokener's depth limit bounds the recursion */
+static gboolean strings_valid(json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        return utf8_valid(json_object_get_string(o), (gsize)json_object_get_string_len(o));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (!strings_valid(json_object_array_get_idx(o, i)))
+                return FALSE;
+        return TRUE;
+    case json_type_object: {
+        json_object_object_foreach(o, key, member)
+        {
+            if (!g_utf8_validate(key, -1, NULL) || (member && !strings_valid(member)))
+                return FALSE;
+        }
+        return TRUE;
+    }
+    default:
+        return TRUE;
+    }
+}
+
+gboolean qt_json_has_nul(json_object *o)
+{
+    return json_object_is_type(o, json_type_string) &&
+           strlen(json_object_get_string(o)) != (size_t)json_object_get_string_len(o);
+}
+
 json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
 {
     g_autofree char *ignored = NULL;
@@ -47,9 +95,21 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
     enum json_tokener_error jerr;
     gsize used;
 
+    const char *bad;
+
     if (len > G_MAXINT) {
         json_tokener_free(tok);
         *error_out = g_strdup("JSON text too large");
+        return NULL;
+    }
+    /* JSON text is UTF-8 (RFC 8259, 8.1): what is not would be echoed into
+     * replies that are not JSON text either.  GLib refuses overlong forms
+     * and surrogates too */
+    if (!utf8_valid(text, len)) {
+        g_utf8_validate_len(text, len, &bad);
+        json_tokener_free(tok);
+        *error_out =
+            g_strdup_printf("not valid UTF-8 (byte %" G_GSIZE_FORMAT ")", (gsize)(bad - text));
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -82,6 +142,12 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
             *error_out = g_strdup("trailing characters after the JSON value");
             return NULL;
         }
+    }
+    if (memchr(text, '\\', len) != NULL && !strings_valid(obj)) {
+        json_object_put(obj);
+        *error_out = g_strdup("a \\u escape makes a string that is not valid UTF-8 (a lone "
+                              "surrogate)");
+        return NULL;
     }
     return obj;
 }

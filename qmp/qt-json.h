@@ -21,8 +21,11 @@ gint64 qt_json_get_int(json_object *obj, const char *key, gint64 fallback);
 json_object *qt_json_get_typed(json_object *obj, const char *key, json_type type);
 
 /* parse one complete JSON text; NULL and a message in @error_out if it is
- * not exactly one JSON value (a JSON null is NULL with no message) */
+ * not exactly one JSON value (a JSON null is NULL with no message), or not
+ * valid UTF-8 (overlong forms and surrogates included, \u escapes too) */
 json_object *qt_json_parse(const char *text, gsize len, char **error_out);
+/* is @o a string with a NUL inside (\u0000), which C sees cut short? */
+gboolean qt_json_has_nul(json_object *o);
 
 /* append @s as a JSON string, quoted and escaped (NULL: null): for replies
  * written as text rather than built as trees */

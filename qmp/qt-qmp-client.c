@@ -234,21 +234,19 @@ static void fail_protocol(QtQmpClient *self, const char *line, const char *fmt, 
 {
     va_list ap;
     g_autofree char *msg = NULL;
-    g_autofree char *excerpt = NULL;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    if (line) {
-        excerpt = g_strndup(line, 120);
-        for (char *c = excerpt; *c; c++) {
-            if (!g_ascii_isprint(*c))
-                *c = '?';
-        }
-    }
-    client_fail(self, g_error_new(QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL,
-                                  "QMP protocol error: %s%s%s%s", msg, excerpt ? " (got '" : "",
-                                  excerpt ? excerpt : "", excerpt ? "')" : ""));
+    /* never the peer's bytes: the error may reach a caller who could not
+     * have read that socket (qtopod's Inspect), and a peer that does not
+     * speak QMP is no business of theirs beyond that fact */
+    client_fail(
+        self,
+        line ? g_error_new(QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL,
+                           "QMP protocol error: %s (a line of %" G_GSIZE_FORMAT " bytes)", msg,
+                           strlen(line))
+             : g_error_new(QT_QMP_ERROR, QT_QMP_ERROR_PROTOCOL, "QMP protocol error: %s", msg));
 }
 
 static void on_written(GObject *source, GAsyncResult *res, gpointer user_data);
@@ -308,9 +306,14 @@ static void dispatch_event(QtQmpClient *self, const char *event, json_object *ms
     json_object *ts = qt_json_get_typed(msg, "timestamp", json_type_object);
     gint64 ts_us = 0;
 
-    if (ts)
-        ts_us = qt_json_get_int(ts, "seconds", 0) * G_USEC_PER_SEC +
-                qt_json_get_int(ts, "microseconds", 0);
+    if (ts) {
+        gint64 s = qt_json_get_int(ts, "seconds", 0);
+        gint64 us = qt_json_get_int(ts, "microseconds", 0);
+        /* a timestamp no clock gives (negative, past year 292277) is 0,
+         * "unknown", rather than an overflow */
+        if (s >= 0 && s <= G_MAXINT64 / G_USEC_PER_SEC - 1 && us >= 0 && us < G_USEC_PER_SEC)
+            ts_us = s * G_USEC_PER_SEC + us;
+    }
     g_debug("qmp: event %s", event);
     self->dispatching++;
     for (guint i = 0; i < self->subscribers->len; i++) {

@@ -163,6 +163,7 @@ static void machine_probe_free(MachineProbe *mp)
     g_ptr_array_unref(mp->unresolved);
     g_hash_table_unref(mp->handler_of);
     g_hash_table_unref(mp->handler_type);
+    g_ptr_array_unref(mp->excluded);
     g_free(mp);
 }
 

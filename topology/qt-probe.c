@@ -47,7 +47,8 @@ static void probe_free(Probe *p)
     g_clear_pointer(&p->seed_of, g_hash_table_unref);
     g_clear_pointer(&p->waiting, g_hash_table_unref);
     g_clear_pointer(&p->results, g_hash_table_unref);
-    g_queue_clear(&p->ready);
+    /* names left queued when the probe was cancelled */
+    g_queue_clear_full(&p->ready, g_free);
     g_clear_error(&p->class_error);
     g_free(p);
 }

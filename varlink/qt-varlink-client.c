@@ -86,8 +86,11 @@ gboolean qt_varlink_client_send_raw(QtVarlinkClient *client, const void *data, g
 char *qt_varlink_client_receive_raw(QtVarlinkClient *client, GError **error)
 {
     for (;;) {
-        guint8 *nul = memchr(client->inbuf->data + client->scanned, '\0',
-                             client->inbuf->len - client->scanned);
+        /* memchr() must not be given NULL, even for no bytes */
+        guint8 *nul = client->inbuf->len > client->scanned
+                          ? memchr(client->inbuf->data + client->scanned, '\0',
+                                   client->inbuf->len - client->scanned)
+                          : NULL;
         g_autoptr(GError) local = NULL;
         guint old;
         gssize n;

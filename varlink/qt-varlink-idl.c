@@ -2,6 +2,8 @@
 
 #include "qt-varlink-idl.h"
 
+#include "qt-json.h"
+
 /* clang-format off */
 G_DEFINE_QUARK(qt-varlink-idl-error-quark, qt_varlink_idl_error)
 /* clang-format on */
@@ -385,6 +387,31 @@ static gboolean invalid(const PathFrame *at, char **path_out, GError **error, co
     return FALSE;
 }
 
+/* a free-form object: no string in it may hide a NUL either */
+static gboolean no_nul(json_object *v, const PathFrame *at, char **path_out, GError **error,
+                       int depth)
+{
+    if (depth > MAX_DEPTH * 4)
+        return invalid(at, path_out, error, "nested too deep");
+    if (qt_json_has_nul(v))
+        return invalid(at, path_out, error, "contains a NUL character");
+    if (json_object_is_type(v, json_type_array)) {
+        for (gsize i = 0; i < json_object_array_length(v); i++) {
+            PathFrame f = {at, NULL, i};
+            if (!no_nul(json_object_array_get_idx(v, i), &f, path_out, error, depth + 1))
+                return FALSE;
+        }
+    } else if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, member)
+        {
+            PathFrame f = {at, key, 0};
+            if (member != NULL && !no_nul(member, &f, path_out, error, depth + 1))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, json_object *v,
                       const PathFrame *at, char **path_out, GError **error, int depth)
 {
@@ -405,10 +432,12 @@ static gboolean check(const QtVarlinkInterface *iface, const QtVarlinkType *t, j
         return json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int) ||
                invalid(at, path_out, error, "expected a number");
     case QT_VT_STRING:
-        return json_object_is_type(v, json_type_string) ||
-               invalid(at, path_out, error, "expected a string");
+        if (!json_object_is_type(v, json_type_string))
+            return invalid(at, path_out, error, "expected a string");
+        /* C would see it cut at the NUL: "n\u0000x" and "n\u0000y" one id */
+        return !qt_json_has_nul(v) || invalid(at, path_out, error, "contains a NUL character");
     case QT_VT_OBJECT:
-        return TRUE;
+        return no_nul(v, at, path_out, error, depth);
     case QT_VT_NAMED: {
         const QtVarlinkType *named = g_hash_table_lookup(iface->types, t->name);
         return named != NULL && check(iface, named, v, at, path_out, error, depth + 1);

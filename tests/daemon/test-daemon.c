@@ -1265,6 +1265,27 @@ static const BadCase bad_cases[] = {
      SERVICE ".InvalidParameter", "parameter", "parameters"},
     {"upgrade", "{\"method\":\"org.varlink.service.GetInfo\",\"upgrade\":true}",
      SERVICE ".InvalidParameter", "parameter", "upgrade"},
+    /* text C would cut short: "n\u0000x" and "n\u0000y" would be one id */
+    {"a NUL in a device id",
+     "{\"method\":\"org.qtopo.Placement.Place\",\"parameters\":{\"emulator\":\"" X86 "\","
+     "\"machine\":\"q35\",\"devices\":[{\"id\":\"n\\u0000x\",\"driver\":\"virtio-net-pci\"}]}}",
+     SERVICE ".InvalidParameter", "parameter", "devices[0].id"},
+    {"a NUL in a driver",
+     "{\"method\":\"org.qtopo.Placement.Place\",\"parameters\":{\"emulator\":\"" X86 "\","
+     "\"machine\":\"q35\",\"devices\":[{\"id\":\"n\",\"driver\":\"virtio-net-pci\\u0000evil\"}]}}",
+     SERVICE ".InvalidParameter", "parameter", "devices[0].driver"},
+    {"a NUL in a socket path",
+     "{\"method\":\"org.qtopo.Topology.Inspect\",\"parameters\":{\"qmp\":\"/tmp/x\\u0000y\"}}",
+     SERVICE ".InvalidParameter", "parameter", "qmp"},
+    /* not UTF-8: echoed back, the reply would not be JSON text */
+    {"a machine type that is not UTF-8",
+     "{\"method\":\"org.qtopo.Topology.GetMachine\",\"parameters\":{\"emulator\":\"" X86 "\","
+     "\"machine\":\"pc-q35-7.2\xff\"}}",
+     PROTOCOL ".MalformedMessage", NULL, NULL},
+    {"an overlong form",
+     "{\"method\":\"org.qtopo.Topology.GetMachine\",\"parameters\":{\"emulator\":\"" X86 "\","
+     "\"machine\":\"q\xc0\x80\"}}",
+     PROTOCOL ".MalformedMessage", NULL, NULL},
 };
 
 static void test_bad_input(void **state)

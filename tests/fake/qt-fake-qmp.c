@@ -263,7 +263,7 @@ static gboolean read_line(Conn *c, char **line, GError **error)
     guint8 buf[READ_CHUNK];
 
     for (;;) {
-        guint8 *nl = memchr(c->rbuf->data, '\n', c->rbuf->len);
+        guint8 *nl = c->rbuf->len > 0 ? memchr(c->rbuf->data, '\n', c->rbuf->len) : NULL;
         gssize n;
 
         if (nl != NULL) {

@@ -728,6 +728,8 @@ int main(int argc, char **argv)
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GDir) d = NULL;
     g_autoptr(GArray) tests = g_array_new(FALSE, TRUE, sizeof(struct CMUnitTest));
+    /* the tests' names, freed after the run */
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     const char *name;
 
     for (gsize i = 0; i < G_N_ELEMENTS(emulators); i++) {
@@ -754,15 +756,19 @@ int main(int argc, char **argv)
     }
     for (gsize i = 0; i < G_N_ELEMENTS(hotplug_cases); i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(test_hotplug, (void *)&hotplug_cases[i]);
-        t.name = hotplug_cases[i].policy
-                     ? g_strdup_printf("hotplug-%s-%s", hotplug_cases[i].machine,
-                                       hotplug_cases[i].policy)
-                     : g_strdup_printf("hotplug-%s", hotplug_cases[i].machine);
+        char *tname = hotplug_cases[i].policy
+                          ? g_strdup_printf("hotplug-%s-%s", hotplug_cases[i].machine,
+                                            hotplug_cases[i].policy)
+                          : g_strdup_printf("hotplug-%s", hotplug_cases[i].machine);
+        g_ptr_array_add(names, tname);
+        t.name = tname;
         g_array_append_val(tests, t);
     }
     for (guint i = 0; i < files->len; i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(test_scenario, files->pdata[i]);
-        t.name = g_path_get_basename(files->pdata[i]);
+        char *tname = g_path_get_basename(files->pdata[i]);
+        g_ptr_array_add(names, tname);
+        t.name = tname;
         g_array_append_val(tests, t);
     }
     return _cmocka_run_group_tests("place", (const struct CMUnitTest *)tests->data, tests->len,

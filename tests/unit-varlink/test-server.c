@@ -292,6 +292,75 @@ static char *client_errors(Fixture *f)
     return g_string_free(names, FALSE);
 }
 
+/* text that C would cut short, or that is not UTF-8: refused before any
+ * method sees it, and every reply is valid UTF-8 */
+static char *client_text(Fixture *f)
+{
+    g_autoptr(QtVarlinkClient) c = connect_or_null(f);
+    static const char msgs[] =
+        /* a NUL inside: "n" to C, a collision with "n\u0000y" */
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"n\\u0000x\"}}\0"
+        /* a byte that is no UTF-8 */
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"pc-q35-7.2\xff\"}}\0"
+        /* an overlong NUL */
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"a\xc0\x80\"}}\0"
+        /* a surrogate, encoded; and escaped alone, which json-c reads as
+         * U+FFFD: the reply is UTF-8 all the same */
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"\xed\xa0\x80\"}}\0"
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"\\ud800\"}}\0"
+        /* in the method name */
+        "{\"method\":\"org.qtopo.Test.Echo\xfe\",\"parameters\":{\"text\":\"m\"}}\0"
+        /* valid: a pair escaped, and UTF-8 as it is */
+        "{\"method\":\"org.qtopo.Test.Echo\",\"parameters\":{\"text\":\"\\ud83d\\ude00 "
+        "\xc3\xa9\"}}\0";
+    GString *names = g_string_new(NULL);
+
+    if (c == NULL)
+        return g_strdup("FAIL connect");
+    if (!qt_varlink_client_send_raw(c, msgs, sizeof msgs - 1, NULL))
+        return g_strdup("FAIL send");
+    for (int i = 0; i < 7; i++) {
+        g_autofree char *m = qt_varlink_client_receive_raw(c, NULL);
+        g_autoptr(json_object) o = NULL;
+        json_object *p;
+        const char *e;
+
+        if (m == NULL) {
+            g_string_append(names, "EOF\n");
+            break;
+        }
+        if (!g_utf8_validate(m, -1, NULL)) {
+            g_string_append(names, "a reply that is not UTF-8\n");
+            continue;
+        }
+        o = qt_json_parse(m, strlen(m), NULL);
+        e = qt_json_get_string(o, "error");
+        p = qt_json_get_typed(o, e ? "parameters" : "parameters", json_type_object);
+        if (e != NULL)
+            g_string_append_printf(
+                names, "%s%s%s\n", e, qt_json_get_string(p, "parameter") ? " " : "",
+                qt_json_get_string(p, "parameter") ? qt_json_get_string(p, "parameter") : "");
+        else
+            g_string_append_printf(names, "ok %s\n", qt_json_get_string(p, "text"));
+    }
+    return g_string_free(names, FALSE);
+}
+
+static void test_text(void **state)
+{
+    Fixture *f = fixture_new(NULL);
+    g_autofree char *got = run_client(f, client_text);
+
+    assert_string_equal(got, "org.varlink.service.InvalidParameter text\n"
+                             "org.qtopo.Protocol.MalformedMessage\n"
+                             "org.qtopo.Protocol.MalformedMessage\n"
+                             "org.qtopo.Protocol.MalformedMessage\n"
+                             "ok \xef\xbf\xbd\n"
+                             "org.qtopo.Protocol.MalformedMessage\n"
+                             "ok \xf0\x9f\x98\x80 \xc3\xa9\n");
+    fixture_free(f);
+}
+
 static void test_errors(void **state)
 {
     Fixture *f = fixture_new(NULL);
@@ -438,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_split_message),
         cmocka_unit_test(test_more),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_text),
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_connection_limit),

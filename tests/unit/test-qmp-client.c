@@ -713,6 +713,44 @@ static void test_recorded_events(void **state)
     event_log_clear(&stops);
 }
 
+/* timestamps as a peer sends them, some no clock gives: seconds * 10^6
+ * overflowed a gint64 (UBSan: signed overflow); now such a timestamp is 0,
+ * "unknown" */
+static void on_timestamp(QtQmpClient *client, const char *event, json_object *data,
+                         gint64 timestamp_us, gpointer user_data)
+{
+    g_array_append_val((GArray *)user_data, timestamp_us);
+}
+
+static void test_event_timestamps(void **state)
+{
+    static const char conversation[] =
+        "{\"QMP\":{\"version\":{\"qemu\":{\"micro\":0,\"minor\":2,\"major\":7},\"package\":\"\"},"
+        "\"capabilities\":[]}}\n"
+        "{\"execute\":\"stop\"}\n"
+        "{\"event\":\"A\",\"timestamp\":{\"seconds\":1795261792,\"microseconds\":54042}}\n"
+        "{\"event\":\"B\",\"timestamp\":{\"seconds\":9223372036854775807,\"microseconds\":0}}\n"
+        "{\"event\":\"C\",\"timestamp\":{\"seconds\":-9223372036854775807,\"microseconds\":0}}\n"
+        "{\"event\":\"D\",\"timestamp\":{\"seconds\":1,\"microseconds\":9223372036854775807}}\n"
+        "{\"return\":{}}\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtFakeQmp) fake = qt_fake_qmp_new_from_data(conversation, -1, &error);
+    g_autoptr(QtQmpClient) client = NULL;
+    g_autoptr(json_object) ret = NULL;
+    g_autoptr(GArray) stamps = g_array_new(FALSE, FALSE, sizeof(gint64));
+
+    assert_no_error(error);
+    client = connect_client(fake);
+    qt_qmp_client_subscribe(client, NULL, on_timestamp, stamps, NULL);
+    ret = execute(client, "stop", NULL, 0, &error);
+    assert_no_error(error);
+    assert_int_equal(stamps->len, 4);
+    assert_int_equal(g_array_index(stamps, gint64, 0), G_GINT64_CONSTANT(1795261792054042));
+    assert_int_equal(g_array_index(stamps, gint64, 1), 0);
+    assert_int_equal(g_array_index(stamps, gint64, 2), 0);
+    assert_int_equal(g_array_index(stamps, gint64, 3), 0);
+}
+
 static void test_fault_events(void **state)
 {
     g_autoptr(QtFakeQmp) fake = load_fake(X86_PC);
@@ -1271,6 +1309,7 @@ int main(void)
          (void *)&recordings[3]},
         TEST(test_typed_bad_shape),
         TEST(test_recorded_events),
+        TEST(test_event_timestamps),
         TEST(test_fault_events),
         TEST(test_fault_garbage),
         TEST(test_fault_truncated),
