@@ -121,6 +121,12 @@ struct _Req {
     QtInspection *insp;    /* a running VM's, for Inspect and Hotplug with qmp */
     ModelFunc after_inspect;
     json_object *validated; /* Validate with verify: the problems, while QEMU boots */
+    /* who called over the socket: Inspect opens a VM's socket only as they
+     * could; unset (in-process, qtopoctl --direct) the process's own */
+    gboolean has_peer;
+    uid_t peer_uid;
+    gid_t peer_gid;
+    GArray *peer_groups;
     ModelFunc after_endpoints;
     gboolean endpoints_tried; /* once per call: what a trial left untried stays so */
 };
@@ -147,6 +153,7 @@ static void req_free(Req *r)
     g_clear_pointer(&r->validated, json_object_put);
     model_unref(r->model);
     g_clear_pointer(&r->context, g_main_context_unref);
+    g_clear_pointer(&r->peer_groups, g_array_unref);
     g_clear_pointer(&r->insp, qt_inspection_free);
     g_free(r->work_text);
     g_clear_error(&r->work_error);
@@ -1088,10 +1095,15 @@ static void on_inspected(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static void inspect_vm(Req *r, ModelFunc after)
 {
+    QtInspectPeer peer = {r->peer_uid, r->peer_gid,
+                          r->peer_groups ? (const gid_t *)(void *)r->peer_groups->data : NULL,
+                          r->peer_groups ? r->peer_groups->len : 0};
+
     r->after_inspect = after;
-    qt_inspect_async(
-        qt_json_get_string(r->params, "qmp"), r->svc->settings->command_timeout_s * 1000,
-        qt_json_get_bool(r->params, "exhaustive", FALSE), r->cancellable, on_inspected, r);
+    qt_inspect_async(qt_json_get_string(r->params, "qmp"), r->has_peer ? &peer : NULL,
+                     r->svc->settings->command_timeout_s * 1000,
+                     qt_json_get_bool(r->params, "exhaustive", FALSE), r->cancellable, on_inspected,
+                     r);
 }
 
 /* a model of another QEMU than the VM's would place by the wrong rules */
@@ -1375,6 +1387,17 @@ static void on_varlink_call(QtVarlinkCall *call, json_object *parameters, gpoint
                 qt_varlink_call_wants_more(call) ? varlink_notify : NULL, call,
                 qt_varlink_call_get_cancellable(call), varlink_done, qt_varlink_call_ref(call));
     r->done_text = varlink_done_text;
+    {
+        gid_t gid = (gid_t)-1;
+        const GArray *groups = qt_varlink_call_get_peer_groups(call);
+        /* unknown credentials: as nobody */
+        r->has_peer = TRUE;
+        r->peer_uid = qt_varlink_call_get_peer(call, &uid, &gid, NULL) ? uid : 65534;
+        r->peer_gid = gid != (gid_t)-1 ? gid : 65534;
+        r->peer_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
+        if (groups)
+            g_array_append_vals(r->peer_groups, groups->data, groups->len);
+    }
     b->handler->handler(r);
 }
 

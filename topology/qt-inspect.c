@@ -1,4 +1,9 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
 
@@ -20,6 +25,8 @@ G_DEFINE_QUARK(qt-inspect-error-quark, qt_inspect_error)
 
 typedef struct {
     QtInspection *insp;
+    int path_fd; /* the socket as the caller reached it (O_PATH), or -1 */
+    gboolean for_peer;
     GSocketConnection *conn;
     QtQmpClient *client;
     GCancellable *cancellable;
@@ -84,6 +91,8 @@ const QtInspectedBus *qt_inspection_find_bus(const QtInspection *insp, const cha
 
 static void inspect_free(Inspect *in)
 {
+    if (in->path_fd >= 0)
+        close(in->path_fd);
     qt_inspection_free(in->insp);
     if (in->client)
         qt_qmp_client_close(in->client);
@@ -745,23 +754,181 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
         g_object_unref(task);
         return;
     }
+    if (in->path_fd >= 0) {
+        close(in->path_fd);
+        in->path_fd = -1;
+    }
     creds = g_socket_get_credentials(g_socket_connection_get_socket(in->conn), NULL);
     if (creds)
         in->insp->pid = g_credentials_get_unix_pid(creds, NULL);
     if (in->insp->pid < 0)
         in->insp->pid = 0;
+    if (in->for_peer && in->insp->pid == getpid()) {
+        /* our own socket (qtopod's), asked on a caller's behalf: no QMP
+         * there, and each call would hold two of our connections until a
+         * timeout.  (In-process callers, such as the tests' fake VMs, may
+         * serve a socket from their own process) */
+        g_task_return_new_error(task, QT_INSPECT_ERROR, QT_INSPECT_ERROR_NOT_QMP,
+                                "%s: this is qtopo's own socket, not a VM's", in->insp->qmp_path);
+        g_object_unref(task);
+        return;
+    }
     in->client = qt_qmp_client_new(G_IO_STREAM(in->conn));
     qt_qmp_client_set_timeout(in->client, in->timeout_ms);
     qt_qmp_client_handshake_async(in->client, in->timeout_ms, in->cancellable, on_handshake, task);
 }
 
-void qt_inspect_async(const char *qmp_path, guint timeout_ms, gboolean exhaustive,
-                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+/* ---- opening the socket as the caller could ---- */
+
+#define MAX_LINKS 40
+
+static gboolean in_groups(const QtInspectPeer *p, gid_t gid)
+{
+    if (p->gid == gid)
+        return TRUE;
+    for (gsize i = 0; i < p->n_groups; i++)
+        if (p->groups[i] == gid)
+            return TRUE;
+    return FALSE;
+}
+
+/* may @p do @want (4 r, 2 w, 1 x) to what @fd is?  By the mode bits; an
+ * ACL (which can give the owning group less than the bits show) leaves
+ * only the owner in */
+static gboolean peer_may(const QtInspectPeer *p, int fd, const struct stat *st, int want)
+{
+    char proc[64];
+    int bits;
+
+    if (p->uid == 0)
+        return TRUE;
+    if (st->st_uid == p->uid)
+        return ((int)((st->st_mode >> 6) & 7) & want) == want;
+    g_snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (getxattr(proc, "system.posix_acl_access", NULL, 0) > 0)
+        return FALSE;
+    bits = (int)(in_groups(p, st->st_gid) ? (st->st_mode >> 3) & 7 : st->st_mode & 7);
+    return (bits & want) == want;
+}
+
+/* push the components of @path, last first, onto @stack */
+static void push_components(GPtrArray *stack, const char *path)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    guint n = g_strv_length(parts);
+
+    for (guint i = n; i > 0; i--) {
+        if (*parts[i - 1] && !g_str_equal(parts[i - 1], "."))
+            g_ptr_array_add(stack, g_strdup(parts[i - 1]));
+    }
+}
+
+static int denied(GError **error, const char *path, const QtInspectPeer *p)
+{
+    g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_ACCESS_DENIED,
+                "%s: the caller (uid %u) may not open it", path, (unsigned)p->uid);
+    return -1;
+}
+
+/* an O_PATH descriptor of the socket at @path, reached as @p could */
+static int open_as_peer(const char *path, const QtInspectPeer *p, GError **error)
+{
+    g_autoptr(GPtrArray) stack = g_ptr_array_new_with_free_func(g_free);
+    int dirfd, links = 0;
+
+    if (path[0] != '/') {
+        g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE,
+                    "%s: not an absolute path", path);
+        return -1;
+    }
+    dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return denied(error, path, p);
+    push_components(stack, path);
+    while (stack->len > 0) {
+        g_autofree char *name = g_ptr_array_steal_index(stack, stack->len - 1);
+        struct stat dst, st;
+        int fd;
+
+        /* searching this directory is the caller's to be allowed */
+        if (fstat(dirfd, &dst) != 0 || !peer_may(p, dirfd, &dst, 1)) {
+            close(dirfd);
+            return denied(error, path, p);
+        }
+        fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            int saved = errno;
+            close(dirfd);
+            if (saved == ENOENT || saved == ENOTDIR) {
+                g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE, "%s: %s", path,
+                            g_strerror(saved));
+                return -1;
+            }
+            return denied(error, path, p);
+        }
+        if (fstat(fd, &st) != 0) {
+            close(fd);
+            close(dirfd);
+            return denied(error, path, p);
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+            close(fd);
+            if (n <= 0 || ++links > MAX_LINKS) {
+                close(dirfd);
+                g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE,
+                            "%s: too many symbolic links, or one that cannot be read", path);
+                return -1;
+            }
+            target[n] = '\0';
+            if (target[0] == '/') {
+                close(dirfd);
+                dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dirfd < 0)
+                    return denied(error, path, p);
+            }
+            push_components(stack, target);
+            continue;
+        }
+        if (stack->len == 0) {
+            /* the socket itself: connecting needs write permission */
+            close(dirfd);
+            if (!S_ISSOCK(st.st_mode)) {
+                close(fd);
+                g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE,
+                            "%s: not a socket", path);
+                return -1;
+            }
+            if (!peer_may(p, fd, &st, 2)) {
+                close(fd);
+                return denied(error, path, p);
+            }
+            return fd;
+        }
+        close(dirfd);
+        if (!S_ISDIR(st.st_mode)) {
+            close(fd);
+            g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE, "%s: %s", path,
+                        g_strerror(ENOTDIR));
+            return -1;
+        }
+        dirfd = fd;
+    }
+    close(dirfd);
+    g_set_error(error, QT_INSPECT_ERROR, QT_INSPECT_ERROR_UNREACHABLE, "%s: not a socket", path);
+    return -1;
+}
+
+void qt_inspect_async(const char *qmp_path, const QtInspectPeer *peer, guint timeout_ms,
+                      gboolean exhaustive, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     Inspect *in = g_new0(Inspect, 1);
     g_autoptr(GSocketClient) client = g_socket_client_new();
-    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(qmp_path);
+    g_autoptr(GSocketAddress) addr = NULL;
+    g_autoptr(GError) error = NULL;
 
     in->insp = g_new0(QtInspection, 1);
     in->insp->qmp_path = g_strdup(qmp_path);
@@ -775,6 +942,22 @@ void qt_inspect_async(const char *qmp_path, guint timeout_ms, gboolean exhaustiv
     in->handler_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     in->bus_group = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_task_set_task_data(task, in, (GDestroyNotify)inspect_free);
+    in->path_fd = -1;
+    in->for_peer = peer != NULL;
+    if (peer != NULL) {
+        /* the fd keeps what was checked; the connect goes through it */
+        g_autofree char *via = NULL;
+        in->path_fd = open_as_peer(qmp_path, peer, &error);
+        if (in->path_fd < 0) {
+            g_task_return_error(task, g_steal_pointer(&error));
+            g_object_unref(task);
+            return;
+        }
+        via = g_strdup_printf("/proc/self/fd/%d", in->path_fd);
+        addr = g_unix_socket_address_new(via);
+    } else {
+        addr = g_unix_socket_address_new(qmp_path);
+    }
     g_socket_client_set_timeout(client, (in->timeout_ms + 999) / 1000);
     g_socket_client_connect_async(client, G_SOCKET_CONNECTABLE(addr), cancellable, on_connected,
                                   task);

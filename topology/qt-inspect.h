@@ -14,6 +14,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -83,8 +84,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtInspection, qt_inspection_free)
  * for its hotplug handler and every device with an id for its QOM
  * "hotpluggable"; otherwise one of each group of equals is asked and the
  * others take its answer (qt-inspect.c says what makes them equal) */
-void qt_inspect_async(const char *qmp_path, guint timeout_ms, gboolean exhaustive,
-                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+/* who asks, when it is not this process (qtopod's caller): the socket is
+ * opened only as they could open it themselves.  Every directory on the
+ * way must be searchable and the socket writable by @uid, @gid or one of
+ * @groups (mode bits; an entry with an ACL only by its owner), symbolic
+ * links followed by hand and each step held open (O_PATH), so that what is
+ * checked is what is connected to (through /proc/self/fd).  Refused:
+ * QT_INSPECT_ERROR_ACCESS_DENIED, saying nothing of what lies beyond a
+ * directory the caller may not search */
+typedef struct {
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    gsize n_groups;
+} QtInspectPeer;
+
+/* @peer NULL: with this process's own rights (qtopoctl --direct).  With a
+ * @peer, a socket whose server is this very process (qtopod's own) is
+ * QT_INSPECT_ERROR_NOT_QMP at once */
+void qt_inspect_async(const char *qmp_path, const QtInspectPeer *peer, guint timeout_ms,
+                      gboolean exhaustive, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data);
 QtInspection *qt_inspect_finish(GAsyncResult *result, GError **error);
 
 const QtInspectedBus *qt_inspection_find_bus(const QtInspection *insp, const char *name);

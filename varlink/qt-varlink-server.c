@@ -174,6 +174,11 @@ gboolean qt_varlink_call_peer_in_group(QtVarlinkCall *call, gid_t gid)
     return FALSE;
 }
 
+const GArray *qt_varlink_call_get_peer_groups(QtVarlinkCall *call)
+{
+    return call->conn->have_creds ? call->conn->groups : NULL;
+}
+
 static gsize max_message(const QtVarlinkServer *s)
 {
     return s->limits.max_message_size;

@@ -92,6 +92,8 @@ GCancellable *qt_varlink_call_get_cancellable(QtVarlinkCall *call);
 gboolean qt_varlink_call_get_peer(QtVarlinkCall *call, uid_t *uid, gid_t *gid, pid_t *pid);
 /* is @gid the peer's primary or one of its supplementary groups */
 gboolean qt_varlink_call_peer_in_group(QtVarlinkCall *call, gid_t gid);
+/* the peer's supplementary groups (SO_PEERGROUPS), NULL when unknown */
+const GArray *qt_varlink_call_get_peer_groups(QtVarlinkCall *call);
 
 /* the final reply (takes @parameters; NULL for none) */
 void qt_varlink_call_reply(QtVarlinkCall *call, json_object *parameters);

@@ -1806,6 +1806,90 @@ static void test_permissions(void **state)
     daemon_stop(g);
 }
 
+/* Inspect is no confused deputy: qtopod (root here) opens a VM's socket
+ * only as its caller could.  nobody asks for a root-only socket whose
+ * server greets with a secret, for one in a directory nobody may not
+ * search, and for qtopod's own socket: QmpAccessDenied twice (nothing of
+ * the secret in it, nor whether the hidden one exists), and a prompt
+ * NotQmp */
+static gpointer banner_server(gpointer data)
+{
+    int fd = GPOINTER_TO_INT(data);
+    int c;
+
+    while ((c = accept(fd, NULL, NULL)) >= 0) {
+        static const char secret[] = "SECRET-BANNER root-only\n";
+        if (write(c, secret, sizeof secret - 1) < 0)
+            break;
+        g_usleep(100000);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_inspect_deputy(void **state)
+{
+    Daemon *d = daemon_new(NULL);
+    g_autofree char *priv = g_build_filename(d->dir, "root.qmp", NULL);
+    g_autofree char *hidden_dir = g_build_filename(d->dir, "hidden", NULL);
+    g_autofree char *hidden = g_build_filename(hidden_dir, "vm.qmp", NULL);
+    g_autofree char *m1 = NULL, *m2 = NULL, *m3 = NULL;
+    g_autoptr(json_object) r1 = NULL;
+    g_autoptr(json_object) r2 = NULL;
+    g_autoptr(json_object) r3 = NULL;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ChildResult r;
+    GThread *t;
+    gint64 t0;
+    int fd;
+
+    if (getuid() != 0) {
+        print_message("not root: cannot test Inspect as another user\n");
+        skip();
+    }
+    daemon_start(d);
+    if (chmod(d->dir, 0755) != 0 || chmod(d->socket, 0666) != 0 || mkdir(hidden_dir, 0700) != 0)
+        fail_msg("chmod/mkdir: %s", g_strerror(errno));
+    g_strlcpy(sa.sun_path, priv, sizeof sa.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4) != 0 ||
+        chmod(priv, 0600) != 0)
+        fail_msg("%s: %s", priv, g_strerror(errno));
+    t = g_thread_new("banner", banner_server, GINT_TO_POINTER(fd));
+
+    m1 = g_strdup_printf("{\"method\":\"org.qtopo.Topology.Inspect\",\"parameters\":"
+                         "{\"qmp\":\"%s\",\"emulator\":\"" X86 "\"}}",
+                         priv);
+    r = run_as_nobody(d, NULL, 0, m1);
+    r1 = child_reply(&r, "nobody, a root-only socket");
+    expect_error(r1, TOPOLOGY ".QmpAccessDenied");
+    if (strstr(js_text(r1), "SECRET") != NULL)
+        fail_logs("the error quotes the socket's peer: %s", js_text(r1));
+
+    m2 = g_strdup_printf("{\"method\":\"org.qtopo.Topology.Inspect\",\"parameters\":"
+                         "{\"qmp\":\"%s\",\"emulator\":\"" X86 "\"}}",
+                         hidden);
+    r = run_as_nobody(d, NULL, 0, m2);
+    r2 = child_reply(&r, "nobody, a directory it may not search");
+    expect_error(r2, TOPOLOGY ".QmpAccessDenied");
+
+    m3 = g_strdup_printf("{\"method\":\"org.qtopo.Topology.Inspect\",\"parameters\":"
+                         "{\"qmp\":\"%s\",\"emulator\":\"" X86 "\"}}",
+                         d->socket);
+    t0 = now_ms();
+    r = run_as_nobody(d, NULL, 0, m3);
+    r3 = child_reply(&r, "nobody, qtopod's own socket");
+    expect_error(r3, TOPOLOGY ".NotQmp");
+    if (now_ms() - t0 > 2000)
+        fail_logs("qtopod's own socket took %" G_GINT64_FORMAT " ms to refuse", now_ms() - t0);
+    print_message("as nobody: %s | %s | %s\n", js_text(r1), js_text(r2), js_text(r3));
+    check_serving(d);
+    daemon_stop(d);
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+    g_thread_join(t);
+}
+
 /* ---- 7. SIGHUP ---- */
 
 static GPtrArray *emulator_paths(QtVarlinkClient *c)
@@ -2130,6 +2214,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bad_config, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
+        cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
     };
     static const char *const binaries[] = {"qemu-system-x86_64", "qemu-system-aarch64",
                                            "qemu-system-ppc64"};
