@@ -145,43 +145,46 @@ static void accept(Trials *t, const char *driver, gboolean alone)
                                           qt_provenance_new(QT_SOURCE_TRIAL, detail, "accepted")));
 }
 
-/* what QEMU said of device @id, in its refusal of the command line */
-static char *refusal_of(const char *qemu_error, const char *id)
-{
-    g_autofree char *needle = g_strdup_printf("id=%s", id);
-    const char *p = strstr(qemu_error, needle);
-    const char *colon = p ? strstr(p, ": ") : NULL;
-    const char *from = colon ? colon + 2 : qemu_error;
-
-    return g_strndup(from, strcspn(from, "\n"));
-}
-
 static void refuse(Trials *t, guint index, const char *qemu_error)
 {
     Refusal *r = g_new0(Refusal, 1);
 
     r->driver = g_strdup(t->drivers->pdata[index]);
     r->id = g_strdup_printf(ID_PREFIX "%u", index);
-    r->message = refusal_of(qemu_error, r->id);
+    /* QEMU's words about it, else the whole refusal */
+    r->message = qt_qemu_refusal_of(qemu_error, r->id);
+    if (r->message == NULL)
+        r->message = g_strndup(qemu_error, strcspn(qemu_error, "\n"));
     g_ptr_array_add(t->refused, r);
 }
 
 static void judge(GTask *task);
 static void try_alone(GTask *task);
 
+/* the launch's report; NULL when QEMU could not be run, the trials then
+ * ended with that error */
+static QtVerifyReport *launch_report(GTask *task, GAsyncResult *res)
+{
+    Trials *t = g_task_get_task_data(task);
+    GError *error = NULL;
+    QtVerifyReport *report = qt_verify_plan_finish(res, &error);
+
+    g_clear_pointer(&t->plan, qt_plan_free);
+    if (report == NULL) {
+        g_task_return_error(task, error);
+        g_object_unref(task);
+    }
+    return report;
+}
+
 static void on_alone(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     Trials *t = g_task_get_task_data(task);
-    g_autoptr(GError) error = NULL;
-    g_autoptr(QtVerifyReport) report = qt_verify_plan_finish(res, &error);
+    g_autoptr(QtVerifyReport) report = launch_report(task, res);
 
-    g_clear_pointer(&t->plan, qt_plan_free);
-    if (report == NULL) {
-        g_task_return_error(task, g_steal_pointer(&error));
-        g_object_unref(task);
+    if (report == NULL)
         return;
-    }
     if (report->qemu_error == NULL)
         accept(t, t->drivers->pdata[t->next], TRUE);
     else
@@ -222,15 +225,10 @@ static void on_all(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     GTask *task = user_data;
     Trials *t = g_task_get_task_data(task);
-    g_autoptr(GError) error = NULL;
-    g_autoptr(QtVerifyReport) report = qt_verify_plan_finish(res, &error);
+    g_autoptr(QtVerifyReport) report = launch_report(task, res);
 
-    g_clear_pointer(&t->plan, qt_plan_free);
-    if (report == NULL) {
-        g_task_return_error(task, g_steal_pointer(&error));
-        g_object_unref(task);
+    if (report == NULL)
         return;
-    }
     if (report->qemu_error == NULL) {
         /* every device realized (where QEMU put it is verification's
          * business, not this trial's) */

@@ -568,3 +568,21 @@ static void qt_qemu_instance_init(QtQemuInstance *self)
     self->stderr_buf = g_string_new(NULL);
     live_instances = g_list_prepend(live_instances, self);
 }
+
+char *qt_qemu_refusal_of(const char *message, const char *id)
+{
+    g_autofree char *comma = g_strdup_printf("id=%s,", id);
+    g_autofree char *colon = g_strdup_printf("id=%s:", id);
+    const char *p = strstr(message, comma);
+    const char *after;
+
+    if (p == NULL)
+        p = strstr(message, colon);
+    if (p == NULL)
+        return NULL;
+    after = strstr(p, ": ");
+    if (after == NULL)
+        return g_strdup(message);
+    after += 2;
+    return g_strndup(after, strcspn(after, "\n"));
+}

@@ -53,6 +53,10 @@ const char *const *qt_qemu_instance_get_argv(QtQemuInstance *self);
 const char *qt_qemu_instance_get_stderr(QtQemuInstance *self);
 /* QEMU's error lines from stderr, warnings left out; NULL if none */
 char *qt_qemu_instance_get_error_message(QtQemuInstance *self);
+/* what QEMU's refusal of its command line (@message) says of the -device
+ * with id @id: the text after that argument, up to the line's end; NULL
+ * when the message names another */
+char *qt_qemu_refusal_of(const char *message, const char *id);
 /* once QEMU has exited: how, with its message (QT_QMP_ERROR_EXITED);
  * NULL while it runs */
 GError *qt_qemu_instance_get_exit_error(QtQemuInstance *self);

@@ -160,18 +160,30 @@ static QtQemuInstance *new_host_instance(ClassProbe *cp, const char *machine)
     return inst;
 }
 
-/* @n host bridges, cold, on the machine's default PCI bus */
-static void add_host_bridges(ClassProbe *cp, QtQemuInstance *inst, guint n)
+/* the arguments of @n host bridges, cold, on the machine's default PCI
+ * bus ("-device", value, ...) */
+static GStrv host_bridge_args(ClassProbe *cp, guint n)
 {
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
     for (guint i = 0; i < n; i++) {
         g_autofree char *id = bridge_id(i);
         g_autoptr(GString) args = g_string_new(NULL);
 
         g_string_printf(args, "%s,id=%s", cp->host_bridge->name, id);
         add_numbers(cp, cp->host_bridge, args, NULL);
-        qt_qemu_instance_add_arg(inst, "-device");
-        qt_qemu_instance_add_arg(inst, args->str);
+        g_strv_builder_add(b, "-device");
+        g_strv_builder_add(b, args->str);
     }
+    return g_strv_builder_end(b);
+}
+
+static void add_host_bridges(ClassProbe *cp, QtQemuInstance *inst, guint n)
+{
+    g_auto(GStrv) args = host_bridge_args(cp, n);
+
+    for (char **a = args; *a; a++)
+        qt_qemu_instance_add_arg(inst, *a);
 }
 
 /* ---- step 3: cold ---- */
@@ -262,23 +274,13 @@ static void cold_launch(ColdSlice *cs)
 {
     ClassProbe *cp = g_task_get_task_data(cs->task);
     guint n_bridges = (cs->items->len + TYPES_PER_BRIDGE - 1) / TYPES_PER_BRIDGE;
-    g_autoptr(GStrvBuilder) base = g_strv_builder_new();
     g_auto(GStrv) base_args = NULL;
 
     if (cs->items->len == 0 || g_cancellable_is_cancelled(cp->cancellable)) {
         cold_slice_done(cs);
         return;
     }
-    for (guint i = 0; i < n_bridges; i++) {
-        g_autofree char *id = bridge_id(i);
-        g_autoptr(GString) args = g_string_new(NULL);
-
-        g_string_printf(args, "%s,id=%s", cp->host_bridge->name, id);
-        add_numbers(cp, cp->host_bridge, args, NULL);
-        g_strv_builder_add(base, "-device");
-        g_strv_builder_add(base, args->str);
-    }
-    base_args = g_strv_builder_end(base);
+    base_args = host_bridge_args(cp, n_bridges);
     for (guint i = 0; i < cs->items->len; i++) {
         QtTrialItem *it = cs->items->pdata[i];
         ClassTrial *t = it->data;

@@ -70,12 +70,14 @@ gboolean qt_endpoint_verdict_from_string(const char *s, QtEndpointVerdict *out)
 const QtEndpointTrial *qt_emulator_find_endpoint(const QtEmulator *e, const char *machine,
                                                  const char *driver)
 {
-    const QtMachineType *m = qt_emulator_find_machine(e, machine);
-    g_autofree char *key = NULL;
+    char buf[256];
+    g_autofree char *big = NULL;
+    const char *key = buf;
 
-    if (m == NULL || driver == NULL)
+    if (machine == NULL || driver == NULL || g_hash_table_size(e->endpoints) == 0)
         return NULL;
-    key = g_strconcat(m->name, "\n", driver, NULL);
+    if ((gsize)g_snprintf(buf, sizeof buf, "%s\n%s", machine, driver) >= sizeof buf)
+        key = big = g_strconcat(machine, "\n", driver, NULL);
     return g_hash_table_lookup(e->endpoints, key);
 }
 

@@ -92,8 +92,9 @@ GPtrArray *qt_emulator_find_installed(const char *dir);
 QtMachineType *qt_emulator_find_machine(const QtEmulator *e, const char *name_or_alias);
 QtTopologyClass *qt_emulator_find_class(const QtEmulator *e, const char *id);
 QtDeviceType *qt_emulator_find_device(const QtEmulator *e, const char *name);
-/* the endpoint trial of @driver on machine type @machine (a name or an
- * alias), NULL when none was made */
+/* the endpoint trial of @driver on the machine type named @machine (its
+ * name, not an alias: asked per placed device, so no search of the machine
+ * types), NULL when none was made */
 const QtEndpointTrial *qt_emulator_find_endpoint(const QtEmulator *e, const char *machine,
                                                  const char *driver);
 /* add or replace one (takes @t) */

@@ -54,24 +54,6 @@ static void launch_free(QtTrialLaunch *l)
     g_free(l);
 }
 
-char *qt_trial_refusal_of(const char *message, const char *id)
-{
-    g_autofree char *comma = g_strdup_printf("id=%s,", id);
-    g_autofree char *colon = g_strdup_printf("id=%s:", id);
-    const char *p = strstr(message, comma);
-    const char *after;
-
-    if (p == NULL)
-        p = strstr(message, colon);
-    if (p == NULL)
-        return NULL;
-    after = strstr(p, ": ");
-    if (after == NULL)
-        return g_strdup(message);
-    after += 2;
-    return g_strndup(after, strcspn(after, "\n"));
-}
-
 static void launch(QtTrialLaunch *l);
 
 static void on_stopped(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -111,7 +93,7 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     }
     for (guint i = 0; i < l->left->len; i++) {
         QtTrialItem *it = l->left->pdata[i];
-        char *why = qt_trial_refusal_of(error->message, it->id);
+        char *why = qt_qemu_refusal_of(error->message, it->id);
         if (why != NULL) {
             /* QEMU named it: without it, the rest again */
             g_free(it->refusal);

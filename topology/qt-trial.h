@@ -55,8 +55,4 @@ void qt_trial_launch_release(QtTrialLaunch *launch);
 gboolean qt_trial_launch_finish(GAsyncResult *result, gboolean *ran, guint *launches,
                                 GError **error);
 
-/* what QEMU's refusal of a command line says of the -device with id @id:
- * the text after its argument, or NULL when the message does not name it */
-char *qt_trial_refusal_of(const char *message, const char *id);
-
 G_END_DECLS

@@ -662,7 +662,8 @@ static void test_endpoints(void **state)
         const EndpointCase *c = &endpoint_cases[i];
         g_autoptr(QtPlaceRequest) r = one_device(c);
         const QtEmulator *e = tried(r);
-        const QtEndpointTrial *t = qt_emulator_find_endpoint(e, c->machine, c->driver);
+        const QtEndpointTrial *t =
+            qt_emulator_find_endpoint(e, qt_emulator_find_machine(e, c->machine)->name, c->driver);
         g_autoptr(GError) error = NULL;
         g_autoptr(QtPlan) plan = NULL;
         guint added = 99;
