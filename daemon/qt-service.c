@@ -85,6 +85,7 @@ struct _QtService {
     GHashTable *interfaces; /* name -> QtVarlinkInterface, for in-process checks */
     GPtrArray *bindings;    /* Bound, for the server's method table */
     GThreadPool *workers;   /* placements */
+    guint64 place_seq;      /* calls pushed to the workers */
     gboolean check_replies; /* QTOPO_CHECK_REPLIES: replies checked against the IDL */
     /* endpoint trials in flight: "path\nmachine" -> Trial; a call that
      * needs one of the same machine type waits for it */
@@ -129,6 +130,10 @@ struct _Req {
     GArray *peer_groups;
     ModelFunc after_endpoints;
     gboolean endpoints_tried; /* once per call: what a trial left untried stays so */
+    /* the placement workers' order: a connection's calls waiting before
+     * this one (rank), then arrival (seq) */
+    guint rank;
+    guint64 seq;
 };
 
 static void job_run_next(QtService *svc);
@@ -843,6 +848,18 @@ static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
  * doubled the latency.) */
 static gboolean place_done(gpointer data);
 
+/* the workers take a connection's first call before another connection's
+ * second: a client pipelining hundreds of calls delays another's by no
+ * more than one call per connection (the queue is sorted on push) */
+static gint place_order(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+    const Req *x = a, *y = b;
+
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void place_work(gpointer data, gpointer user_data)
 {
     Req *r = data;
@@ -987,6 +1004,7 @@ static void cont_place_now(Req *r, Model *m)
 {
     r->model = model_ref(m);
     r->context = g_main_context_ref_thread_default();
+    r->seq = r->svc->place_seq++;
     g_thread_pool_push(r->svc->workers, r, NULL);
 }
 
@@ -1387,6 +1405,7 @@ static void on_varlink_call(QtVarlinkCall *call, json_object *parameters, gpoint
                 qt_varlink_call_wants_more(call) ? varlink_notify : NULL, call,
                 qt_varlink_call_get_cancellable(call), varlink_done, qt_varlink_call_ref(call));
     r->done_text = varlink_done_text;
+    r->rank = qt_varlink_call_get_rank(call);
     {
         gid_t gid = (gid_t)-1;
         const GArray *groups = qt_varlink_call_get_peer_groups(call);
@@ -1454,6 +1473,7 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
     /* as many workers as cores: placement is CPU only */
     svc->workers =
         g_thread_pool_new(place_work, svc, (gint)MAX(g_get_num_processors(), 1), FALSE, NULL);
+    g_thread_pool_set_sort_function(svc->workers, place_order, NULL);
     for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autoptr(GError) error = NULL;
         QtVarlinkInterface *iface =

@@ -35,6 +35,9 @@ static const KeyDef keys[] = {
     {"qtopod", "cache-dir", KEY_STRING, 0, 0, OFF(cache_dir)},
     {"qtopod", "socket-group", KEY_STRING, 0, 0, OFF(socket_group)},
     {"qtopod", "max-connections", KEY_UINT, 1, 65536, OFF(max_connections)},
+    {"qtopod", "max-connections-per-user", KEY_UINT, 1, 65536, OFF(max_connections_per_user)},
+    {"qtopod", "max-unsent-bytes", KEY_UINT, 65536, 1u << 30, OFF(max_unsent_bytes)},
+    {"qtopod", "max-buffered-bytes", KEY_UINT, 1u << 20, 1u << 31, OFF(max_buffered_bytes)},
     /* a message must hold a 4096-device request */
     {"qtopod", "max-message-size", KEY_UINT, 65536, 1u << 30, OFF(max_message_size)},
     {"qtopod", "idle-timeout", KEY_UINT, 0, 86400, OFF(idle_timeout_s)},
@@ -64,6 +67,9 @@ QtSettings *qt_settings_new(void)
     }
     s->socket_gid = (gid_t)-1;
     s->max_connections = 256;
+    s->max_connections_per_user = 64;
+    s->max_unsent_bytes = 1024 * 1024;
+    s->max_buffered_bytes = 64 * 1024 * 1024;
     s->max_message_size = 16 * 1024 * 1024;
     s->idle_timeout_s = 300;
     s->io_timeout_s = 10;

@@ -22,6 +22,9 @@ typedef struct {
     char *socket_group; /* NULL: root only */
     gid_t socket_gid;   /* (gid_t)-1 when no group */
     guint max_connections;
+    guint max_connections_per_user; /* root is not limited */
+    guint max_unsent_bytes;         /* per connection */
+    guint max_buffered_bytes;       /* all connections */
     gsize max_message_size;
     guint idle_timeout_s; /* 0: never */
     guint io_timeout_s;

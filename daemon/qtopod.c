@@ -61,6 +61,9 @@ static void apply_limits(Daemon *d)
         .max_connections = s->max_connections,
         .idle_timeout_ms = s->idle_timeout_s ? s->idle_timeout_s * 1000 : G_MAXUINT,
         .io_timeout_ms = s->io_timeout_s * 1000,
+        .max_connections_per_uid = s->max_connections_per_user,
+        .max_unsent_bytes = s->max_unsent_bytes,
+        .max_buffered_bytes = s->max_buffered_bytes,
     };
     qt_varlink_server_set_limits(d->server, &l);
 }

@@ -18,7 +18,15 @@ G_DEFINE_QUARK(qt-varlink-error-quark, qt_varlink_error)
 #define DEFAULT_MAX_CONNECTIONS 256
 #define DEFAULT_IDLE_TIMEOUT_MS (300 * 1000)
 #define DEFAULT_IO_TIMEOUT_MS   (10 * 1000)
-#define READ_CHUNK              65536
+#define DEFAULT_CALLS_IN_FLIGHT 32
+#define DEFAULT_MAX_UNSENT      (1024 * 1024)
+#define DEFAULT_MAX_BUFFERED    (64 * 1024 * 1024)
+/* refused connections kept open to tell their peer why; past this many
+ * they are closed without a word */
+#define MAX_REFUSED 64
+/* a buffer that grew past this is given back once empty */
+#define KEEP_BUFFER (4 * READ_CHUNK)
+#define READ_CHUNK  65536
 
 #define SERVICE_IFACE  "org.varlink.service"
 #define PROTOCOL_IFACE "org.qtopo.Protocol"
@@ -42,8 +50,16 @@ struct _QtVarlinkServer {
     GHashTable *iface_by_name; /* name -> QtVarlinkInterface (borrowed) */
     GHashTable *bindings;      /* "iface.Method" -> Binding */
     GSocketService *service;
-    GList *connections; /* Connection */
-    guint n_connections;
+    GList *connections;  /* Connection, refused ones included */
+    guint n_connections; /* accepted ones */
+    guint n_refused;
+    GHashTable *per_uid; /* uid -> accepted connections (GUINT_TO_POINTER) */
+    gsize buffered;      /* unsent replies and partial messages, all connections */
+    gboolean over_budget;
+    GSource *kick; /* resumes the connections paused for the budget */
+    gint64 refusals_logged_at;
+    gint64 budget_logged_at;
+    guint refusals_unlogged;
 };
 
 struct _Connection {
@@ -69,6 +85,17 @@ struct _Connection {
     gint64 partial_since; /* a message started arriving; 0: none */
     gint64 last_activity;
     gint64 last_write;
+    /* refused over a limit: the first call is answered with
+     * TooManyConnections, then the connection is closed */
+    gboolean refused;
+    json_object *refusal; /* its parameters, until a call takes them */
+    gsize unsent;         /* reply bytes not yet sent: pending and outbuf */
+    gsize buffered;       /* what this connection adds to server->buffered */
+    gboolean processing;  /* inside conn_process_input */
+    gboolean held;        /* not read for its own backlog */
+    GSource *kick;        /* takes the calls waiting in inbuf, from the main loop */
+    gsize in_peak;        /* the largest inbuf and outbuf since they were new */
+    gsize out_peak;
     gboolean have_creds;
     uid_t uid;
     gid_t gid;
@@ -79,6 +106,7 @@ struct _Connection {
 struct _QtVarlinkCall {
     int refs;
     Connection *conn;
+    guint rank; /* the connection's calls unanswered when it arrived */
     char *method;
     gboolean more;
     gboolean oneway;
@@ -89,6 +117,10 @@ struct _QtVarlinkCall {
 static void conn_close(Connection *c);
 static void conn_update(Connection *c);
 static void conn_flush(Connection *c);
+static void conn_process_input(Connection *c);
+static void server_account(QtVarlinkServer *s);
+static void qt_varlink_server_resume(QtVarlinkServer *s);
+static void conn_kick(Connection *c);
 
 static Connection *conn_ref(Connection *c)
 {
@@ -106,6 +138,7 @@ static void conn_unref(Connection *c)
     g_byte_array_unref(c->inbuf);
     g_byte_array_unref(c->outbuf);
     g_clear_pointer(&c->groups, g_array_unref);
+    json_object_put(c->refusal);
     g_free(c);
 }
 
@@ -179,6 +212,11 @@ const GArray *qt_varlink_call_get_peer_groups(QtVarlinkCall *call)
     return call->conn->have_creds ? call->conn->groups : NULL;
 }
 
+guint qt_varlink_call_get_rank(QtVarlinkCall *call)
+{
+    return call->rank;
+}
+
 static gsize max_message(const QtVarlinkServer *s)
 {
     return s->limits.max_message_size;
@@ -212,6 +250,8 @@ static void append_reply(GString *out, json_object *msg, gsize limit)
 /* move the replies of the calls at the head of the queue to the socket */
 static void conn_advance(Connection *c)
 {
+    gboolean popped = FALSE;
+
     while (!g_queue_is_empty(&c->calls)) {
         QtVarlinkCall *head = g_queue_peek_head(&c->calls);
         if (head->pending && head->pending->len) {
@@ -222,8 +262,21 @@ static void conn_advance(Connection *c)
             break;
         g_queue_pop_head(&c->calls);
         qt_varlink_call_unref(head);
+        popped = TRUE;
     }
     conn_flush(c);
+    /* calls that waited in the input for a place go on, from the main loop
+     * (this may run inside the loop that reads them, or a handler's reply) */
+    if (popped && !c->closed && !c->processing)
+        conn_kick(c);
+}
+
+/* a reply of @len bytes is owed to the peer */
+static void conn_owe(Connection *c, gsize len)
+{
+    c->unsent += len;
+    if (c->server)
+        server_account(c->server);
 }
 
 static void call_send(QtVarlinkCall *call, json_object *msg, gboolean final)
@@ -240,7 +293,11 @@ static void call_send(QtVarlinkCall *call, json_object *msg, gboolean final)
         return;
     if (call->pending == NULL)
         call->pending = g_string_new(NULL);
-    append_reply(call->pending, msg, max_message(c->server));
+    {
+        gsize before = call->pending->len;
+        append_reply(call->pending, msg, max_message(c->server));
+        conn_owe(c, call->pending->len - before);
+    }
     if (g_queue_peek_head(&c->calls) == call)
         conn_advance(c);
 }
@@ -273,7 +330,11 @@ void qt_varlink_call_reply_text(QtVarlinkCall *call, const char *parameters)
             return;
         if (call->pending == NULL)
             call->pending = g_string_new(NULL);
-        append_reply(call->pending, msg, limit);
+        {
+            gsize before = call->pending->len;
+            append_reply(call->pending, msg, limit);
+            conn_owe(c, call->pending->len - before);
+        }
     } else {
         call->done = TRUE;
         if (call->oneway || c->closed || c->server == NULL)
@@ -284,6 +345,7 @@ void qt_varlink_call_reply_text(QtVarlinkCall *call, const char *parameters)
         g_string_append_len(call->pending, parameters, (gssize)len);
         g_string_append_c(call->pending, '}');
         g_string_append_c(call->pending, '\0');
+        conn_owe(c, len + sizeof "{\"parameters\":}");
     }
     if (g_queue_peek_head(&c->calls) == call)
         conn_advance(c);
@@ -325,6 +387,7 @@ static QtVarlinkCall *call_new(Connection *c, const char *method, gboolean more,
 
     call->refs = 1;
     call->conn = conn_ref(c);
+    call->rank = g_queue_get_length(&c->calls);
     call->method = g_strdup(method ? method : "");
     call->more = more && !oneway;
     call->oneway = oneway;
@@ -394,6 +457,7 @@ QtVarlinkServer *qt_varlink_server_new(const char *vendor, const char *product, 
     s->interfaces = g_ptr_array_new_with_free_func((GDestroyNotify)qt_varlink_interface_free);
     s->iface_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     s->bindings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    s->per_uid = g_hash_table_new(g_direct_hash, g_direct_equal);
     qt_varlink_server_set_limits(s, NULL);
     add_builtin(s, "org.varlink.service.varlink");
     add_builtin(s, "org.qtopo.Protocol.varlink");
@@ -422,6 +486,11 @@ void qt_varlink_server_free(QtVarlinkServer *s)
     g_ptr_array_unref(s->interfaces);
     g_hash_table_unref(s->iface_by_name);
     g_hash_table_unref(s->bindings);
+    g_hash_table_unref(s->per_uid);
+    if (s->kick) {
+        g_source_destroy(s->kick);
+        g_clear_pointer(&s->kick, g_source_unref);
+    }
     g_free(s->vendor);
     g_free(s->product);
     g_free(s->version);
@@ -437,6 +506,25 @@ void qt_varlink_server_set_limits(QtVarlinkServer *s, const QtVarlinkLimits *lim
     s->limits.max_connections = l.max_connections ? l.max_connections : DEFAULT_MAX_CONNECTIONS;
     s->limits.idle_timeout_ms = l.idle_timeout_ms ? l.idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
     s->limits.io_timeout_ms = l.io_timeout_ms ? l.io_timeout_ms : DEFAULT_IO_TIMEOUT_MS;
+    s->limits.max_connections_per_uid = l.max_connections_per_uid
+                                            ? l.max_connections_per_uid
+                                            : MAX(s->limits.max_connections / 4, 1);
+    s->limits.max_calls_in_flight =
+        l.max_calls_in_flight ? l.max_calls_in_flight : DEFAULT_CALLS_IN_FLIGHT;
+    s->limits.max_unsent_bytes = l.max_unsent_bytes ? l.max_unsent_bytes : DEFAULT_MAX_UNSENT;
+    s->limits.max_buffered_bytes =
+        l.max_buffered_bytes ? l.max_buffered_bytes : DEFAULT_MAX_BUFFERED;
+    /* a connection now over a lower limit stops reading at its next event;
+     * one under a raised limit resumes at once */
+    server_account(s);
+    qt_varlink_server_resume(s);
+}
+
+void qt_varlink_server_get_stats(QtVarlinkServer *s, QtVarlinkServerStats *stats)
+{
+    stats->connections = s->n_connections;
+    stats->refused = s->n_refused;
+    stats->buffered_bytes = s->buffered;
 }
 
 gboolean qt_varlink_server_add_interface(QtVarlinkServer *s, const char *description,
@@ -575,6 +663,61 @@ static void dispatch(Connection *c, const char *text, gsize len)
 
 /* ---- connection I/O ---- */
 
+static void source_clear(GSource **source)
+{
+    if (*source) {
+        g_source_destroy(*source);
+        g_clear_pointer(source, g_source_unref);
+    }
+}
+
+/* what the connection holds for its peer and from it, in the server's sum */
+static void conn_account(Connection *c)
+{
+    QtVarlinkServer *s = c->server;
+    gsize now = c->closed ? 0 : c->unsent + c->inbuf->len;
+
+    if (s == NULL)
+        return;
+    s->buffered = s->buffered - c->buffered + now;
+    c->buffered = now;
+    server_account(s);
+}
+
+static gboolean kick_connections(gpointer user_data);
+
+/* the budget: over it, connections holding some of it stop reading; back
+ * under it, they resume (from the main loop: this runs inside replies) */
+static void server_account(QtVarlinkServer *s)
+{
+    gboolean over = s->buffered > s->limits.max_buffered_bytes;
+
+    if (over == s->over_budget)
+        return;
+    s->over_budget = over;
+    if (over) {
+        /* once a minute at most: clients can make it come and go */
+        gint64 now = g_get_monotonic_time();
+        if (s->budget_logged_at == 0 || now - s->budget_logged_at > 60 * G_USEC_PER_SEC) {
+            g_info("varlink: %zu bytes buffered for clients (limit %zu): clients holding "
+                   "some are not read until it drains",
+                   s->buffered, s->limits.max_buffered_bytes);
+            s->budget_logged_at = now;
+        }
+        return;
+    }
+    qt_varlink_server_resume(s);
+}
+
+static void qt_varlink_server_resume(QtVarlinkServer *s)
+{
+    if (s->kick != NULL || s->connections == NULL)
+        return;
+    s->kick = g_idle_source_new();
+    g_source_set_callback(s->kick, kick_connections, s, NULL);
+    g_source_attach(s->kick, NULL);
+}
+
 static void conn_close(Connection *c)
 {
     QtVarlinkServer *s = c->server;
@@ -583,27 +726,58 @@ static void conn_close(Connection *c)
         return;
     c->closed = TRUE;
     g_cancellable_cancel(c->cancellable);
-    if (c->in_source) {
-        g_source_destroy(c->in_source);
-        g_clear_pointer(&c->in_source, g_source_unref);
-    }
-    if (c->out_source) {
-        g_source_destroy(c->out_source);
-        g_clear_pointer(&c->out_source, g_source_unref);
-    }
-    if (c->timer) {
-        g_source_destroy(c->timer);
-        g_clear_pointer(&c->timer, g_source_unref);
-    }
+    source_clear(&c->in_source);
+    source_clear(&c->out_source);
+    source_clear(&c->timer);
+    source_clear(&c->kick);
     g_socket_close(c->socket, NULL);
     while (!g_queue_is_empty(&c->calls))
         qt_varlink_call_unref(g_queue_pop_head(&c->calls));
-    c->server = NULL;
     if (s) {
+        conn_account(c);
         s->connections = g_list_remove(s->connections, c);
-        s->n_connections--;
+        if (c->refused) {
+            s->n_refused--;
+        } else {
+            guint n = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_uid, GUINT_TO_POINTER(c->uid)));
+            s->n_connections--;
+            if (n > 1)
+                g_hash_table_insert(s->per_uid, GUINT_TO_POINTER(c->uid), GUINT_TO_POINTER(n - 1));
+            else
+                g_hash_table_remove(s->per_uid, GUINT_TO_POINTER(c->uid));
+        }
     }
+    c->server = NULL;
     conn_unref(c);
+}
+
+/* may the connection's next call be taken now */
+static gboolean conn_can_take_calls(Connection *c)
+{
+    QtVarlinkServer *s = c->server;
+
+    if (c->closed || s == NULL || c->close_after_flush || c->draining)
+        return FALSE;
+    /* the peer waits for enough already */
+    if (g_queue_get_length(&c->calls) >= s->limits.max_calls_in_flight)
+        return FALSE;
+    /* the peer does not read what it asked for */
+    if (c->unsent > s->limits.max_unsent_bytes)
+        return FALSE;
+    return !(s->over_budget && c->unsent > 0);
+}
+
+/* stop reading while the peer has enough in flight, does not read what it
+ * asked for, or holds some of an exhausted budget */
+static gboolean conn_wants_input(Connection *c)
+{
+    if (c->closed || c->server == NULL)
+        return FALSE;
+    if (c->draining)
+        return TRUE;
+    if (!conn_can_take_calls(c))
+        return FALSE;
+    return !(c->server->over_budget && c->inbuf->len >= READ_CHUNK);
 }
 
 static gboolean on_writable(GSocket *socket, GIOCondition cond, gpointer user_data);
@@ -622,27 +796,34 @@ static void conn_flush(Connection *c)
             return;
         }
         c->out_off += (gsize)n;
+        c->unsent -= MIN(c->unsent, (gsize)n);
         c->last_write = g_get_monotonic_time();
     }
     if (c->closed)
         return;
     if (c->out_off == c->outbuf->len) {
+        if (c->out_peak > KEEP_BUFFER) {
+            g_byte_array_unref(c->outbuf);
+            c->outbuf = g_byte_array_new();
+            c->out_peak = 0;
+        }
         g_byte_array_set_size(c->outbuf, 0);
         c->out_off = 0;
-        if (c->out_source) {
-            g_source_destroy(c->out_source);
-            g_clear_pointer(&c->out_source, g_source_unref);
-        }
+        source_clear(&c->out_source);
         if (c->close_after_flush && !c->draining) {
             c->draining = TRUE;
             c->partial_since = g_get_monotonic_time();
             g_socket_shutdown(c->socket, FALSE, TRUE, NULL);
         }
-    } else if (c->out_source == NULL) {
-        c->out_source = g_socket_create_source(c->socket, G_IO_OUT, NULL);
-        g_source_set_callback(c->out_source, G_SOURCE_FUNC(on_writable), c, NULL);
-        g_source_attach(c->out_source, NULL);
+    } else {
+        c->out_peak = MAX(c->out_peak, c->outbuf->len);
+        if (c->out_source == NULL) {
+            c->out_source = g_socket_create_source(c->socket, G_IO_OUT, NULL);
+            g_source_set_callback(c->out_source, G_SOURCE_FUNC(on_writable), c, NULL);
+            g_source_attach(c->out_source, NULL);
+        }
     }
+    conn_account(c);
     conn_update(c);
 }
 
@@ -657,41 +838,47 @@ static gboolean on_writable(GSocket *socket, GIOCondition cond, gpointer user_da
 
 static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer user_data);
 
-/* stop reading while the peer does not read what it asked for: a client
- * pipelining calls without reading replies must not grow our buffers */
 static void conn_update_reading(Connection *c)
 {
-    gboolean want =
-        !c->closed && (c->draining || (!c->close_after_flush &&
-                                       c->outbuf->len - c->out_off < max_message(c->server) &&
-                                       g_queue_get_length(&c->calls) < 1024));
+    gboolean want = conn_wants_input(c);
 
     if (want && c->in_source == NULL) {
         c->in_source = g_socket_create_source(c->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
         g_source_set_callback(c->in_source, G_SOURCE_FUNC(on_readable), c, NULL);
         g_source_attach(c->in_source, NULL);
-    } else if (!want && c->in_source != NULL) {
-        g_source_destroy(c->in_source);
-        g_clear_pointer(&c->in_source, g_source_unref);
+    } else if (!want) {
+        source_clear(&c->in_source);
     }
 }
 
 /* one timer per connection, set to the nearest deadline: a message half
- * received, replies the peer does not read, or an idle connection */
+ * received, replies the peer does not read, or an idle connection.  A half
+ * message is not the peer's delay while the connection is held because it
+ * has all its calls in flight or owes too much (that has the replies'
+ * deadline): its deadline starts again when reading does. */
 static void conn_update(Connection *c)
 {
     QtVarlinkServer *s = c->server;
     gint64 deadline = -1;
     gint64 io = s ? (gint64)s->limits.io_timeout_ms * 1000 : 0;
+    gboolean held;
 
     if (c->closed || s == NULL)
         return;
+    held = !c->draining && (g_queue_get_length(&c->calls) >= s->limits.max_calls_in_flight ||
+                            c->unsent > s->limits.max_unsent_bytes);
+    if (c->held && !held && c->partial_since)
+        c->partial_since = g_get_monotonic_time();
+    c->held = held;
     conn_update_reading(c);
     if (c->closed)
         return;
+    /* calls already received wait no longer than the connection's backlog */
+    if (!c->processing && c->scanned < c->inbuf->len && conn_can_take_calls(c))
+        conn_kick(c);
     if (c->out_off < c->outbuf->len)
         deadline = c->last_write + io;
-    if (c->partial_since && (deadline < 0 || c->partial_since + io < deadline))
+    if (c->partial_since && !held && (deadline < 0 || c->partial_since + io < deadline))
         deadline = c->partial_since + io;
     if (deadline < 0 && g_queue_is_empty(&c->calls) && s->limits.idle_timeout_ms != G_MAXUINT)
         deadline = c->last_activity + (gint64)s->limits.idle_timeout_ms * 1000;
@@ -719,15 +906,23 @@ static gboolean timer_dispatch(GSource *source, GSourceFunc callback, gpointer u
 
 static GSourceFuncs timer_funcs = {.dispatch = timer_dispatch};
 
+/* take the calls waiting in the input, as many as the connection may have */
 static void conn_process_input(Connection *c)
 {
     gsize start = 0;
-    gboolean too_large = FALSE;
+    gboolean too_large = FALSE, waiting = FALSE;
 
+    if (c->closed || c->server == NULL || c->processing)
+        return;
+    c->processing = TRUE;
     while (!c->closed && !c->close_after_flush) {
-        guint8 *nul =
-            memchr(c->inbuf->data + start + c->scanned, '\0', c->inbuf->len - start - c->scanned);
+        guint8 *nul;
         gsize len;
+        if (!conn_can_take_calls(c)) {
+            waiting = TRUE;
+            break;
+        }
+        nul = memchr(c->inbuf->data + start + c->scanned, '\0', c->inbuf->len - start - c->scanned);
         if (nul == NULL) {
             c->scanned = c->inbuf->len - start;
             break;
@@ -741,15 +936,24 @@ static void conn_process_input(Connection *c)
         dispatch(c, (const char *)c->inbuf->data + start, len);
         start += len + 1;
     }
+    c->processing = FALSE;
     if (c->closed)
         return;
     if (start)
         g_byte_array_remove_range(c->inbuf, 0, (guint)start);
-    if (c->inbuf->len == 0)
+    if (c->inbuf->len == 0) {
         c->partial_since = 0;
-    else if (c->partial_since == 0 || start)
+        if (c->in_peak > KEEP_BUFFER) {
+            g_byte_array_unref(c->inbuf);
+            c->inbuf = g_byte_array_sized_new(READ_CHUNK);
+            c->in_peak = 0;
+        }
+    } else if (c->partial_since == 0 || start) {
         c->partial_since = g_get_monotonic_time();
-    if ((too_large || c->inbuf->len + 1 > max_message(c->server)) && !c->close_after_flush) {
+    }
+    /* what waits behind a full connection is not one message */
+    if ((too_large || (!waiting && c->inbuf->len + 1 > max_message(c->server))) &&
+        !c->close_after_flush) {
         g_info("varlink: a message longer than %zu bytes; closing the connection",
                max_message(c->server));
         protocol_error(c, PROTOCOL_IFACE ".MessageTooLarge", "limit",
@@ -759,6 +963,41 @@ static void conn_process_input(Connection *c)
         c->close_after_flush = TRUE;
         conn_advance(c);
     }
+    conn_account(c);
+}
+
+static gboolean on_kick(gpointer user_data)
+{
+    Connection *c = user_data;
+
+    g_clear_pointer(&c->kick, g_source_unref);
+    conn_process_input(c);
+    conn_update(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* take the calls waiting in the input from the main loop (the caller may
+ * be inside a reply of this connection) */
+static void conn_kick(Connection *c)
+{
+    if (c->kick != NULL || c->closed || c->scanned >= c->inbuf->len)
+        return;
+    c->kick = g_idle_source_new();
+    g_source_set_callback(c->kick, on_kick, conn_ref(c), (GDestroyNotify)conn_unref);
+    g_source_attach(c->kick, NULL);
+}
+
+static gboolean kick_connections(gpointer user_data)
+{
+    QtVarlinkServer *s = user_data;
+
+    g_clear_pointer(&s->kick, g_source_unref);
+    for (GList *l = s->connections; l; l = l->next) {
+        Connection *c = l->data;
+        conn_update(c);
+        conn_kick(c);
+    }
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer user_data)
@@ -785,10 +1024,12 @@ static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer user_da
         return G_SOURCE_REMOVE;
     }
     c->last_activity = g_get_monotonic_time();
+    c->in_peak = MAX(c->in_peak, c->inbuf->len);
     if (c->draining)
         g_byte_array_set_size(c->inbuf, 0);
     else
         conn_process_input(c);
+    conn_account(c);
     conn_update(c);
     conn_unref(c);
     return G_SOURCE_CONTINUE;
@@ -820,15 +1061,35 @@ static void read_credentials(Connection *c)
 #endif
 }
 
+/* at most one line a second about refused connections: a peer opening
+ * connections in a loop must not fill the journal */
+static void log_refusal(QtVarlinkServer *s, Connection *c, const char *scope, guint limit)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (now - s->refusals_logged_at < G_USEC_PER_SEC) {
+        s->refusals_unlogged++;
+        return;
+    }
+    g_warning("varlink: refusing a connection from uid %d (pid %d): %s limit of %u reached%s",
+              c->have_creds ? (int)c->uid : -1, c->have_creds ? (int)c->pid : -1, scope, limit,
+              s->refusals_unlogged ? " (and more refused since the last such line)" : "");
+    s->refusals_logged_at = now;
+    s->refusals_unlogged = 0;
+}
+
 static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source,
                             gpointer user_data)
 {
     QtVarlinkServer *s = user_data;
     Connection *c;
+    const char *scope = NULL;
+    guint limit = 0, of_uid;
 
-    if (s->n_connections >= s->limits.max_connections) {
-        g_warning("varlink: %u connections already; refusing another", s->n_connections);
+    if (s->n_connections >= s->limits.max_connections && s->n_refused >= MAX_REFUSED) {
+        /* too many already wait to be told: no word to this one */
         g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        s->refusals_unlogged++;
         return TRUE;
     }
     c = g_new0(Connection, 1);
@@ -843,11 +1104,46 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     g_queue_init(&c->calls);
     g_socket_set_blocking(c->socket, FALSE);
     read_credentials(c);
+    if (!c->have_creds)
+        c->uid = (uid_t)-1;
+    of_uid = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_uid, GUINT_TO_POINTER(c->uid)));
+    if (s->n_connections >= s->limits.max_connections) {
+        scope = "total";
+        limit = s->limits.max_connections;
+    } else if (c->uid != 0 && of_uid >= s->limits.max_connections_per_uid) {
+        scope = "user";
+        limit = s->limits.max_connections_per_uid;
+    }
+    if (scope != NULL && s->n_refused >= MAX_REFUSED) {
+        g_socket_close(c->socket, NULL);
+        c->closed = TRUE;
+        conn_unref(c);
+        s->refusals_unlogged++;
+        return TRUE;
+    }
     c->timer = g_source_new(&timer_funcs, sizeof(GSource));
     g_source_set_callback(c->timer, on_timer, c, NULL);
     g_source_attach(c->timer, NULL);
     s->connections = g_list_prepend(s->connections, c);
+    if (scope != NULL) {
+        /* the peer's first reply says why; its calls are read and dropped
+         * until it closes or the I/O deadline passes */
+        json_object *p = json_object_new_object();
+        g_autoptr(QtVarlinkCall) call = NULL;
+
+        log_refusal(s, c, scope, limit);
+        c->refused = TRUE;
+        s->n_refused++;
+        c->close_after_flush = TRUE;
+        call = call_new(c, NULL, FALSE, FALSE);
+        json_object_object_add(p, "limit", json_object_new_int64(limit));
+        json_object_object_add(p, "scope", json_object_new_string(scope));
+        qt_varlink_call_error(call, PROTOCOL_IFACE ".TooManyConnections", p);
+        conn_update(c);
+        return TRUE;
+    }
     s->n_connections++;
+    g_hash_table_insert(s->per_uid, GUINT_TO_POINTER(c->uid), GUINT_TO_POINTER(of_uid + 1));
     conn_update(c);
     return TRUE;
 }

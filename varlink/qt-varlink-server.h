@@ -15,8 +15,19 @@
  *
  * Every connection has two deadlines: idle (no call in flight and nothing
  * received) and I/O (a message started but not finished, or replies the
- * peer does not read).  Past either the connection is closed; so is every
- * connection over the limit. */
+ * peer does not read).  Past either the connection is closed.
+ *
+ * No peer can take what others need.  A connection over the limit, in
+ * total or from one user (root excepted), has its first call answered with
+ * TooManyConnections and is closed.  A connection stops being read while
+ * it has max_calls_in_flight calls unanswered or more than
+ * max_unsent_bytes of replies it has not read, and, while the server
+ * buffers more than max_buffered_bytes in all (unsent replies and messages
+ * half received), so does every connection holding some of it: a client
+ * that reads its replies and sends small messages is always read.  Each
+ * call knows how many calls of its connection were waiting before it
+ * (qt_varlink_call_get_rank()), so that handlers queueing work can serve
+ * a connection's first call before another's hundredth. */
 #pragma once
 
 #include <gio/gio.h>
@@ -43,6 +54,12 @@ typedef struct {
     guint max_connections;  /* default 256 */
     guint idle_timeout_ms;  /* default 300 s; G_MAXUINT: none */
     guint io_timeout_ms;    /* default 10 s */
+    /* connections from one uid; root is not limited.  Default: a quarter
+     * of max_connections */
+    guint max_connections_per_uid;
+    guint max_calls_in_flight; /* per connection, default 32 */
+    gsize max_unsent_bytes;    /* per connection, default 1 MiB */
+    gsize max_buffered_bytes;  /* all connections, default 64 MiB */
 } QtVarlinkLimits;
 
 typedef struct _QtVarlinkServer QtVarlinkServer;
@@ -94,6 +111,17 @@ gboolean qt_varlink_call_get_peer(QtVarlinkCall *call, uid_t *uid, gid_t *gid, p
 gboolean qt_varlink_call_peer_in_group(QtVarlinkCall *call, gid_t gid);
 /* the peer's supplementary groups (SO_PEERGROUPS), NULL when unknown */
 const GArray *qt_varlink_call_get_peer_groups(QtVarlinkCall *call);
+/* how many calls of the same connection were unanswered when this one
+ * arrived (0: the peer waits for nothing else) */
+guint qt_varlink_call_get_rank(QtVarlinkCall *call);
+
+/* what the server holds now, for tests and status */
+typedef struct {
+    guint connections;
+    guint refused; /* refused connections still telling the peer why */
+    gsize buffered_bytes;
+} QtVarlinkServerStats;
+void qt_varlink_server_get_stats(QtVarlinkServer *server, QtVarlinkServerStats *stats);
 
 /* the final reply (takes @parameters; NULL for none) */
 void qt_varlink_call_reply(QtVarlinkCall *call, json_object *parameters);

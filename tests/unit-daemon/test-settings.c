@@ -197,7 +197,10 @@ static void test_shipped_file(void **state)
     if (uncommented == NULL)
         fail_msg("%s", error->message);
     /* every key the daemon knows is in the file */
-    assert_int_equal(keys, 15);
+    assert_int_equal(keys, 18);
+    assert_int_equal(uncommented->max_connections_per_user, 64);
+    assert_int_equal(uncommented->max_unsent_bytes, 1024 * 1024);
+    assert_int_equal(uncommented->max_buffered_bytes, 64 * 1024 * 1024);
     assert_int_equal(uncommented->class_jobs, 8);
 }
 

@@ -2,13 +2,15 @@
  * server runs on the test's main loop, the client in a thread (it blocks).
  * Framing (several messages in one write, one message over many writes),
  * replies in call order when a handler answers late, more/continues,
- * oneway, the standard errors, the size limit, the idle and I/O deadlines
- * and the connection limit. */
+ * oneway, the standard errors, the size limit, the idle and I/O deadlines,
+ * the connection limits (total and per user), the bounds on calls in
+ * flight and on replies a client does not read, and call ranks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +27,10 @@ static const char *const test_iface = "interface org.qtopo.Test\n"
                                       "# count to n, one reply each\n"
                                       "method Count(n: int) -> (i: int)\n"
                                       "method Unbound() -> ()\n"
+                                      "# a reply of size bytes\n"
+                                      "method Big(size: int) -> (text: string)\n"
+                                      "# the call's rank\n"
+                                      "method Rank() -> (rank: int)\n"
                                       "error Nope (why: string)\n";
 
 typedef struct {
@@ -46,6 +52,9 @@ typedef struct {
     char *text;
 } Later;
 
+/* handlers answered later, now and at most */
+static guint later_open, later_open_max;
+
 static gboolean on_later_fire(gpointer data)
 {
     Later *l = data;
@@ -53,6 +62,7 @@ static gboolean on_later_fire(gpointer data)
     json_object_object_add(r, "text", json_object_new_string(l->text));
     qt_varlink_call_reply(l->call, r);
     qt_varlink_call_unref(l->call);
+    later_open--;
     g_free(l->text);
     g_free(l);
     return G_SOURCE_REMOVE;
@@ -61,6 +71,8 @@ static gboolean on_later_fire(gpointer data)
 static void on_later(QtVarlinkCall *call, json_object *params, gpointer user_data)
 {
     Later *l = g_new0(Later, 1);
+    later_open++;
+    later_open_max = MAX(later_open_max, later_open);
     l->call = qt_varlink_call_ref(call);
     l->text = g_strdup(qt_json_get_string(params, "text"));
     g_timeout_add((guint)qt_json_get_int(params, "ms", 0), on_later_fire, l);
@@ -80,6 +92,25 @@ static void on_count(QtVarlinkCall *call, json_object *params, gpointer user_dat
     }
 }
 
+static void on_big(QtVarlinkCall *call, json_object *params, gpointer user_data)
+{
+    gsize size = (gsize)qt_json_get_int(params, "size", 0);
+    g_autofree char *text = g_malloc(size + 1);
+    json_object *r = json_object_new_object();
+
+    memset(text, 'x', size);
+    text[size] = '\0';
+    json_object_object_add(r, "text", json_object_new_string(text));
+    qt_varlink_call_reply(call, r);
+}
+
+static void on_rank(QtVarlinkCall *call, json_object *params, gpointer user_data)
+{
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "rank", json_object_new_int64(qt_varlink_call_get_rank(call)));
+    qt_varlink_call_reply(call, r);
+}
+
 static Fixture *fixture_new(const QtVarlinkLimits *limits)
 {
     Fixture *f = g_new0(Fixture, 1);
@@ -94,6 +125,8 @@ static Fixture *fixture_new(const QtVarlinkLimits *limits)
     assert_true(qt_varlink_server_bind(f->server, "org.qtopo.Test.Echo", on_echo, NULL, &error));
     assert_true(qt_varlink_server_bind(f->server, "org.qtopo.Test.Later", on_later, NULL, &error));
     assert_true(qt_varlink_server_bind(f->server, "org.qtopo.Test.Count", on_count, NULL, &error));
+    assert_true(qt_varlink_server_bind(f->server, "org.qtopo.Test.Big", on_big, NULL, &error));
+    assert_true(qt_varlink_server_bind(f->server, "org.qtopo.Test.Rank", on_rank, NULL, &error));
     assert_false(qt_varlink_server_bind(f->server, "org.qtopo.Test.Missing", on_echo, NULL, NULL));
     assert_true(qt_varlink_server_listen_path(f->server, f->path, &error));
     f->loop = g_main_loop_new(NULL, FALSE);
@@ -452,12 +485,22 @@ static char *client_limit(Fixture *f)
     g_autoptr(json_object) p = json_object_new_object();
     g_autoptr(json_object) ra = NULL;
     g_autoptr(json_object) rc = NULL;
+    g_autoptr(json_object) ep = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *after = NULL;
 
     json_object_object_add(p, "text", json_object_new_string("hi"));
     ra = qt_varlink_client_call(a, "org.qtopo.Test.Echo", p, 0, NULL, NULL, NULL, NULL, NULL);
-    rc = c ? qt_varlink_client_call(c, "org.qtopo.Test.Echo", p, 0, NULL, NULL, NULL, NULL, NULL)
+    rc = c ? qt_varlink_client_call(c, "org.qtopo.Test.Echo", p, 0, NULL, NULL, &name, &ep, NULL)
            : NULL;
-    return g_strdup_printf("%s %s", ra ? "a-ok" : "a-fail", rc ? "c-served" : "c-closed");
+    /* a refused connection is then closed */
+    if (c != NULL && rc == NULL)
+        after = qt_varlink_client_receive_raw(c, NULL);
+    return g_strdup_printf("%s %s %s %s", ra ? "a-ok" : "a-fail", rc ? "c-served" : name,
+                           ep ? json_object_to_json_string_ext(ep, JSON_C_TO_STRING_PLAIN) : "-",
+                           rc      ? "open"
+                           : after ? "more"
+                                   : "EOF");
 }
 
 static void test_connection_limit(void **state)
@@ -466,7 +509,222 @@ static void test_connection_limit(void **state)
     Fixture *f = fixture_new(&l);
     g_autofree char *got = run_client(f, client_limit);
 
-    assert_string_equal(got, "a-ok c-closed");
+    assert_string_equal(got, "a-ok org.qtopo.Protocol.TooManyConnections "
+                             "{\"limit\":2,\"scope\":\"total\"} EOF");
+    fixture_free(f);
+}
+
+/* three connections of this process's user, with a limit of two per user:
+ * root is exempt, anyone else gets TooManyConnections on the third */
+static void test_connection_limit_per_user(void **state)
+{
+    QtVarlinkLimits l = {.max_connections_per_uid = 2};
+    Fixture *f = fixture_new(&l);
+    g_autofree char *got = run_client(f, client_limit);
+
+    if (geteuid() == 0)
+        assert_string_equal(got, "a-ok c-served - open");
+    else
+        assert_string_equal(got, "a-ok org.qtopo.Protocol.TooManyConnections "
+                                 "{\"limit\":2,\"scope\":\"user\"} EOF");
+    fixture_free(f);
+}
+
+/* ---- what a client costs the others ---- */
+
+/* the most the server held at once, sampled on its loop */
+static gsize buffered_max;
+
+static gboolean sample_buffered(gpointer data)
+{
+    QtVarlinkServerStats st;
+
+    qt_varlink_server_get_stats(data, &st);
+    buffered_max = MAX(buffered_max, st.buffered_bytes);
+    return G_SOURCE_CONTINUE;
+}
+
+#define BIG_CALLS 1000
+#define BIG_SIZE  16384
+
+static GString *big_calls(guint n)
+{
+    GString *msgs = g_string_new(NULL);
+
+    for (guint i = 0; i < n; i++) {
+        g_string_append_printf(msgs,
+                               "{\"method\":\"org.qtopo.Test.Big\",\"parameters\":"
+                               "{\"size\":%d}}",
+                               BIG_SIZE);
+        g_string_append_c(msgs, '\0');
+    }
+    return msgs;
+}
+
+/* read @n replies of Big; NULL if all came whole, in order */
+static char *read_big(QtVarlinkClient *c, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *m = qt_varlink_client_receive_raw(c, NULL);
+        g_autoptr(json_object) o = m ? json_tokener_parse(m) : NULL;
+        json_object *p = o ? json_object_object_get(o, "parameters") : NULL;
+        const char *text = p ? qt_json_get_string(p, "text") : NULL;
+        if (text == NULL || strlen(text) != BIG_SIZE)
+            return g_strdup_printf("FAIL reply %u: %.80s", i, m ? m : "EOF");
+    }
+    return NULL;
+}
+
+/* a client sends a thousand calls of 16 KiB replies and reads nothing for
+ * a while: the server reads its calls only while it owes it less than the
+ * limit, then all replies arrive */
+static char *client_no_reading(Fixture *f)
+{
+    g_autoptr(QtVarlinkClient) c = connect_or_null(f);
+    g_autoptr(GString) msgs = big_calls(BIG_CALLS);
+    char *bad;
+
+    if (c == NULL || !qt_varlink_client_send_raw(c, msgs->str, msgs->len, NULL))
+        return g_strdup("FAIL send");
+    g_usleep(300000);
+    bad = read_big(c, BIG_CALLS);
+    return bad ? bad : g_strdup("all replies");
+}
+
+static void test_unsent_bound(void **state)
+{
+    QtVarlinkLimits l = {.max_unsent_bytes = 65536, .max_calls_in_flight = 4};
+    Fixture *f = fixture_new(&l);
+    guint sampler;
+    g_autofree char *got = NULL;
+
+    buffered_max = 0;
+    sampler = g_timeout_add(2, sample_buffered, f->server);
+    got = run_client(f, client_no_reading);
+    g_source_remove(sampler);
+    assert_string_equal(got, "all replies");
+    print_message("at most %zu bytes held for a client owing %d KiB\n", buffered_max,
+                  BIG_CALLS * BIG_SIZE / 1024);
+    /* the limit, a reply over it, one read of calls and a JSON envelope */
+    assert_true(buffered_max > 0);
+    assert_true(buffered_max <= 65536 + 2 * (BIG_SIZE + 64) + 65536);
+    fixture_free(f);
+}
+
+/* one client sends calls and reads nothing; another reads its replies: it
+ * is served at once while the first is held over the total budget */
+static char *client_budget(Fixture *f)
+{
+    g_autoptr(QtVarlinkClient) hog = connect_or_null(f);
+    g_autoptr(QtVarlinkClient) good = connect_or_null(f);
+    g_autoptr(GString) msgs = big_calls(BIG_CALLS);
+    g_autoptr(json_object) p = json_object_new_object();
+    gint64 worst = 0;
+    char *bad;
+
+    if (hog == NULL || good == NULL || !qt_varlink_client_send_raw(hog, msgs->str, msgs->len, NULL))
+        return g_strdup("FAIL send");
+    json_object_object_add(p, "text", json_object_new_string("hi"));
+    for (int i = 0; i < 20; i++) {
+        gint64 t0 = g_get_monotonic_time();
+        g_autoptr(json_object) r =
+            qt_varlink_client_call(good, "org.qtopo.Test.Echo", p, 0, NULL, NULL, NULL, NULL, NULL);
+        if (r == NULL)
+            return g_strdup("FAIL the good client's call");
+        worst = MAX(worst, g_get_monotonic_time() - t0);
+        g_usleep(10000);
+    }
+    bad = read_big(hog, BIG_CALLS);
+    if (bad)
+        return bad;
+    /* on 2 busy cores: generous */
+    return g_strdup(worst < 200000 ? "served" : "FAIL slow");
+}
+
+static void test_budget(void **state)
+{
+    QtVarlinkLimits l = {.max_buffered_bytes = 32768};
+    Fixture *f = fixture_new(&l);
+    guint sampler;
+    g_autofree char *got = NULL;
+
+    buffered_max = 0;
+    sampler = g_timeout_add(2, sample_buffered, f->server);
+    got = run_client(f, client_budget);
+    g_source_remove(sampler);
+    assert_string_equal(got, "served");
+    print_message("at most %zu bytes held with a budget of 32 KiB\n", buffered_max);
+    assert_true(buffered_max <= 32768 + 2 * (BIG_SIZE + 64) + 65536);
+    fixture_free(f);
+}
+
+/* five slow calls at once on a connection that may have two in flight:
+ * the handlers never see more than two, the replies come in order */
+static char *client_in_flight(Fixture *f)
+{
+    g_autoptr(QtVarlinkClient) c = connect_or_null(f);
+    GString *msgs = g_string_new(NULL);
+    char *got;
+
+    for (int i = 0; i < 5; i++) {
+        g_string_append_printf(msgs,
+                               "{\"method\":\"org.qtopo.Test.Later\",\"parameters\":"
+                               "{\"ms\":30,\"text\":\"%d\"}}",
+                               i);
+        g_string_append_c(msgs, '\0');
+    }
+    got = c ? raw_exchange(c, msgs->str, msgs->len, 5) : g_strdup("FAIL connect");
+    g_string_free(msgs, TRUE);
+    return got;
+}
+
+static void test_calls_in_flight(void **state)
+{
+    QtVarlinkLimits l = {.max_calls_in_flight = 2};
+    Fixture *f = fixture_new(&l);
+    g_autofree char *got = NULL;
+
+    later_open = later_open_max = 0;
+    got = run_client(f, client_in_flight);
+    assert_string_equal(got, "{\"parameters\":{\"text\":\"0\"}}\n"
+                             "{\"parameters\":{\"text\":\"1\"}}\n"
+                             "{\"parameters\":{\"text\":\"2\"}}\n"
+                             "{\"parameters\":{\"text\":\"3\"}}\n"
+                             "{\"parameters\":{\"text\":\"4\"}}");
+    assert_int_equal(later_open_max, 2);
+    fixture_free(f);
+}
+
+/* a call's rank: the calls of its connection still unanswered */
+static char *client_rank(Fixture *f)
+{
+    g_autoptr(QtVarlinkClient) c = connect_or_null(f);
+    static const char msgs[] =
+        "{\"method\":\"org.qtopo.Test.Later\",\"parameters\":{\"ms\":100,\"text\":\"a\"}}\0"
+        "{\"method\":\"org.qtopo.Test.Rank\"}\0"
+        "{\"method\":\"org.qtopo.Test.Rank\"}\0"
+        "{\"method\":\"org.qtopo.Test.Rank\"}\0";
+    static const char alone[] = "{\"method\":\"org.qtopo.Test.Rank\"}";
+    g_autofree char *first = NULL;
+    g_autofree char *second = NULL;
+
+    if (c == NULL)
+        return g_strdup("FAIL connect");
+    first = raw_exchange(c, msgs, sizeof msgs - 1, 4);
+    second = raw_exchange(c, alone, sizeof alone, 1);
+    return g_strdup_printf("%s\n%s", first, second);
+}
+
+static void test_rank(void **state)
+{
+    Fixture *f = fixture_new(NULL);
+    g_autofree char *got = run_client(f, client_rank);
+
+    assert_string_equal(got, "{\"parameters\":{\"text\":\"a\"}}\n"
+                             "{\"parameters\":{\"rank\":1}}\n"
+                             "{\"parameters\":{\"rank\":2}}\n"
+                             "{\"parameters\":{\"rank\":3}}\n"
+                             "{\"parameters\":{\"rank\":0}}");
     fixture_free(f);
 }
 
@@ -511,6 +769,11 @@ int main(void)
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test(test_connection_limit_per_user),
+        cmocka_unit_test(test_unsent_bound),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_calls_in_flight),
+        cmocka_unit_test(test_rank),
         cmocka_unit_test(test_get_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
