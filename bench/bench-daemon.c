@@ -17,8 +17,20 @@
  * error ("noconn"); --connect-retry tries it again instead, so that the
  * load figures are those of all N clients.
  *
+ * --attacks S instead measures one well-behaved client (a Place every
+ * 10 ms, one at a time, on its own connection) for S seconds with no
+ * attack (the floor), then for S seconds under each attack of qt-attack.h
+ * (idle connections hoarded by one uid, slowloris, a 100 MB message, deep
+ * nesting, pipelining without reading, slow reading), each started a
+ * second before: its p50/p99/max latency, p99 as a ratio to the floor's,
+ * and the daemon's peak VmRSS, sampled at every call.  The attackers run
+ * as nobody when the bench runs as root (the per-user limit then applies
+ * to them and not to the measured client), the daemon with its default
+ * limits.
+ *
  *   bench-daemon [--clients N] [--calls M] [--runs R] [--pipeline K]
- *                [--connect-retry] [--cache-dir DIR] [--daemon PATH] [QTOPOD]
+ *                [--connect-retry] [--attacks S] [--cache-dir DIR]
+ *                [--daemon PATH] [QTOPOD]
  *
  * Exit status: 0, also when a target is missed; 1 when a call failed, a
  * client could not connect or the daemon could not be run; 77 when
@@ -34,11 +46,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "qt-attack.h"
 #include "qt-bench.h"
 #include "qt-json.h"
 #include "qt-varlink-client.h"
@@ -149,7 +163,8 @@ static void child_setup(gpointer user_data)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-static void start_daemon(const char *path, const char *cache_dir, guint clients)
+static void start_daemon(const char *path, const char *cache_dir, guint clients,
+                         gboolean default_limits)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GString) list = g_string_new(NULL);
@@ -166,12 +181,20 @@ static void start_daemon(const char *path, const char *cache_dir, guint clients)
     socket_path = g_build_filename(tmp_dir, "qtopod.sock", NULL);
     config_path = g_build_filename(tmp_dir, "qtopod.conf", NULL);
     log_path = g_build_filename(tmp_dir, "qtopod.log", NULL);
+    /* the load's clients all run as this user */
     conf = g_strdup_printf("[qtopod]\n"
                            "emulators=%s\n"
                            "cache-dir=%s\n"
-                           "probe-at-start=false\n"
-                           "max-connections=%u\n",
-                           list->str, cache_dir, MAX(256, clients + 16));
+                           "probe-at-start=false\n",
+                           list->str, cache_dir);
+    if (!default_limits) {
+        g_autofree char *with =
+            g_strdup_printf("%smax-connections=%u\n"
+                            "max-connections-per-user=%u\n",
+                            conf, MAX(256, clients + 16), MAX(256, clients + 16));
+        g_free(conf);
+        conf = g_steal_pointer(&with);
+    }
     if (!g_file_set_contents(config_path, conf, -1, &error))
         die("%s", error->message);
     logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -718,9 +741,105 @@ static void check_place(void)
            json_object_array_length(spares), msg->len, len + 16);
 }
 
+/* ---- under attack ---- */
+
+typedef struct {
+    guint calls;
+    double p50_ms, p99_ms, max_ms;
+    double rss_peak_mib;
+} Served;
+
+/* a Place every 10 ms for @secs on a connection of its own */
+static Served serve_well(guint secs, char **first_error)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtVarlinkClient) c = qt_varlink_client_connect(socket_path, CALL_TIMEOUT_MS, &error);
+    g_autoptr(GByteArray) one = place_message();
+    g_autoptr(GArray) lat = g_array_new(FALSE, FALSE, sizeof(double));
+    double end = qt_bench_now_us() + secs * 1e6;
+    Served s = {0};
+
+    if (c == NULL)
+        die("the well-behaved client cannot connect: %s", error->message);
+    while (qt_bench_now_us() < end) {
+        g_autofree char *raw = NULL;
+        double t0 = qt_bench_now_us(), ms;
+
+        if (!qt_varlink_client_send_raw(c, one->data, one->len, &error) ||
+            (raw = qt_varlink_client_receive_raw(c, &error)) == NULL)
+            die("the well-behaved client's Place failed: %s", error->message);
+        ms = (qt_bench_now_us() - t0) / 1000.0;
+        if (!g_str_has_prefix(raw, "{\"parameters\":{\"emulator\":") && *first_error == NULL)
+            *first_error = g_strdup(raw);
+        g_array_append_val(lat, ms);
+        s.rss_peak_mib = MAX(s.rss_peak_mib, daemon_mem().rss_mib);
+        g_usleep(10000);
+    }
+    s.calls = lat->len;
+    s.p50_ms = qt_bench_array_pct(lat, 0.50);
+    s.p99_ms = qt_bench_array_pct(lat, 0.99);
+    s.max_ms = qt_bench_array_pct(lat, 1.0);
+    return s;
+}
+
+static void print_served(const char *name, const Served *s, double floor_p99)
+{
+    printf("  %-13s %6u %8.2f %8.2f %8.2f %7.1fx %9.1f", name, s->calls, s->p50_ms, s->p99_ms,
+           s->max_ms, floor_p99 > 0 ? s->p99_ms / floor_p99 : 1.0, s->rss_peak_mib);
+}
+
+static void run_attacks(guint secs, char **first_error)
+{
+    g_autoptr(json_object) req = place_request();
+    const char *place = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+    gboolean root = geteuid() == 0;
+    Served floor;
+
+    /* the attackers must reach the socket as nobody */
+    if (root && (chmod(tmp_dir, 0711) != 0 || chmod(socket_path, 0666) != 0))
+        die("chmod: %s", g_strerror(errno));
+    printf("\nunder attack: a well-behaved client makes a Place call every 10 ms for %u s per "
+           "row,\nthe attack started 1 s before; attackers run as %s\n",
+           secs,
+           root ? "nobody (uid 65534)"
+                : "this user (not root: the per-user limit applies "
+                  "to the measured client too)");
+    printf("  %-13s %6s %8s %8s %8s %8s %9s  %s\n", "attack", "calls", "p50 ms", "p99 ms", "max ms",
+           "p99/floor", "RSS MiB", "what the attacker got");
+    floor = serve_well(secs, first_error);
+    print_served("none (floor)", &floor, floor.p99_ms);
+    printf("\n");
+    for (QtAttackKind k = 0; k < QT_ATTACK_N; k++) {
+        QtAttackOptions o = {.socket = socket_path,
+                             .place = place,
+                             .uid = root ? 65534 : (uid_t)-1,
+                             .gid = root ? 65534 : (gid_t)-1};
+        g_autoptr(GError) error = NULL;
+        QtAttack *a = qt_attack_start(k, &o, &error);
+        QtAttackReport r;
+        Served s;
+
+        if (a == NULL)
+            die("%s", error->message);
+        g_usleep(G_USEC_PER_SEC);
+        s = serve_well(secs, first_error);
+        if (!qt_attack_stop(a, &r, &error))
+            die("%s", error->message);
+        print_served(qt_attack_name(k), &s, floor.p99_ms);
+        printf("  %" G_GUINT64_FORMAT " conn, %" G_GUINT64_FORMAT " held, %" G_GUINT64_FORMAT
+               " TooManyConnections, %" G_GUINT64_FORMAT " closed, %" G_GUINT64_FORMAT
+               " TooLarge, %" G_GUINT64_FORMAT " Malformed, %" G_GUINT64_FORMAT
+               " replies, %.1f MB sent\n",
+               r.connections, r.accepted, r.refused, r.closed, r.too_large, r.malformed, r.replies,
+               (double)r.sent / 1e6);
+    }
+    printf("(p99/floor: the p99 over the floor's, both from this run; RSS: qtopod's peak VmRSS "
+           "sampled at every call)\n");
+}
+
 int main(int argc, char **argv)
 {
-    int clients = 64, calls = 1000, runs = 3, pipeline = 0, rate = 5000;
+    int clients = 64, calls = 1000, runs = 3, pipeline = 0, rate = 5000, attacks = 0;
     gboolean retry = FALSE;
     g_autofree char *cache_dir = NULL;
     g_autofree char *daemon_path = NULL;
@@ -739,6 +858,8 @@ int main(int argc, char **argv)
          "R"},
         {"parse", 0, 0, G_OPTION_ARG_NONE, &parse_replies,
          "clients parse every reply into a JSON tree (more client CPU)", NULL},
+        {"attacks", 0, 0, G_OPTION_ARG_INT, &attacks,
+         "instead of the load: one client's latency under each attack, S s each", "S"},
         {"connect-retry", 0, 0, G_OPTION_ARG_NONE, &retry,
          "try a connection refused at once (full listen backlog) again", NULL},
         {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &cache_dir,
@@ -789,13 +910,20 @@ int main(int argc, char **argv)
 
     uname(&un);
     printf("machine: %d cores, %s; Linux %s\n", g_get_num_processors(), cpu, un.release);
-    start_daemon(daemon_path, cache_dir, (guint)clients);
+    start_daemon(daemon_path, cache_dir, (guint)clients, attacks > 0);
     printf("daemon: %s, pid %d; cache %s\n", daemon_path, (int)daemon_pid, cache_dir);
     load_models();
     before = daemon_mem();
     printf("daemon with the models loaded: VmRSS %.1f MiB, VmHWM %.1f MiB\n", before.rss_mib,
            before.hwm_mib);
     check_place();
+    if (attacks > 0) {
+        run_attacks((guint)attacks, &first_error);
+        if (first_error != NULL)
+            die("a Place call failed: %s", first_error);
+        stop_daemon();
+        return 0;
+    }
 
     printf("\nload: %d clients x %d Place calls, one call at a time per client, %d runs "
            "(clients share the %d cores with the daemon)\n",

@@ -17,7 +17,8 @@
  * topology: the other methods, each reply checked against the IDL);
  * 3 socket_activation; 4 bad_input, message_too_large; 5 pipelining,
  * oneway, more, idle_timeout, io_timeout, connection_limit;
- * 6 permissions; 7 sighup; 8 bad_config; 9 sigterm_probing.
+ * 6 permissions; 7 sighup; 8 bad_config; 9 sigterm_probing; and issue 13's
+ * inspect_deputy and abuse.
  *
  * The model of qemu-system-x86_64 is probed once into a shared cache under
  * the build directory (QT_DAEMON_TEST_CACHE) by the group setup; each test
@@ -47,6 +48,7 @@
 
 #include <glib/gstdio.h>
 
+#include "qt-attack.h"
 #include "qt-test-procs.h"
 #include "qt-test-support.h"
 
@@ -1614,6 +1616,15 @@ static void test_connection_limit(void **state)
     check_get_info(c1);
     check_get_info(c2);
     c3 = client_new_timeout(d, 5000);
+    /* told why, then closed */
+    send_message(c3, "{\"method\":\"org.varlink.service.GetInfo\"}");
+    {
+        g_autoptr(json_object) m = receive(c3);
+        json_object *p = expect_error(m, PROTOCOL ".TooManyConnections");
+        if (qt_json_get_int(p, "limit", 0) != 2 ||
+            g_strcmp0(qt_json_get_string(p, "scope"), "total") != 0)
+            fail_logs("TooManyConnections with %s", js_text(p));
+    }
     took = expect_closed(c3, 1000);
     print_message("the third connection closed after %" G_GINT64_FORMAT " ms\n", took);
     check_get_info(c1);
@@ -1891,6 +1902,145 @@ static void test_inspect_deputy(void **state)
 }
 
 /* ---- 7. SIGHUP ---- */
+
+/* ---- abuse: attackers as nobody, a well-behaved client as root ---- */
+
+/* bounds of the abuse test: generous, the figures are bench-daemon's */
+#define ABUSE_WARMUP_MS   1000
+#define ABUSE_SERVE_MS    2000
+#define ABUSE_WORST_MS    1000
+#define ABUSE_RSS_MAX_KIB (160 * 1024)
+#define ABUSE_PER_USER    16
+
+static gsize rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *text = NULL;
+    const char *line;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || (line = strstr(text, "VmRSS:")) == NULL)
+        return 0;
+    return (gsize)g_ascii_strtoull(line + 6, NULL, 10);
+}
+
+/* a Place every 20 ms for ABUSE_SERVE_MS on a new connection: the worst
+ * latency; the daemon's RSS sampled meanwhile */
+static gint64 serve_well(Daemon *d, const char *attack, gsize *rss_peak)
+{
+    g_autoptr(QtVarlinkClient) c = client_new(d);
+    g_autoptr(json_object) req = scenario_request("01-q35-server.json");
+    gint64 end = now_ms() + ABUSE_SERVE_MS, worst = 0;
+    guint calls = 0;
+
+    while (now_ms() < end) {
+        gint64 t0 = now_ms();
+        g_autoptr(json_object) plan = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *name = NULL;
+
+        plan =
+            qt_varlink_client_call(c, PLACEMENT ".Place", req, 0, NULL, NULL, &name, NULL, &error);
+        if (plan == NULL)
+            fail_logs("%s: the well-behaved client's Place failed: %s", attack,
+                      name ? name : error->message);
+        worst = MAX(worst, now_ms() - t0);
+        calls++;
+        *rss_peak = MAX(*rss_peak, rss_kib(d->pid));
+        g_usleep(20000);
+    }
+    print_message("%-13s %3u Place calls, the slowest %" G_GINT64_FORMAT " ms; qtopod's RSS "
+                  "at most %zu KiB\n",
+                  attack, calls, worst, *rss_peak);
+    return worst;
+}
+
+static void test_abuse(void **state)
+{
+    g_autofree char *extra =
+        g_strdup_printf("max-connections-per-user=%d\nio-timeout=2\n", ABUSE_PER_USER);
+    Daemon *d = daemon_new(extra);
+    g_autofree char *place = NULL;
+
+    if (getuid() != 0) {
+        print_message("not root: the attackers cannot be another user\n");
+        skip();
+    }
+    daemon_start(d);
+    if (chmod(d->dir, 0711) != 0 || chmod(d->socket, 0666) != 0)
+        fail_msg("chmod: %s", g_strerror(errno));
+    {
+        g_autoptr(json_object) req = scenario_request("01-q35-server.json");
+        g_autoptr(QtVarlinkClient) c = client_new(d);
+        place = g_strdup(js_text(req));
+        /* the model loaded from the cache before the clock runs */
+        json_object_put(call_ok(c, PLACEMENT ".Place", json_object_get(req)));
+    }
+    for (QtAttackKind k = 0; k < QT_ATTACK_N; k++) {
+        QtAttackOptions o = {
+            .socket = d->socket, .place = place, .uid = NOBODY_UID, .gid = NOBODY_GID};
+        g_autoptr(GError) error = NULL;
+        QtAttack *a = qt_attack_start(k, &o, &error);
+        QtAttackReport r;
+        const char *name = qt_attack_name(k);
+        gsize rss = 0;
+        gint64 worst;
+
+        if (a == NULL)
+            fail_logs("%s", error->message);
+        g_usleep(ABUSE_WARMUP_MS * 1000);
+        worst = serve_well(d, name, &rss);
+        if (!qt_attack_stop(a, &r, &error))
+            fail_logs("%s", error->message);
+        print_message("%-13s the attacker: %" G_GUINT64_FORMAT " connections, %" G_GUINT64_FORMAT
+                      " held, %" G_GUINT64_FORMAT " refused, %" G_GUINT64_FORMAT
+                      " closed by qtopod, %" G_GUINT64_FORMAT " MessageTooLarge, %" G_GUINT64_FORMAT
+                      " MalformedMessage, %" G_GUINT64_FORMAT " replies read, %" G_GUINT64_FORMAT
+                      " bytes sent\n",
+                      name, r.connections, r.accepted, r.refused, r.closed, r.too_large,
+                      r.malformed, r.replies, r.sent);
+        daemon_assert_alive(d);
+        if (worst > ABUSE_WORST_MS)
+            fail_logs("%s: a Place took %" G_GINT64_FORMAT " ms", name, worst);
+        if (rss > ABUSE_RSS_MAX_KIB)
+            fail_logs("%s: qtopod's RSS reached %zu KiB", name, rss);
+        switch (k) {
+        case QT_ATTACK_HOARD:
+            /* one user gets its share of connections, then the typed error */
+            if (r.accepted != ABUSE_PER_USER || r.refused == 0 ||
+                strstr(r.refusal, "\"scope\":\"user\"") == NULL)
+                fail_logs("hoarding: %" G_GUINT64_FORMAT " held, %" G_GUINT64_FORMAT
+                          " refused, first refusal %s",
+                          r.accepted, r.refused, r.refusal);
+            break;
+        case QT_ATTACK_SLOWLORIS:
+            if (r.closed == 0)
+                fail_logs("slowloris: no connection closed past the I/O deadline");
+            break;
+        case QT_ATTACK_HUGE:
+            if (r.too_large == 0)
+                fail_logs("a 100 MB message: no MessageTooLarge");
+            break;
+        case QT_ATTACK_NESTING:
+            if (r.malformed == 0 || r.malformed != r.replies)
+                fail_logs("deep nesting: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                          " replies MalformedMessage",
+                          r.malformed, r.replies);
+            break;
+        case QT_ATTACK_PIPELINE:
+            if (r.sent == 0)
+                fail_logs("pipelining: nothing sent");
+            break;
+        case QT_ATTACK_SLOW_READ:
+            if (r.replies == 0)
+                fail_logs("slow reading: no reply read");
+            break;
+        case QT_ATTACK_N:
+            break;
+        }
+    }
+    check_serving(d);
+    daemon_stop(d);
+}
 
 static GPtrArray *emulator_paths(QtVarlinkClient *c)
 {
@@ -2215,6 +2365,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
         cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
+        cmocka_unit_test_teardown(test_abuse, teardown_test),
     };
     static const char *const binaries[] = {"qemu-system-x86_64", "qemu-system-aarch64",
                                            "qemu-system-ppc64"};
