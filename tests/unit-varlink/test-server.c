@@ -544,6 +544,18 @@ static gboolean sample_buffered(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* run @func; the most the server held meanwhile */
+static gsize run_sampled(Fixture *f, ClientFunc func, char **got)
+{
+    guint sampler;
+
+    buffered_max = 0;
+    sampler = g_timeout_add(2, sample_buffered, f->server);
+    *got = run_client(f, func);
+    g_source_remove(sampler);
+    return buffered_max;
+}
+
 #define BIG_CALLS 1000
 #define BIG_SIZE  16384
 
@@ -595,19 +607,15 @@ static void test_unsent_bound(void **state)
 {
     QtVarlinkLimits l = {.max_unsent_bytes = 65536, .max_calls_in_flight = 4};
     Fixture *f = fixture_new(&l);
-    guint sampler;
     g_autofree char *got = NULL;
+    gsize held = run_sampled(f, client_no_reading, &got);
 
-    buffered_max = 0;
-    sampler = g_timeout_add(2, sample_buffered, f->server);
-    got = run_client(f, client_no_reading);
-    g_source_remove(sampler);
     assert_string_equal(got, "all replies");
-    print_message("at most %zu bytes held for a client owing %d KiB\n", buffered_max,
+    print_message("at most %zu bytes held for a client owing %d KiB\n", held,
                   BIG_CALLS * BIG_SIZE / 1024);
     /* the limit, a reply over it, one read of calls and a JSON envelope */
-    assert_true(buffered_max > 0);
-    assert_true(buffered_max <= 65536 + 2 * (BIG_SIZE + 64) + 65536);
+    assert_true(held > 0);
+    assert_true(held <= 65536 + 2 * (BIG_SIZE + 64) + 65536);
     fixture_free(f);
 }
 
@@ -645,16 +653,12 @@ static void test_budget(void **state)
 {
     QtVarlinkLimits l = {.max_buffered_bytes = 32768};
     Fixture *f = fixture_new(&l);
-    guint sampler;
     g_autofree char *got = NULL;
+    gsize held = run_sampled(f, client_budget, &got);
 
-    buffered_max = 0;
-    sampler = g_timeout_add(2, sample_buffered, f->server);
-    got = run_client(f, client_budget);
-    g_source_remove(sampler);
     assert_string_equal(got, "served");
-    print_message("at most %zu bytes held with a budget of 32 KiB\n", buffered_max);
-    assert_true(buffered_max <= 32768 + 2 * (BIG_SIZE + 64) + 65536);
+    print_message("at most %zu bytes held with a budget of 32 KiB\n", held);
+    assert_true(held <= 32768 + 2 * (BIG_SIZE + 64) + 65536);
     fixture_free(f);
 }
 
