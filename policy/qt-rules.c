@@ -317,7 +317,9 @@ static void check_chassis(const QtLayout *l, GPtrArray *problems)
              * its chassis; QEMU refuses a second (chassis, slot) pair
              * ("Can't add chassis slot, error -16") */
             int chassis = prop_int(n, "chassis", 0), slot = prop_int(n, "slot", 0);
-            gint64 key = (gint64)chassis << 32 | (guint32)slot;
+            /* as bits: a request may give a negative chassis, which
+             * QEMU refuses, and a shift must not see it as a number */
+            gint64 key = (gint64)((guint64)(guint32)chassis << 32 | (guint32)slot);
             gint64 *stored;
             const char *other;
             /* the keys live in an array sized up front: never moved */
