@@ -23,6 +23,8 @@
 
 /* dispatches allowed per settle; a client that needs more is looping */
 #define MAX_DISPATCH 100000
+/* rounds in a row in which the client takes nothing: it is stuck */
+#define MAX_IDLE_ROUNDS 1000
 /* writes of one input: an input cut byte by byte must not take seconds */
 #define MAX_PIECES 64
 
@@ -220,9 +222,12 @@ static void on_handshake(GObject *source, GAsyncResult *res, gpointer user_data)
  * dropping what the client sends */
 static void qemu_write(int fd, const uint8_t *data, size_t len)
 {
+    guint idle = 0;
+
     while (len > 0) {
         char sink[4096];
         ssize_t n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        guint dispatched;
 
         while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
             ;
@@ -233,7 +238,12 @@ static void qemu_write(int fd, const uint8_t *data, size_t len)
             /* the client closed its end: nobody reads the rest */
             return;
         }
-        qt_fuzz_settle(MAX_DISPATCH);
+        dispatched = qt_fuzz_settle(MAX_DISPATCH);
+        idle = n > 0 || dispatched > 0 ? 0 : idle + 1;
+        if (idle > MAX_IDLE_ROUNDS) {
+            fprintf(stderr, "qt-fuzz: the client neither reads nor closes\n");
+            abort();
+        }
     }
 }
 

@@ -44,7 +44,7 @@ char *qt_fuzz_strndup(const uint8_t *data, size_t size)
     return g_strndup((const char *)data, size);
 }
 
-void qt_fuzz_settle(guint max)
+guint qt_fuzz_settle(guint max)
 {
     guint n = 0;
 
@@ -54,4 +54,5 @@ void qt_fuzz_settle(guint max)
             abort();
         }
     }
+    return n;
 }

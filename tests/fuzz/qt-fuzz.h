@@ -24,7 +24,8 @@ void qt_fuzz_init(const char *const *fatal_warnings);
 char *qt_fuzz_strndup(const uint8_t *data, size_t size);
 
 /* run the thread-default main context until nothing is ready, at most
- * @max dispatches (a loop that never settles aborts: a hang) */
-void qt_fuzz_settle(guint max);
+ * @max dispatches (a loop that never settles aborts: a hang); how many
+ * there were */
+guint qt_fuzz_settle(guint max);
 
 G_END_DECLS
