@@ -4,11 +4,13 @@
  * The input is what QEMU writes: greeting, replies, events.  It goes over
  * a socketpair in pieces (line by line when the first byte is even, else
  * that many bytes at a time; past MAX_PIECES the rest at once), the main
- * loop run until it settles after each, so that the replies can meet the commands the client sends
- * once the handshake is done (ids 2..12, in the order of commands[] below; the handshake's
- * qmp_capabilities is id 1).  Then the "QEMU" side is closed: every call must have finished with a
- * result or an error, and everything must be freed once the client is dropped.  The first byte's
- * second bit lowers the client's message limit to 1 KiB. */
+ * loop run until it settles after each, so that the replies can meet the
+ * commands the client sends once the handshake is done (ids 2 to 12, in
+ * the order send_commands() sends them; the handshake's qmp_capabilities
+ * is id 1).  Then the "QEMU" side is closed: every call must have finished
+ * with a result or an error, and everything must be freed once the client
+ * is dropped.  The first byte's second bit lowers the client's message
+ * limit to 1 KiB. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
