@@ -6,7 +6,8 @@
 # the test.  Then the suites that start QEMU (qemu, integration, sweep)
 # again against the second QEMU version (bookworm-backports, unpacked
 # beside the installed one by scripts/qemu-alt.sh), and each fuzz target
-# for FUZZ_SECONDS (default 10) seconds.  A skipped test counts as a
+# for FUZZ_SECONDS (default 10) seconds, and a qtopod session under
+# valgrind (scripts/valgrind.sh).  A skipped test counts as a
 # failure here, since this script installs everything the tests need.
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,16 +30,21 @@ echo "== unit, qemu and integration suites under ASan and UBSan, $installed"
 echo "== qemu, integration and sweep suites, $alt"
 PATH="$PWD/build/qemu-alt/bin:$PATH" meson test -C build --print-errorlogs --num-processes 2 \
     --suite qemu --suite integration --suite sweep --logbase testlog-alt || rc=$?
+echo "== a qtopod session under valgrind --leak-check=full, $installed"
+valgrind_ok=1
+sh scripts/valgrind.sh build || { valgrind_ok=0; rc=1; }
 echo "== fuzzing, $fuzz_seconds s per target"
 rm -f build-san/meson-logs/fuzz.txt
 FUZZ_REPORT=build-san/meson-logs/fuzz.txt sh scripts/fuzz.sh "$fuzz_seconds" || rc=$?
-python3 - "$rc" build-san/meson-logs/fuzz.txt \
+python3 - "$rc" "$valgrind_ok" build-san/meson-logs/fuzz.txt \
     "$installed" build/meson-logs/testlog.json \
     "$installed, ASan and UBSan" build-san/meson-logs/testlog.json \
     "$alt" build/meson-logs/testlog-alt.json <<'PY'
 import json, os, sys
-rc, fuzz, runs = int(sys.argv[1]), sys.argv[2], list(zip(sys.argv[3::2], sys.argv[4::2]))
-bad = 0
+rc, valgrind_ok, fuzz = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
+runs = list(zip(sys.argv[4::2], sys.argv[5::2]))
+bad = 0 if valgrind_ok else 1
+print("valgrind, a qtopod session:", "no error, no leak" if valgrind_ok else "FAILED")
 for version, log in runs:
     results = [json.loads(l) for l in open(log) if l.strip()]
     count = lambda *names: sum(1 for r in results if r["result"] in names)
