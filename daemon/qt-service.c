@@ -1143,7 +1143,6 @@ static void cont_inspect(Req *r, Model *m)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(json_object) doc = json_object_new_object();
-    g_autoptr(QtPlaceRequest) req = NULL;
     g_autoptr(QtPlan) plan = NULL;
 
     if (!same_qemu(r, m))
