@@ -751,18 +751,22 @@ static void conn_close(Connection *c)
     conn_unref(c);
 }
 
+/* held back for its own backlog: the peer waits for enough calls
+ * already, or does not read what it asked for */
+static gboolean conn_held(Connection *c)
+{
+    QtVarlinkServer *s = c->server;
+
+    return g_queue_get_length(&c->calls) >= s->limits.max_calls_in_flight ||
+           c->unsent > s->limits.max_unsent_bytes;
+}
+
 /* may the connection's next call be taken now */
 static gboolean conn_can_take_calls(Connection *c)
 {
     QtVarlinkServer *s = c->server;
 
-    if (c->closed || s == NULL || c->close_after_flush || c->draining)
-        return FALSE;
-    /* the peer waits for enough already */
-    if (g_queue_get_length(&c->calls) >= s->limits.max_calls_in_flight)
-        return FALSE;
-    /* the peer does not read what it asked for */
-    if (c->unsent > s->limits.max_unsent_bytes)
+    if (c->closed || s == NULL || c->close_after_flush || c->draining || conn_held(c))
         return FALSE;
     return !(s->over_budget && c->unsent > 0);
 }
@@ -865,8 +869,7 @@ static void conn_update(Connection *c)
 
     if (c->closed || s == NULL)
         return;
-    held = !c->draining && (g_queue_get_length(&c->calls) >= s->limits.max_calls_in_flight ||
-                            c->unsent > s->limits.max_unsent_bytes);
+    held = !c->draining && conn_held(c);
     if (c->held && !held && c->partial_since)
         c->partial_since = g_get_monotonic_time();
     c->held = held;
