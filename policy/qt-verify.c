@@ -51,6 +51,8 @@ typedef struct {
 
 /* startup budget of a verification launch for each -device of the plan */
 #define VERIFY_MS_PER_DEVICE 200
+/* and of each command sent to it, at least */
+#define VERIFY_COMMAND_MIN_MS 60000
 
 static void item_free(QtVerifyItem *it)
 {
@@ -406,8 +408,11 @@ static void launch(GTask *task)
      * the plan */
     qt_qemu_instance_set_startup_timeout(v->inst, QT_QEMU_DEFAULT_STARTUP_TIMEOUT_MS +
                                                       VERIFY_MS_PER_DEVICE * args->len / 2);
-    /* qmp_capabilities is answered once the devices are realized */
-    qt_qemu_instance_set_command_timeout(v->inst, QT_QEMU_DEFAULT_STARTUP_TIMEOUT_MS +
+    /* qmp_capabilities is answered once the devices are realized; a
+     * verdict waits for QEMU rather than guess: on a loaded 2-core CI host
+     * one device_add into a paused QEMU 10.0 pseries went unanswered for
+     * 12 s, with the commands before it answered */
+    qt_qemu_instance_set_command_timeout(v->inst, VERIFY_COMMAND_MIN_MS +
                                                       VERIFY_MS_PER_DEVICE * args->len / 2);
     qt_qemu_instance_set_machine(v->inst, l->machine->name);
     if (v->e->accel)

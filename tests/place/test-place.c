@@ -779,6 +779,9 @@ int main(int argc, char **argv)
         t.name = tname;
         g_array_append_val(tests, t);
     }
+    /* QTOPO_TEST_FILTER=GLOB runs only the tests whose names match */
+    if (g_getenv("QTOPO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(g_getenv("QTOPO_TEST_FILTER"));
     return _cmocka_run_group_tests("place", (const struct CMUnitTest *)tests->data, tests->len,
                                    NULL, teardown);
 }
