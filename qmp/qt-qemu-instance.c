@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct _QtQemuInstance {
     GPtrArray *extra_args;
     guint startup_timeout_ms;
     guint command_timeout_ms;
+    gboolean background; /* runs at a lower CPU priority */
 
     GStrv argv;
     GSubprocess *proc;
@@ -249,13 +251,26 @@ static void on_handshake(GObject *source, GAsyncResult *res, gpointer user_data)
     }
 }
 
+/* what the child does between fork and exec; read from the parent's copy */
+typedef struct {
+    pid_t parent;
+    gboolean background;
+} ChildSetup;
+
+/* a background instance yields the CPU: niceness 10 gives it about a
+ * tenth of a normal process's share, which still lets it start within its
+ * timeouts on a busy host (the lowest priority, SCHED_IDLE, does not) */
+#define BACKGROUND_NICENESS 10
+
 static void child_setup(gpointer user_data)
 {
-    pid_t parent = (pid_t)GPOINTER_TO_INT(user_data);
+    const ChildSetup *cs = user_data;
 
     /* QEMU must not outlive us, whatever way we die */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
+    if (getppid() != cs->parent)
+        _exit(127);
+    if (cs->background && setpriority(PRIO_PROCESS, 0, BACKGROUND_NICENESS) != 0)
         _exit(127);
 }
 
@@ -280,6 +295,7 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GError) local = NULL;
+    ChildSetup cs;
     int lfd, cfd, fds[2];
 
     if (strchr(self->binary, '/'))
@@ -314,7 +330,9 @@ static gboolean spawn(QtQemuInstance *self, GError **error)
     launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                          G_SUBPROCESS_FLAGS_STDERR_PIPE);
     g_subprocess_launcher_take_fd(launcher, lfd, QMP_CHILD_FD);
-    g_subprocess_launcher_set_child_setup(launcher, child_setup, GINT_TO_POINTER(getpid()), NULL);
+    cs.parent = getpid();
+    cs.background = self->background;
+    g_subprocess_launcher_set_child_setup(launcher, child_setup, &cs, NULL);
     self->proc = g_subprocess_launcher_spawnv(launcher, (const char *const *)self->argv, &local);
     /* dropping the launcher closes our copy of QEMU's end, so a QEMU that
      * dies early shows up as a closed connection */
@@ -476,6 +494,11 @@ void qt_qemu_instance_add_arg(QtQemuInstance *self, const char *arg)
 void qt_qemu_instance_set_startup_timeout(QtQemuInstance *self, guint timeout_ms)
 {
     self->startup_timeout_ms = timeout_ms ? timeout_ms : QT_QEMU_DEFAULT_STARTUP_TIMEOUT_MS;
+}
+
+void qt_qemu_instance_set_background(QtQemuInstance *self, gboolean background)
+{
+    self->background = background;
 }
 
 void qt_qemu_instance_set_command_timeout(QtQemuInstance *self, guint timeout_ms)

@@ -38,6 +38,8 @@ void qt_qemu_instance_add_arg(QtQemuInstance *self, const char *arg);
 void qt_qemu_instance_set_startup_timeout(QtQemuInstance *self, guint timeout_ms);
 /* per-command timeout for the client */
 void qt_qemu_instance_set_command_timeout(QtQemuInstance *self, guint timeout_ms);
+/* background work: QEMU runs at a lower CPU priority (niceness 10) */
+void qt_qemu_instance_set_background(QtQemuInstance *self, gboolean background);
 
 /* spawn QEMU and negotiate QMP; on failure nothing is left behind.  When
  * QEMU exits early the error is QT_QMP_ERROR_EXITED with QEMU's message. */

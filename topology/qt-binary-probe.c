@@ -81,6 +81,8 @@ QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,
         qt_qemu_instance_set_startup_timeout(inst, options->startup_timeout_ms);
     if (options->command_timeout_ms)
         qt_qemu_instance_set_command_timeout(inst, options->command_timeout_ms);
+    if (options->background)
+        qt_qemu_instance_set_background(inst, TRUE);
     return inst;
 }
 
@@ -374,12 +376,12 @@ static void round_one_done(GTask *task)
     bp->facts->conventional = name_set(bp->conventional);
     bp->facts->acpi = name_set(bp->acpi);
 
-    g_free(bp->e->target);
-    bp->e->target = g_steal_pointer(&bp->target);
     if (!bp->full) {
         finish(task);
         return;
     }
+    g_free(bp->e->target);
+    bp->e->target = g_steal_pointer(&bp->target);
     g_ptr_array_set_size(bp->e->machines, 0);
     for (guint i = 0; i < bp->machines->len; i++) {
         QtQmpMachineInfo *mi = bp->machines->pdata[i];
@@ -462,14 +464,20 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
     g_free(bp->e->package);
     bp->e->package = g_strdup(qt_qmp_client_get_package(client));
 
-    bp->pending = 7;
-    qt_qmp_query_target_async(client, NULL, on_target, task);
-    qt_qmp_query_machines_async(client, NULL, on_machines, task);
+    /* the QOM types make the facts every probe needs; the machine types,
+     * the target and info qdm only fill the model, which a light probe
+     * takes from the cache as it is */
+    bp->pending = 4;
     qt_qmp_qom_list_types_async(client, NULL, TRUE, NULL, on_all_types, task);
     qt_qmp_qom_list_types_async(client, "pci-express-device", FALSE, NULL, on_express, task);
     qt_qmp_qom_list_types_async(client, "conventional-pci-device", FALSE, NULL, on_conventional,
                                 task);
     qt_qmp_qom_list_types_async(client, "acpi-device-interface", TRUE, NULL, on_acpi, task);
+    if (!bp->full)
+        return;
+    bp->pending += 3;
+    qt_qmp_query_target_async(client, NULL, on_target, task);
+    qt_qmp_query_machines_async(client, NULL, on_machines, task);
     qt_qmp_hmp_async(client, "info qdm", NULL, on_qdm, task);
 }
 
@@ -484,9 +492,15 @@ void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolea
     bp->options = *options;
     bp->full = full;
     bp->inst = qt_probe_new_instance(e->path, "none", options);
-    bp->trying_args = TRUE;
-    for (guint i = 0; instance_arg_trial[i] != NULL; i++)
-        qt_qemu_instance_add_arg(bp->inst, instance_arg_trial[i]);
+    if (!full && e->instance_args != NULL) {
+        /* the cached model's trial of them holds for the binary it was
+         * made with: not tried again (on a refusal that costs a launch) */
+        qt_emulator_apply_instance_args(e, bp->inst);
+    } else {
+        bp->trying_args = TRUE;
+        for (guint i = 0; instance_arg_trial[i] != NULL; i++)
+            qt_qemu_instance_add_arg(bp->inst, instance_arg_trial[i]);
+    }
     g_task_set_task_data(task, bp, (GDestroyNotify)binary_probe_free);
     qt_qemu_instance_start_async(bp->inst, cancellable, on_started, task);
 }

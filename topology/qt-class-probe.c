@@ -682,6 +682,9 @@ void qt_class_probe_async(QtEmulator *e, const QtProbeOptions *options, guint in
             continue;
         if (t->role == QT_ROLE_PCI_BRIDGE)
             g_ptr_array_add(cp->bridges, t);
+        /* asked for some types only: every bridge type may still host */
+        if (options->types != NULL && !g_strv_contains(options->types, t->name))
+            continue;
         ct = g_new0(ClassTrial, 1);
         ct->type = t;
         ct->id = g_strdup_printf(ID_PREFIX "%u", cp->trials->len);

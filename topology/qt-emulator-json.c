@@ -328,6 +328,9 @@ json_object *qt_emulator_to_json(const QtEmulator *e)
     json_object_object_add(doc, "emulator", emu);
     json_object_object_add(doc, "probedAt", json_object_new_int64(e->probed_at));
     json_object_object_add(doc, "probeMs", ms_to_json(e->probe_ms));
+    /* a model learnt in part says so; a whole one has no such member */
+    if (!e->hotplug_tried)
+        json_object_object_add(doc, "hotplugTried", json_object_new_boolean(FALSE));
     for (guint i = 0; i < sorted_machines->len; i++)
         json_object_array_add(machines, qt_machine_type_to_json(sorted_machines->pdata[i]));
     json_object_object_add(doc, "machines", machines);
@@ -1129,6 +1132,8 @@ QtEmulator *qt_emulator_from_json(json_object *doc, GError **error)
     if (!emulator_header_from_json(doc, e, error) ||
         !get_int(doc, "", "probedAt", G_MININT64, G_MAXINT64, &e->probed_at, error) ||
         !get_ms(doc, "", "probeMs", &e->probe_ms, error) ||
+        (json_object_object_get_ex(doc, "hotplugTried", NULL) &&
+         !get_bool(doc, "", "hotplugTried", &e->hotplug_tried, error)) ||
         !machines_from_json(doc, e, names, error) || !devices_from_json(doc, e, error) ||
         !classes_from_json(doc, e, error) || !endpoints_from_json(doc, e, names, error))
         return NULL;

@@ -12,6 +12,7 @@ QtEmulator *qt_emulator_new(const char *path)
     QtEmulator *e = g_new0(QtEmulator, 1);
 
     e->path = g_strdup(path);
+    e->hotplug_tried = TRUE;
     e->machines = g_ptr_array_new_with_free_func((GDestroyNotify)qt_machine_type_free);
     /* the table owns a copy of each name as its key, so that replacing or
      * freeing a device type never leaves a dangling key */

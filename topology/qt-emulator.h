@@ -68,6 +68,9 @@ typedef struct {
     /* endpoint trials: "machine\ndriver" -> QtEndpointTrial (owned) */
     GHashTable *endpoints;
     double probe_ms;  /* wall time of the probe that built it */
+    /* every device type's class hotplug trial has run (a model learnt in
+     * part may have run only some: those with a hotplug provenance) */
+    gboolean hotplug_tried;
     gint64 probed_at; /* unix seconds */
 } QtEmulator;
 

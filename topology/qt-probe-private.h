@@ -139,6 +139,13 @@ void qt_host_bus_probe_async(const QtEmulator *e, const QtBinaryFacts *facts, Qt
 gboolean qt_host_bus_probe_finish(GAsyncResult *result, GError **error);
 
 /* configure an instance from @options */
+/* the classes of @e's machine types from @results (machine name ->
+ * QtMachineResult), taken in the order of @order (QtMachineType of the
+ * same names; NULL: @e's own): the first member of a class, or the first
+ * that ran its own trials, represents it.  The types found to add a root
+ * bus become expanders. */
+void qt_probe_build_classes(QtEmulator *e, GHashTable *results, const GPtrArray *order);
+
 QtQemuInstance *qt_probe_new_instance(const char *path, const char *machine,
                                       const QtProbeOptions *options);
 

@@ -1,5 +1,6 @@
-/* the probe of one emulator: the binary probe, then every machine type in
- * parallel, then the classes */
+/* a whole binary probed at once (a session asked for everything), machine
+ * types probed again into a cached model, and the classes built from
+ * machine probes' results */
 #include <string.h>
 
 #include "qt-probe-error.h"
@@ -10,8 +11,6 @@ typedef struct {
     QtEmulator *e;
     QtProbeOptions options;
     char *accel;
-    QtProbeProgressFunc progress;
-    gpointer progress_data;
     GCancellable *cancellable;
     QtFactsGate gate;
     gboolean binary_pending; /* a re-probe's binary probe still runs */
@@ -23,13 +22,9 @@ typedef struct {
     GQueue ready;
     guint running;
     guint jobs;
-    guint class_jobs;
-    guint outstanding;      /* machine probes not finished */
-    gboolean class_pending; /* the class hotplug trials still run */
-    QtReaper reaper;        /* instances quitting in the background */
-    GError *class_error;
+    guint outstanding; /* machine probes not finished */
+    QtReaper reaper;   /* instances quitting in the background */
     gint64 t0;
-    gboolean full;         /* a whole-emulator probe, not a re-probe */
     gboolean borrowed_e;   /* e belongs to the caller */
     GHashTable *synthetic; /* machine -> a seed rebuilt from the cache */
 } Probe;
@@ -49,7 +44,6 @@ static void probe_free(Probe *p)
     g_clear_pointer(&p->results, g_hash_table_unref);
     /* names left queued when the probe was cancelled */
     g_queue_clear_full(&p->ready, g_free);
-    g_clear_error(&p->class_error);
     g_free(p);
 }
 
@@ -60,72 +54,6 @@ static gsize common_prefix(const char *a, const char *b)
     while (a[n] && a[n] == b[n])
         n++;
     return n;
-}
-
-/* which machine types go first, and which borrow whose batch.  The "seeds"
- * are QEMU's current types (those with an alias, and the default); every
- * other type borrows from the seed it shares the longest name prefix with,
- * provided they share at least its first "word" (up to the first '-').
- * Only a heuristic for speed: a wrong guess costs a relaunch, never a
- * wrong fact. */
-static void plan(Probe *p)
-{
-    g_autoptr(GPtrArray) seeds = g_ptr_array_new();
-    g_autoptr(GPtrArray) others = g_ptr_array_new();
-
-    for (guint i = 0; i < p->e->machines->len; i++) {
-        QtMachineType *m = p->e->machines->pdata[i];
-        gboolean wanted = p->options.machines == NULL;
-
-        for (const char *const *w = p->options.machines; w && *w && !wanted; w++)
-            wanted = g_str_equal(*w, m->name) || g_strcmp0(*w, m->alias) == 0;
-        if (!wanted)
-            continue;
-        if (m->alias != NULL || m->is_default)
-            g_ptr_array_add(seeds, m->name);
-        else
-            g_ptr_array_add(others, m->name);
-    }
-    for (guint i = 0; i < others->len; i++) {
-        const char *name = others->pdata[i];
-        const char *dash = strchr(name, '-');
-        gsize need = dash ? (gsize)(dash - name) + 1 : strlen(name) + 1;
-        const char *best = NULL;
-        gsize best_len = 0;
-
-        for (guint j = 0; j < seeds->len; j++) {
-            gsize n = common_prefix(name, seeds->pdata[j]);
-            if (n >= need && n > best_len) {
-                best = seeds->pdata[j];
-                best_len = n;
-            }
-        }
-        if (best == NULL) {
-            g_ptr_array_add(seeds, (gpointer)name);
-            continue;
-        }
-        g_hash_table_replace(p->seed_of, g_strdup(name), g_strdup(best));
-    }
-    /* seeds first; the rest as their seeds finish */
-    for (guint i = 0; i < seeds->len; i++)
-        g_ptr_array_add(p->todo, g_strdup(seeds->pdata[i]));
-    for (guint i = 0; i < others->len; i++) {
-        const char *seed = g_hash_table_lookup(p->seed_of, others->pdata[i]);
-        GPtrArray *w;
-
-        if (seed == NULL)
-            continue;
-        w = g_hash_table_lookup(p->waiting, seed);
-        if (w == NULL) {
-            w = g_ptr_array_new_with_free_func(g_free);
-            g_hash_table_replace(p->waiting, g_strdup(seed), w);
-        }
-        g_ptr_array_add(w, g_strdup(others->pdata[i]));
-        g_ptr_array_add(p->todo, g_strdup(others->pdata[i]));
-    }
-    for (guint i = 0; i < seeds->len; i++)
-        g_queue_push_tail(&p->ready, g_strdup(seeds->pdata[i]));
-    p->outstanding = p->todo->len;
 }
 
 static void pump(GTask *task);
@@ -196,36 +124,18 @@ static void machine_ready(GTask *task, QtMachineResult *r, GError *error)
         g_debug("machine probe: %s", error->message);
     } else {
         const char *name = r->machine;
-        if (p->progress) {
-            g_autofree char *status =
-                r->ok ? g_strdup_printf("ok (%u launches, %.0f ms)", r->launches, r->ms)
-                      : g_strdup_printf("failed: %s", r->error);
-            p->progress(name, status, p->progress_data);
-        }
         g_hash_table_replace(p->results, g_strdup(name), r);
         waiters = g_hash_table_lookup(p->waiting, name);
         for (guint i = 0; waiters && i < waiters->len; i++)
             g_queue_push_tail(&p->ready, g_strdup(waiters->pdata[i]));
     }
-    if (machines_done(p) && !p->class_pending && !p->binary_pending) {
+    if (machines_done(p) && !p->binary_pending) {
         finish(task);
         return;
     }
     if (p->cancellable && g_cancellable_is_cancelled(p->cancellable))
         return;
     pump(task);
-}
-
-static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    Probe *p = g_task_get_task_data(task);
-
-    p->class_pending = FALSE;
-    if (!qt_class_probe_finish(res, &p->class_error))
-        g_debug("class probe: %s", p->class_error->message);
-    if (machines_done(p))
-        finish(task);
 }
 
 static void pump(GTask *task)
@@ -319,15 +229,14 @@ static QtTopologyClass *class_from_result(const QtEmulator *e, const char *id,
 /* machine types with one fingerprint share a class; the class holds the
  * facts of a member that ran the trials itself, rather than one that
  * borrowed a batch, since only it saw QEMU's refusals */
-static void build_classes(Probe *p)
+void qt_probe_build_classes(QtEmulator *e, GHashTable *results, const GPtrArray *order)
 {
-    QtEmulator *e = p->e;
     g_autoptr(GHashTable) by_print = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
     gpointer key, value;
 
     /* roles only a trial can tell: a PCI device that adds a root bus */
-    g_hash_table_iter_init(&iter, p->results);
+    g_hash_table_iter_init(&iter, results);
     while (g_hash_table_iter_next(&iter, &key, &value)) {
         QtMachineResult *r = value;
         GHashTableIter it;
@@ -350,7 +259,7 @@ static void build_classes(Probe *p)
     for (guint i = 0; i < e->classes->len; i++) {
         QtTopologyClass *c = e->classes->pdata[i];
         for (guint j = c->machines->len; j > 0; j--) {
-            if (g_hash_table_contains(p->results, c->machines->pdata[j - 1]))
+            if (g_hash_table_contains(results, c->machines->pdata[j - 1]))
                 g_ptr_array_remove_index(c->machines, j - 1);
         }
     }
@@ -363,8 +272,10 @@ static void build_classes(Probe *p)
     }
 
     for (guint i = 0; i < e->machines->len; i++) {
-        QtMachineType *m = e->machines->pdata[i];
-        const QtMachineResult *r = g_hash_table_lookup(p->results, m->name);
+        QtMachineType *m =
+            order ? qt_emulator_find_machine(e, ((const QtMachineType *)order->pdata[i])->name)
+                  : e->machines->pdata[i];
+        const QtMachineResult *r = g_hash_table_lookup(results, m->name);
         QtTopologyClass *c;
 
         if (r == NULL)
@@ -391,7 +302,7 @@ static void build_classes(Probe *p)
             g_ptr_array_add(e->classes, c);
             g_hash_table_insert(by_print, c->fingerprint, c);
         } else if (!r->borrowed) {
-            const QtMachineResult *cur = g_hash_table_lookup(p->results, c->representative);
+            const QtMachineResult *cur = g_hash_table_lookup(results, c->representative);
             if (cur == NULL || cur->borrowed) {
                 /* a member that ran its own trials explains the class better */
                 QtTopologyClass *better = class_from_result(e, c->id, r);
@@ -431,60 +342,15 @@ static gboolean finish_drained(gpointer user_data)
     GTask *task = user_data;
     Probe *p = g_task_get_task_data(task);
 
-    if (!p->full) {
-        if (p->binary_error != NULL) {
-            g_task_return_error(task, g_steal_pointer(&p->binary_error));
-            g_object_unref(task);
-            return G_SOURCE_REMOVE;
-        }
-        build_classes(p);
-        g_task_return_boolean(task, TRUE);
+    if (p->binary_error != NULL) {
+        g_task_return_error(task, g_steal_pointer(&p->binary_error));
         g_object_unref(task);
         return G_SOURCE_REMOVE;
     }
-    if (g_task_return_error_if_cancelled(task)) {
-        g_object_unref(task);
-        return G_SOURCE_REMOVE;
-    }
-    if (p->class_error) {
-        g_task_return_error(task, g_steal_pointer(&p->class_error));
-        g_object_unref(task);
-        return G_SOURCE_REMOVE;
-    }
-    build_classes(p);
-    p->e->probe_ms = (double)(g_get_monotonic_time() - p->t0) / 1000.0;
-    p->e->probed_at = g_get_real_time() / G_USEC_PER_SEC;
-    g_task_return_pointer(task, g_steal_pointer(&p->e), (GDestroyNotify)qt_emulator_free);
+    qt_probe_build_classes(p->e, p->results, NULL);
+    g_task_return_boolean(task, TRUE);
     g_object_unref(task);
     return G_SOURCE_REMOVE;
-}
-
-static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    Probe *p = g_task_get_task_data(task);
-    GError *error = NULL;
-    QtBinaryFacts *facts = qt_binary_probe_finish(res, &error);
-
-    p->running--;
-    /* no machine probe has started: nobody waits at the gate yet */
-    qt_facts_gate_open(&p->gate, facts);
-    if (facts == NULL) {
-        g_task_return_error(task, error);
-        g_object_unref(task);
-        return;
-    }
-    if (p->progress)
-        p->progress(NULL, "ok", p->progress_data);
-    plan(p);
-    /* the machine probes first: the class trials mostly sleep */
-    pump(task);
-    if (p->full) {
-        p->class_pending = TRUE;
-        qt_class_probe_async(p->e, &p->options, p->class_jobs, p->cancellable, on_classes, task);
-    }
-    if (machines_done(p) && !p->class_pending)
-        finish(task);
 }
 
 static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable)
@@ -495,7 +361,6 @@ static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable
     p->accel = g_strdup(options->accel ? options->accel : "tcg");
     p->options.accel = p->accel;
     p->jobs = options->jobs ? options->jobs : MAX(g_get_num_processors(), 1);
-    p->class_jobs = options->class_jobs ? options->class_jobs : 8;
     p->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     p->todo = g_ptr_array_new_with_free_func(g_free);
     p->seed_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -508,38 +373,86 @@ static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable
     return p;
 }
 
+/* ---- a whole binary: a session asked for everything at once ---- */
+
+typedef struct {
+    QtProbeSession *session;
+    GCancellable *cancellable;
+    gulong handler;
+    QtEmulator *model;
+    GError *error;
+} Whole;
+
+static void whole_free(Whole *w)
+{
+    if (w->cancellable) {
+        g_cancellable_disconnect(w->cancellable, w->handler);
+        g_object_unref(w->cancellable);
+    }
+    qt_probe_session_unref(w->session);
+    qt_emulator_free(w->model);
+    g_clear_error(&w->error);
+    g_free(w);
+}
+
+static gboolean whole_drained(gpointer user_data)
+{
+    GTask *task = user_data;
+    Whole *w = g_task_get_task_data(task);
+
+    if (w->error)
+        g_task_return_error(task, g_steal_pointer(&w->error));
+    else
+        g_task_return_pointer(task, g_steal_pointer(&w->model), (GDestroyNotify)qt_emulator_free);
+    g_object_unref(task);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_whole(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    Whole *w = g_task_get_task_data(task);
+
+    if (qt_probe_session_want_finish(w->session, res, &w->error))
+        w->model = qt_probe_session_snapshot(w->session, &w->error);
+    /* no QEMU outlives the probe */
+    qt_probe_session_when_drained(w->session, whole_drained, task);
+}
+
+static void on_whole_cancelled(GCancellable *cancellable, gpointer data)
+{
+    qt_probe_session_cancel(data);
+}
+
 void qt_probe_emulator_async(const char *path, const QtProbeOptions *options,
                              QtProbeProgressFunc progress, gpointer progress_data,
                              GCancellable *cancellable, GAsyncReadyCallback callback,
                              gpointer user_data)
 {
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
-    Probe *p = probe_new(options, cancellable);
-    g_autofree char *resolved = NULL;
+    Whole *w = g_new0(Whole, 1);
+    QtProbeWant want = {0};
     GError *error = NULL;
 
     g_task_set_source_tag(task, qt_probe_emulator_async);
-    g_task_set_task_data(task, p, (GDestroyNotify)probe_free);
-    p->full = TRUE;
-    p->progress = progress;
-    p->progress_data = progress_data;
-    resolved =
-        strchr(path, '/') ? g_canonicalize_filename(path, NULL) : g_find_program_in_path(path);
-    if (resolved == NULL) {
-        g_task_return_new_error(task, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND,
-                                "emulator '%s' not found in PATH", path);
-        g_object_unref(task);
-        return;
-    }
-    p->e = qt_emulator_new(resolved);
-    if (!qt_emulator_identity_read(resolved, &p->e->identity, &error)) {
+    g_task_set_task_data(task, w, (GDestroyNotify)whole_free);
+    w->session = qt_probe_session_new(path, options, NULL, &error);
+    if (w->session == NULL) {
         g_task_return_error(task, error);
         g_object_unref(task);
         return;
     }
-    p->e->accel = g_strdup(p->accel);
-    p->running = 1;
-    qt_binary_probe_async(p->e, &p->options, TRUE, cancellable, on_binary, task);
+    qt_probe_session_set_progress(w->session, progress, progress_data);
+    want.machines = options->machines;
+    want.all_machines = options->machines == NULL;
+    want.all_types = TRUE;
+    qt_probe_session_want_async(w->session, &want, NULL, on_whole, task);
+    if (cancellable) {
+        w->cancellable = g_object_ref(cancellable);
+        /* the session is the task's, which outlives the handler */
+        w->handler =
+            g_cancellable_connect(cancellable, G_CALLBACK(on_whole_cancelled), w->session, NULL);
+    }
 }
 
 QtEmulator *qt_probe_emulator_finish(GAsyncResult *result, GError **error)

@@ -38,6 +38,10 @@ typedef struct {
     guint command_timeout_ms; /* 0: the client's default */
     /* probe only these machine types (names or aliases); NULL: all */
     const char *const *machines;
+    /* the class hotplug trials of these device types only; NULL: all */
+    const char *const *types;
+    /* background work: its QEMU instances run at the lowest CPU priority */
+    gboolean background;
 } QtProbeOptions;
 
 /* progress: @machine is NULL for the binary probe; @status "ok",
@@ -57,6 +61,59 @@ void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
                              const QtProbeOptions *options, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean qt_probe_machines_finish(GAsyncResult *result, GError **error);
+
+/* ---- learning a binary piece by piece ----
+ *
+ * A session probes one binary: the binary probe at once, then what its
+ * wants name (machine types, device types whose class hotplug trial they
+ * need).  Urgent wants go before background ones in every session of a
+ * scheduler, which bounds the machine probes running at once over all of
+ * them.  A snapshot is a normal model: the machine types not probed yet
+ * are unprobed.  Once everything is learnt, the snapshot equals the model
+ * qt_probe_emulator_async gives. */
+typedef struct _QtProbeScheduler QtProbeScheduler;
+typedef struct _QtProbeSession QtProbeSession;
+
+QtProbeScheduler *qt_probe_scheduler_new(guint jobs);
+void qt_probe_scheduler_free(QtProbeScheduler *sched);
+void qt_probe_scheduler_set_jobs(QtProbeScheduler *sched, guint jobs);
+/* anything urgent queued or running in any of its sessions */
+gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched);
+
+typedef struct {
+    const char *const *machines; /* names or aliases */
+    gboolean all_machines;
+    const char *const *types; /* device types (others are ignored) */
+    gboolean all_types;
+    gboolean background; /* after every urgent want, at low CPU priority */
+} QtProbeWant;
+
+/* starts the binary probe; @sched NULL: the session's own */
+QtProbeSession *qt_probe_session_new(const char *path, const QtProbeOptions *options,
+                                     QtProbeScheduler *sched, GError **error);
+QtProbeSession *qt_probe_session_ref(QtProbeSession *s);
+/* the last reference: whatever still runs is cancelled, its instances quit */
+void qt_probe_session_unref(QtProbeSession *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtProbeSession, qt_probe_session_unref)
+void qt_probe_session_set_progress(QtProbeSession *s, QtProbeProgressFunc func, gpointer data);
+/* stop: every want fails with G_IO_ERROR_CANCELLED, nothing new starts */
+void qt_probe_session_cancel(QtProbeSession *s);
+void qt_probe_session_want_async(QtProbeSession *s, const QtProbeWant *want,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean qt_probe_session_want_finish(QtProbeSession *s, GAsyncResult *result, GError **error);
+gboolean qt_probe_session_binary_done(QtProbeSession *s);
+gboolean qt_probe_session_is_complete(QtProbeSession *s);
+/* machine types probed; @queued, @running: waiting and being probed */
+guint qt_probe_session_count(QtProbeSession *s, guint *queued, guint *running);
+QtMachineStatus qt_probe_session_machine_state(QtProbeSession *s, const char *machine,
+                                               gboolean *queued, gboolean *running);
+/* the session's model so far (the binary probe must have ended) */
+QtEmulator *qt_probe_session_snapshot(QtProbeSession *s, GError **error);
+/* @func once no instance of the session is left quitting */
+void qt_probe_session_when_drained(QtProbeSession *s, GSourceFunc func, gpointer data);
+/* the growing model, borrowed (no classes: those are built by snapshots) */
+const QtEmulator *qt_probe_session_peek(QtProbeSession *s);
 
 /* QEMU arguments for @nodes NUMA nodes of 256 MiB each (memory backends
  * "qtopo-memN"), for a probe or a verification launch; empty for 0 */
