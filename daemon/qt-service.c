@@ -53,12 +53,19 @@ typedef struct _Job Job;
 typedef struct _Req Req;
 
 typedef struct {
+    QtService *svc;
     char *path;
     Model *model;
     char *error; /* why the last probe failed */
     Job *job;    /* queued or running */
     gboolean configured;
     gint64 checked_at; /* when the binary's identity was last compared */
+    /* learning the binary piece by piece: what callers ask for first, the
+     * rest in the background; NULL once the model is whole */
+    QtProbeSession *session;
+    GPtrArray *waiters; /* Req waiting on the session, told its progress */
+    guint store_source; /* a snapshot to store, soon */
+    gint64 stored_at;
 } Entry;
 
 struct _Job {
@@ -91,6 +98,11 @@ struct _QtService {
      * needs one of the same machine type waits for it */
     GHashTable *trials;
     GCancellable *trials_cancellable;
+    QtProbeScheduler *sched; /* machine probes of every session */
+    char *bg_path;           /* the binary learnt in the background now */
+    gboolean background;     /* learn every binary whole, in the background */
+    gboolean shutting_down;
+    guint kick_source;
 };
 
 /* a call in progress, whatever carries it */
@@ -130,6 +142,7 @@ struct _Req {
     GArray *peer_groups;
     ModelFunc after_endpoints;
     gboolean endpoints_tried; /* once per call: what a trial left untried stays so */
+    char *waiting_on;         /* the binary whose session the call waits on */
     /* the placement workers' order: a connection's calls waiting before
      * this one (rank), then arrival (seq) */
     guint rank;
@@ -139,8 +152,12 @@ struct _Req {
 static void job_run_next(QtService *svc);
 static void status_update(QtService *svc);
 
+static void entry_drop_session(Entry *e);
+
 static void entry_free(Entry *e)
 {
+    entry_drop_session(e);
+    g_ptr_array_unref(e->waiters);
     g_free(e->path);
     model_unref(e->model);
     g_free(e->error);
@@ -162,6 +179,7 @@ static void req_free(Req *r)
     g_clear_pointer(&r->insp, qt_inspection_free);
     g_free(r->work_text);
     g_clear_error(&r->work_error);
+    g_free(r->waiting_on);
     g_free(r);
 }
 
@@ -239,8 +257,10 @@ static json_object *obj_str(const char *k1, const char *v1, const char *k2, cons
 static Entry *entry_add(QtService *svc, const char *path, gboolean configured)
 {
     Entry *e = g_new0(Entry, 1);
+    e->svc = svc;
     e->path = g_strdup(path);
     e->configured = configured;
+    e->waiters = g_ptr_array_new();
     g_ptr_array_add(svc->entries, e);
     return e;
 }
@@ -296,6 +316,8 @@ static gboolean model_current(Entry *e)
         !qt_emulator_identity_equal(&id, &e->model->e->identity)) {
         g_message("%s changed since its probe; probing again", e->path);
         g_clear_pointer(&e->model, model_unref);
+        /* nothing learnt of the old binary serves the new one */
+        entry_drop_session(e);
         return FALSE;
     }
     return TRUE;
@@ -518,12 +540,373 @@ static void job_run_next(QtService *svc)
                             on_probe_done, job);
 }
 
-/* call @cont with the emulator's model: at once when it is loaded, after
- * the (one, shared) probe otherwise */
+/* ---- demand first: sessions ---- */
+
+/* what a call needs of a model before it can be answered */
+typedef struct {
+    const char *machine; /* a machine type probed (NULL: none) */
+    GPtrArray *types;    /* device types whose class hotplug trial ran */
+    gboolean whole;      /* everything */
+} Need;
+
+static void need_clear(Need *n)
+{
+    g_clear_pointer(&n->types, g_ptr_array_unref);
+}
+
+static void add_drivers(GPtrArray *types, json_object *arr)
+{
+    for (gsize i = 0;
+         arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr);
+         i++) {
+        const char *d = qt_json_get_string(json_object_array_get_idx(arr, i), "driver");
+        if (d != NULL)
+            g_ptr_array_add(types, g_strdup(d));
+    }
+}
+
+static Need need_of(Req *r)
+{
+    Need n = {0};
+    json_object *existing = NULL;
+
+    n.types = g_ptr_array_new_with_free_func(g_free);
+    if (g_str_equal(r->method, "Probe") || g_str_equal(r->method, "GetDevices")) {
+        n.whole = TRUE;
+        return n;
+    }
+    if (g_str_equal(r->method, "GetMachines"))
+        return n;
+    if (r->request != NULL)
+        n.machine = r->request->machine;
+    else if (r->insp != NULL)
+        n.machine = r->insp->machine;
+    else
+        n.machine = qt_json_get_string(r->params, "machine");
+    add_drivers(n.types, qt_json_get_typed(r->params, "devices", json_type_array));
+    if (json_object_object_get_ex(r->params, "existing", &existing)) {
+        add_drivers(n.types, qt_json_get_typed(existing, "devices", json_type_array));
+        add_drivers(n.types, qt_json_get_typed(existing, "controllers", json_type_array));
+    }
+    return n;
+}
+
+static gboolean model_whole(const QtEmulator *e)
+{
+    if (!e->hotplug_tried)
+        return FALSE;
+    for (guint i = 0; i < e->machines->len; i++)
+        if (((QtMachineType *)e->machines->pdata[i])->status == QT_MACHINE_UNPROBED)
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean model_satisfies(const QtEmulator *e, const Need *n)
+{
+    const QtMachineType *m;
+
+    if (n->whole)
+        return model_whole(e);
+    /* a name the model does not know is answered from it: UnknownMachine */
+    m = n->machine ? qt_emulator_find_machine(e, n->machine) : NULL;
+    if (m != NULL && m->status == QT_MACHINE_UNPROBED)
+        return FALSE;
+    for (guint i = 0; !e->hotplug_tried && i < n->types->len; i++) {
+        const QtDeviceType *t = qt_emulator_find_device(e, n->types->pdata[i]);
+        if (t != NULL && t->user_creatable && t->flavour != QT_FLAVOUR_NONE &&
+            t->hotplug_provenance == NULL)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* every machine type @old has probed, @new has too: it may replace it */
+static gboolean model_covers(const QtEmulator *new, const QtEmulator *old)
+{
+    if (old->hotplug_tried && !new->hotplug_tried)
+        return FALSE;
+    for (guint i = 0; i < old->machines->len; i++) {
+        const QtMachineType *o = old->machines->pdata[i];
+        const QtMachineType *n = qt_emulator_find_machine(new, o->name);
+        if (o->status != QT_MACHINE_UNPROBED && (n == NULL || n->status == QT_MACHINE_UNPROBED))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void entry_store(QtService *svc, Entry *e)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (e->store_source) {
+        g_source_remove(e->store_source);
+        e->store_source = 0;
+    }
+    if (e->model == NULL)
+        return;
+    /* a temporary file renamed over the old one: never half a cache */
+    if (!qt_cache_store(svc->settings->cache_dir, e->model->e, &error))
+        g_warning("cannot store the cache of %s: %s", e->path, error->message);
+    e->stored_at = g_get_monotonic_time();
+}
+
+/* the session's model so far becomes the entry's when it knows at least as
+ * much; returned (a reference) whether or not it did */
+static Model *entry_refresh(QtService *svc, Entry *e, gboolean store)
+{
+    g_autoptr(GError) error = NULL;
+    QtEmulator *snap;
+    Model *m;
+
+    if (e->session == NULL || !qt_probe_session_binary_done(e->session))
+        return e->model ? model_ref(e->model) : NULL;
+    snap = qt_probe_session_snapshot(e->session, &error);
+    if (snap == NULL) {
+        g_warning("%s: %s", e->path, error->message);
+        return e->model ? model_ref(e->model) : NULL;
+    }
+    m = model_new(snap);
+    if (e->model == NULL || model_covers(m->e, e->model->e)) {
+        model_unref(e->model);
+        e->model = model_ref(m);
+        g_clear_pointer(&e->error, g_free);
+        if (store)
+            entry_store(svc, e);
+    }
+    return m;
+}
+
+static gboolean on_store_due(gpointer data)
+{
+    Entry *e = data;
+
+    e->store_source = 0;
+    model_unref(entry_refresh(e->svc, e, TRUE));
+    return G_SOURCE_REMOVE;
+}
+
+static void entry_drop_session(Entry *e)
+{
+    QtProbeSession *session;
+
+    if (e->store_source) {
+        g_source_remove(e->store_source);
+        e->store_source = 0;
+    }
+    if (e->session == NULL)
+        return;
+    /* detached first: what its cancellation calls back sees no session */
+    session = g_steal_pointer(&e->session);
+    qt_probe_session_set_progress(session, NULL, NULL);
+    qt_probe_session_cancel(session);
+    qt_probe_session_unref(session);
+}
+
+/* the entry's session is dropped, and this callback with it, before the
+ * entry is freed */
+static void on_session_progress(const char *machine, const char *status, gpointer user_data)
+{
+    Entry *e = user_data;
+    QtService *svc = e->svc;
+    guint done = 0, total = 0;
+
+    if (e->session == NULL)
+        return;
+    done = qt_probe_session_count(e->session, NULL, NULL);
+    total = qt_probe_session_binary_done(e->session)
+                ? qt_probe_session_peek(e->session)->machines->len
+                : 0;
+    for (guint i = 0; i < e->waiters->len; i++) {
+        Req *r = e->waiters->pdata[i];
+        if (r->notify) {
+            json_object *o = progress_json(machine, status);
+            json_object *p = json_object_object_get(o, "progress");
+            json_object_object_add(p, "done", json_object_new_int((int)done));
+            json_object_object_add(p, "total", json_object_new_int((int)total));
+            r->notify(o, r->notify_data);
+        }
+    }
+    /* what was learnt is kept as it grows, at most once a second */
+    if (machine != NULL && e->store_source == 0)
+        e->store_source = g_timeout_add(e->stored_at == 0 ? 0 : 1000, on_store_due, e);
+    status_update(svc);
+}
+
+static QtProbeSession *entry_session(QtService *svc, Entry *e, GError **error)
+{
+    QtProbeOptions po;
+
+    if (e->session != NULL)
+        return e->session;
+    po = probe_options(svc);
+    e->session = qt_probe_session_new(e->path, &po, svc->sched, error);
+    if (e->session == NULL)
+        return NULL;
+    qt_probe_session_set_progress(e->session, on_session_progress, e);
+    g_message("%s: learning it, what is asked for first", e->path);
+    status_update(svc);
+    return e->session;
+}
+
+static void background_kick(QtService *svc);
+
+/* the session learnt everything: its model is the binary's, whole */
+static void entry_session_settle(QtService *svc, Entry *e)
+{
+    if (e->session == NULL || !qt_probe_session_is_complete(e->session))
+        return;
+    model_unref(entry_refresh(svc, e, TRUE));
+    g_message("%s: learnt whole in %.0f ms", e->path, e->model ? e->model->e->probe_ms : 0.0);
+    entry_drop_session(e);
+}
+
+static void on_demand_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Req *r = user_data;
+    QtService *svc = r->svc;
+    g_autoptr(GError) error = NULL;
+    gboolean ok = qt_probe_session_want_finish(NULL, res, &error);
+    Entry *e = entry_find(svc, r->waiting_on);
+    g_autoptr(Model) m = NULL;
+
+    if (e != NULL)
+        g_ptr_array_remove(e->waiters, r);
+    if (!ok || e == NULL) {
+        if (g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND)) {
+            Need n = need_of(r);
+            req_error(r, "UnknownMachine",
+                      obj_str("emulator", r->waiting_on, "machine", n.machine ? n.machine : ""));
+            need_clear(&n);
+        } else {
+            if (e != NULL && e->model == NULL &&
+                !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+                g_free(e->error);
+                e->error = g_strdup(error ? error->message : "gone");
+            }
+            req_error(r, "ProbeFailed",
+                      obj_str("emulator", r->waiting_on, "message",
+                              error ? error->message : "the emulator is no longer configured"));
+        }
+        if (e != NULL && e->session != NULL && !qt_probe_session_binary_done(e->session) &&
+            !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            entry_drop_session(e);
+        status_update(svc);
+        return;
+    }
+    m = entry_refresh(svc, e, TRUE);
+    entry_session_settle(svc, e);
+    status_update(svc);
+    /* the rest of this binary and the others, now that callers are served */
+    svc->background = TRUE;
+    background_kick(svc);
+    r->cont(r, m);
+}
+
+/* learn what the call needs from the binary's session (started if need
+ * be), urgently, then go on */
+static void demand(Req *r, Entry *e, const Need *n)
+{
+    QtService *svc = r->svc;
+    g_autoptr(GError) error = NULL;
+    QtProbeSession *session = entry_session(svc, e, &error);
+    QtProbeWant want = {0};
+    const char *machines[2] = {n->machine, NULL};
+
+    if (session == NULL) {
+        req_error(r, "ProbeFailed", obj_str("emulator", e->path, "message", error->message));
+        return;
+    }
+    g_ptr_array_add(n->types, NULL);
+    want.machines = n->machine ? machines : NULL;
+    want.all_machines = n->whole;
+    want.types = (const char *const *)n->types->pdata;
+    want.all_types = n->whole;
+    r->waiting_on = g_strdup(e->path);
+    g_ptr_array_add(e->waiters, r);
+    qt_probe_session_want_async(session, &want, r->cancellable, on_demand_done, r);
+    status_update(svc);
+}
+
+static gboolean background_kick_idle(gpointer data)
+{
+    QtService *svc = data;
+
+    svc->kick_source = 0;
+    background_kick(svc);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_background_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    QtService *svc = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = g_steal_pointer(&svc->bg_path);
+    Entry *e = path ? entry_find(svc, path) : NULL;
+
+    if (!qt_probe_session_want_finish(NULL, res, &error)) {
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            /* shutting down, a re-probe, or the binary changed: the next
+             * binary, from the main loop */
+            if (svc->kick_source == 0)
+                svc->kick_source = g_idle_add(background_kick_idle, svc);
+            return;
+        }
+        g_warning("%s: background probe failed: %s", path, error->message);
+        if (e != NULL) {
+            g_free(e->error);
+            e->error = g_strdup(error->message);
+            entry_drop_session(e);
+        }
+    } else if (e != NULL) {
+        entry_session_settle(svc, e);
+    }
+    status_update(svc);
+    background_kick(svc);
+}
+
+/* one binary at a time, in name order, learnt whole in the background: its
+ * machine probes start only while nothing asked for waits, at a lower CPU
+ * priority */
+static void background_kick(QtService *svc)
+{
+    if (svc->bg_path != NULL || !svc->background || svc->shutting_down)
+        return;
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        g_autoptr(GError) error = NULL;
+        QtProbeSession *session;
+        QtProbeWant want = {0};
+
+        if (!e->configured || e->job != NULL || (e->error != NULL && e->session == NULL))
+            continue;
+        if (e->model == NULL && e->session == NULL)
+            entry_load_cache(svc, e);
+        if (e->model != NULL && e->session == NULL && model_current(e) && model_whole(e->model->e))
+            continue;
+        session = entry_session(svc, e, &error);
+        if (session == NULL) {
+            g_free(e->error);
+            e->error = g_strdup(error->message);
+            continue;
+        }
+        want.all_machines = TRUE;
+        want.all_types = TRUE;
+        want.background = TRUE;
+        svc->bg_path = g_strdup(e->path);
+        g_message("%s: learning the rest in the background", e->path);
+        qt_probe_session_want_async(session, &want, NULL, on_background_done, svc);
+        status_update(svc);
+        return;
+    }
+}
+
+/* call @cont with the emulator's model: at once when it has what the call
+ * needs, once the binary's session learnt it otherwise */
 static void with_model(Req *r, const char *name, ModelFunc cont)
 {
     QtService *svc = r->svc;
     Entry *e = name ? entry_find(svc, name) : NULL;
+    Need n;
 
     if (e == NULL) {
         req_error(r, "UnknownEmulator", obj_str("emulator", name ? name : "", NULL, NULL));
@@ -531,18 +914,25 @@ static void with_model(Req *r, const char *name, ModelFunc cont)
     }
     r->cont = cont;
     r->had_model = model_current(e);
+    if (!r->had_model && e->session == NULL && e->job == NULL && entry_load_cache(svc, e) &&
+        model_current(e))
+        r->had_model = TRUE;
+    n = need_of(r);
     /* a model in hand answers at once, even while a re-probe of the binary
      * runs: that one replaces the model when it is done */
-    if (r->had_model) {
+    if (r->had_model && model_satisfies(e->model->e, &n)) {
+        need_clear(&n);
         cont(r, e->model);
         return;
     }
-    if (e->model == NULL && e->job == NULL && entry_load_cache(svc, e) && model_current(e)) {
-        r->had_model = TRUE;
-        cont(r, e->model);
+    r->had_model = FALSE;
+    if (e->job != NULL) {
+        g_ptr_array_add(e->job->waiters, r);
+        need_clear(&n);
         return;
     }
-    g_ptr_array_add(job_get(svc, e, FALSE, NULL)->waiters, r);
+    demand(r, e, &n);
+    need_clear(&n);
 }
 
 void qt_service_cancel_probes(QtService *svc)
@@ -556,38 +946,74 @@ void qt_service_cancel_probes(QtService *svc)
         job_complete(job, NULL, error);
     }
     g_cancellable_cancel(svc->trials_cancellable);
-    if (svc->running) {
-        g_cancellable_cancel(svc->running->cancellable);
-        /* what the probe has in flight would run to its end: stop it */
-        qt_qemu_instance_kill_all();
+    svc->shutting_down = TRUE;
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        if (e->session == NULL)
+            continue;
+        /* what was learnt is kept: stored before anything is killed (a
+         * machine type killed mid-probe is no fact) */
+        model_unref(entry_refresh(svc, e, TRUE));
+        entry_drop_session(e);
     }
+    if (svc->running)
+        g_cancellable_cancel(svc->running->cancellable);
+    /* what the probes have in flight would run to its end: stop it */
+    qt_qemu_instance_kill_all();
 }
 
 static void status_update(QtService *svc)
 {
-    g_autofree char *status = NULL;
-    guint loaded = 0;
+    g_autoptr(GString) status = g_string_new(NULL);
+    guint whole = 0, waiting = 0;
 
     if (svc->status == NULL)
         return;
-    for (guint i = 0; i < svc->entries->len; i++)
-        loaded += ((Entry *)svc->entries->pdata[i])->model != NULL;
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        guint queued = 0, running = 0, done;
+        if (e->model != NULL && e->session == NULL && model_whole(e->model->e))
+            whole++;
+        waiting += e->waiters->len + (e->job ? e->job->waiters->len : 0);
+        if (e->session == NULL)
+            continue;
+        g_autofree char *base = g_path_get_basename(e->path);
+        done = qt_probe_session_count(e->session, &queued, &running);
+        g_string_append_printf(status, "%s%s: ", status->len ? "; " : "", base);
+        if (!qt_probe_session_binary_done(e->session))
+            g_string_append(status, "binary probe");
+        else
+            g_string_append_printf(status, "%u of %u machine types, %u probing, %u queued%s", done,
+                                   qt_probe_session_peek(e->session)->machines->len, running,
+                                   queued,
+                                   g_strcmp0(svc->bg_path, e->path) == 0 ? " (background)" : "");
+    }
     if (svc->running)
-        status = g_strdup_printf("probing %s: %u machine types done; %u queued; %u of %u "
-                                 "emulators ready",
-                                 svc->running->entry->path, svc->running->done,
-                                 g_queue_get_length(&svc->queue), loaded, svc->entries->len);
-    else
-        status = g_strdup_printf("%u of %u emulators ready", loaded, svc->entries->len);
-    svc->status(status, svc->status_data);
+        g_string_append_printf(status, "%sre-probing %s", status->len ? "; " : "",
+                               svc->running->entry->path);
+    g_string_append_printf(status, "%s%u of %u emulators learnt whole", status->len ? "; " : "",
+                           whole, svc->entries->len);
+    if (waiting > 0)
+        g_string_append_printf(status, "; %u call%s waiting", waiting, waiting == 1 ? "" : "s");
+    svc->status(status->str, svc->status_data);
 }
 
 /* ---- org.qtopo.Topology ---- */
 
+static guint count_status(const QtEmulator *e, QtMachineStatus status)
+{
+    guint n = 0;
+    for (guint i = 0; i < e->machines->len; i++)
+        n += ((QtMachineType *)e->machines->pdata[i])->status == status;
+    return n;
+}
+
 static const char *entry_state(Entry *e)
 {
-    if (e->job && e->job->running)
+    if ((e->job && e->job->running) || (e->session && e->model == NULL))
         return "probing";
+    if (e->model && !model_whole(e->model->e))
+        return "partial";
     if (e->model)
         return "probed";
     if (e->error)
@@ -615,6 +1041,10 @@ static void h_list_emulators(Req *r)
             json_object_object_add(o, "target", json_object_new_string(m->target));
             json_object_object_add(o, "machines", json_object_new_int((int)m->machines->len));
             json_object_object_add(o, "classes", json_object_new_int((int)m->classes->len));
+            json_object_object_add(
+                o, "probedMachines",
+                json_object_new_int(
+                    (int)(m->machines->len - count_status(m, QT_MACHINE_UNPROBED))));
         }
         if (e->error)
             json_object_object_add(o, "error", json_object_new_string(e->error));
@@ -622,14 +1052,6 @@ static void h_list_emulators(Req *r)
     }
     json_object_object_add(reply, "emulators", arr);
     req_reply(r, reply);
-}
-
-static guint count_status(const QtEmulator *e, QtMachineStatus status)
-{
-    guint n = 0;
-    for (guint i = 0; i < e->machines->len; i++)
-        n += ((QtMachineType *)e->machines->pdata[i])->status == status;
-    return n;
 }
 
 static void cont_probe_summary(Req *r, Model *m)
@@ -694,9 +1116,19 @@ static void h_reprobe(Req *r)
     }
     r->cont = cont_probe_summary;
     r->had_model = FALSE;
-    g_ptr_array_add(
-        job_get(r->svc, e, TRUE, machines ? (const char *const *)machines->pdata : NULL)->waiters,
-        r);
+    if (machines == NULL) {
+        /* the whole binary, learnt again from nothing; the model in hand
+         * answers others until the new one is whole */
+        Need n = need_of(r);
+        entry_drop_session(e);
+        g_clear_pointer(&e->error, g_free);
+        if (g_strcmp0(r->svc->bg_path, e->path) == 0)
+            g_clear_pointer(&r->svc->bg_path, g_free);
+        demand(r, e, &n);
+        need_clear(&n);
+        return;
+    }
+    g_ptr_array_add(job_get(r->svc, e, TRUE, (const char *const *)machines->pdata)->waiters, r);
 }
 
 static void cont_machines(Req *r, Model *m)
@@ -704,8 +1136,21 @@ static void cont_machines(Req *r, Model *m)
     json_object *reply = json_object_new_object();
     json_object *arr = json_object_new_array();
 
-    for (guint i = 0; i < m->e->machines->len; i++)
-        json_object_array_add(arr, qt_machine_type_to_json(m->e->machines->pdata[i]));
+    Entry *e = entry_find(r->svc, m->e->path);
+
+    for (guint i = 0; i < m->e->machines->len; i++) {
+        const QtMachineType *mt = m->e->machines->pdata[i];
+        json_object *o = qt_machine_type_to_json(mt);
+        gboolean queued = FALSE, running = FALSE;
+        /* what the binary's session does with those not probed yet */
+        if (mt->status == QT_MACHINE_UNPROBED && e != NULL && e->session != NULL) {
+            qt_probe_session_machine_state(e->session, mt->name, &queued, &running);
+            if (running || queued)
+                json_object_object_add(o, "status",
+                                       json_object_new_string(running ? "probing" : "queued"));
+        }
+        json_object_array_add(arr, o);
+    }
     json_object_object_add(reply, "machines", arr);
     req_reply(r, reply);
 }
@@ -1469,6 +1914,7 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
     g_queue_init(&svc->queue);
     svc->trials = g_hash_table_new(g_str_hash, g_str_equal);
     svc->trials_cancellable = g_cancellable_new();
+    svc->sched = qt_probe_scheduler_new(settings->jobs);
     /* as many workers as cores: placement is CPU only */
     svc->workers =
         g_thread_pool_new(place_work, svc, (gint)MAX(g_get_num_processors(), 1), FALSE, NULL);
@@ -1494,7 +1940,12 @@ void qt_service_free(QtService *svc)
     g_queue_clear(&svc->queue);
     g_hash_table_unref(svc->trials);
     g_object_unref(svc->trials_cancellable);
+    if (svc->kick_source)
+        g_source_remove(svc->kick_source);
+    /* the sessions leave the scheduler as they are freed */
     g_ptr_array_unref(svc->entries);
+    qt_probe_scheduler_free(svc->sched);
+    g_free(svc->bg_path);
     g_ptr_array_unref(svc->bindings);
     g_hash_table_unref(svc->interfaces);
     qt_settings_free(svc->settings);
@@ -1521,6 +1972,8 @@ void qt_service_reload(QtService *svc, QtSettings *settings)
         qt_settings_free(svc->settings);
         svc->settings = settings;
     }
+    if (svc->sched != NULL)
+        qt_probe_scheduler_set_jobs(svc->sched, svc->settings->jobs);
     paths = qt_settings_expand_emulators(svc->settings);
     for (guint i = 0; i < paths->len; i++)
         g_hash_table_add(wanted, paths->pdata[i]);
@@ -1544,9 +1997,12 @@ void qt_service_start(QtService *svc)
 {
     for (guint i = 0; i < svc->entries->len; i++) {
         Entry *e = svc->entries->pdata[i];
-        if (e->model == NULL && e->job == NULL && !entry_load_cache(svc, e) &&
-            svc->settings->probe_at_start)
-            job_get(svc, e, FALSE, NULL);
+        if (e->model == NULL && e->job == NULL)
+            entry_load_cache(svc, e);
     }
+    /* what is not cached, or only in part, is learnt in the background
+     * (calls go first) */
+    svc->background = svc->settings->probe_at_start;
+    background_kick(svc);
     status_update(svc);
 }

@@ -67,7 +67,7 @@ typedef struct {
     GPtrArray *classes;  /* QtTopologyClass */
     /* endpoint trials: "machine\ndriver" -> QtEndpointTrial (owned) */
     GHashTable *endpoints;
-    double probe_ms;  /* wall time of the probe that built it */
+    double probe_ms; /* wall time of the probe that built it */
     /* every device type's class hotplug trial has run (a model learnt in
      * part may have run only some: those with a hotplug provenance) */
     gboolean hotplug_tried;

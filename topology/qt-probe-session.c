@@ -19,6 +19,7 @@ struct _QtProbeScheduler {
     guint running;       /* machine probes, over every session */
     GPtrArray *sessions; /* borrowed: a session leaves when it is freed */
     gboolean pumping;
+    gboolean orphan; /* freed by its owner: the last session frees it */
 };
 
 typedef struct {
@@ -95,7 +96,11 @@ void qt_probe_scheduler_free(QtProbeScheduler *sched)
 {
     if (sched == NULL)
         return;
-    g_warn_if_fail(sched->sessions->len == 0);
+    if (sched->sessions->len > 0) {
+        /* sessions whose instances still quit */
+        sched->orphan = TRUE;
+        return;
+    }
     g_ptr_array_unref(sched->sessions);
     g_free(sched);
 }
@@ -191,7 +196,7 @@ static gboolean session_free_drained(gpointer data)
     QtProbeSession *s = data;
 
     g_ptr_array_remove(s->sched->sessions, s);
-    if (s->own_sched)
+    if (s->own_sched || (s->sched->orphan && s->sched->sessions->len == 0))
         qt_probe_scheduler_free(s->sched);
     qt_emulator_free(s->e);
     g_free(s->accel);

@@ -101,6 +101,7 @@ void qt_probe_session_cancel(QtProbeSession *s);
 void qt_probe_session_want_async(QtProbeSession *s, const QtProbeWant *want,
                                  GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);
+/* @s may be NULL: the result holds everything */
 gboolean qt_probe_session_want_finish(QtProbeSession *s, GAsyncResult *result, GError **error);
 gboolean qt_probe_session_binary_done(QtProbeSession *s);
 gboolean qt_probe_session_is_complete(QtProbeSession *s);
