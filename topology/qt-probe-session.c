@@ -2,9 +2,10 @@
  *
  * The binary probe runs first (one instance).  Then each want names what it
  * needs: machine types, and device types whose class hotplug trial it
- * needs.  Urgent wants go before everything queued in the background, in
- * every session sharing the scheduler; the scheduler bounds the machine
- * probes running at once over all of them.  The session keeps every
+ * needs.  Machine types go by level over every session sharing the
+ * scheduler: one a call names, then those of a call that asked for a whole
+ * binary, then the background (at a lower CPU priority); the scheduler
+ * bounds the machine probes running at once over all of them.  The session keeps every
  * machine type's result, so a later one borrows its seed's batch as in a
  * whole probe, and a snapshot builds the classes from all of them: once
  * everything is probed, the snapshot is the model a whole probe gives. */
@@ -36,6 +37,10 @@ typedef struct {
 
 typedef enum { BINARY_RUNNING, BINARY_DONE, BINARY_FAILED } BinaryState;
 
+/* what goes first: a call's machine type, then the machine types of a call
+ * that asked for a whole binary, then the background */
+enum { LEVEL_ASKED, LEVEL_WHOLE, LEVEL_BACKGROUND, N_LEVELS };
+
 struct _QtProbeSession {
     gint refs;
     QtProbeScheduler *sched;
@@ -55,13 +60,12 @@ struct _QtProbeSession {
     GPtrArray *seeds;    /* the seeds, in the order a whole probe starts them */
     GHashTable *results; /* machine -> QtMachineResult */
     GHashTable *running; /* set of machines being probed */
-    GHashTable *urgent_set;
-    GQueue urgent;     /* machine names */
-    GQueue background; /* machine names */
-    /* machines waiting for their seed's result, then queued urgently or
-     * in the background */
-    GHashTable *urgent_wait;
-    GHashTable *bg_want;
+    /* machine names queued, by level: a call's machine type, a call's
+     * whole binary, the background */
+    GQueue queue[N_LEVELS];
+    GHashTable *level_of; /* name -> the best level it is queued at, + 1 */
+    /* name -> level + 1: waiting for its seed's result, then queued */
+    GHashTable *after_seed;
     guint nrunning;
     QtReaper reaper;
     GPtrArray *wants; /* Want */
@@ -115,7 +119,8 @@ gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched)
 {
     for (guint i = 0; i < sched->sessions->len; i++) {
         QtProbeSession *s = sched->sessions->pdata[i];
-        if (!g_queue_is_empty(&s->urgent) || g_hash_table_size(s->types_urgent) > 0 ||
+        if (!g_queue_is_empty(&s->queue[LEVEL_ASKED]) ||
+            !g_queue_is_empty(&s->queue[LEVEL_WHOLE]) || g_hash_table_size(s->types_urgent) > 0 ||
             (s->class_running && !s->class_background))
             return TRUE;
         for (guint j = 0; j < s->wants->len; j++)
@@ -130,12 +135,12 @@ static gboolean cancelled(const QtProbeSession *s)
     return g_cancellable_is_cancelled(s->cancellable);
 }
 
-static void start_machine(QtProbeSession *s, const char *name, gboolean urgent);
-static void want_urgent(QtProbeSession *s, const char *name);
+static void start_machine(QtProbeSession *s, const char *name, int level);
+static void want_level(QtProbeSession *s, const char *name, int level);
 static void class_pump(QtProbeSession *s);
 
-/* start machine probes while slots are free: urgent ones of every session
- * first, then background ones, which wait while anything urgent is queued */
+/* start machine probes while slots are free: by level over every
+ * session, so that a call's machine type goes next whatever is queued */
 static void sched_pump(QtProbeScheduler *sched)
 {
     if (sched->pumping)
@@ -143,32 +148,26 @@ static void sched_pump(QtProbeScheduler *sched)
     sched->pumping = TRUE;
     while (sched->running < sched->jobs) {
         QtProbeSession *pick = NULL;
-        gboolean urgent = FALSE;
+        int level;
 
-        for (guint i = 0; i < sched->sessions->len && pick == NULL; i++) {
-            QtProbeSession *s = sched->sessions->pdata[i];
-            if (!cancelled(s) && s->binary == BINARY_DONE && !g_queue_is_empty(&s->urgent)) {
-                pick = s;
-                urgent = TRUE;
+        for (level = 0; level < N_LEVELS && pick == NULL; level++)
+            for (guint i = 0; i < sched->sessions->len && pick == NULL; i++) {
+                QtProbeSession *s = sched->sessions->pdata[i];
+                if (!cancelled(s) && s->binary == BINARY_DONE &&
+                    !g_queue_is_empty(&s->queue[level]))
+                    pick = s;
             }
-        }
-        for (guint i = 0; i < sched->sessions->len && pick == NULL; i++) {
-            QtProbeSession *s = sched->sessions->pdata[i];
-            if (!cancelled(s) && s->binary == BINARY_DONE && !g_queue_is_empty(&s->background))
-                pick = s;
-        }
         if (pick == NULL)
             break;
+        level--;
         {
-            g_autofree char *name = g_queue_pop_head(urgent ? &pick->urgent : &pick->background);
-            if (urgent)
-                g_hash_table_remove(pick->urgent_set, name);
-            /* probed or started meanwhile (queued twice: urgent, then
-             * background as its seed finished) */
+            g_autofree char *name = g_queue_pop_head(&pick->queue[level]);
+            /* probed or started meanwhile (queued at two levels) */
             if (g_hash_table_contains(pick->results, name) ||
                 g_hash_table_contains(pick->running, name))
                 continue;
-            start_machine(pick, name, urgent);
+            g_hash_table_remove(pick->level_of, name);
+            start_machine(pick, name, level);
         }
     }
     /* background class trials wait while anything urgent is queued */
@@ -209,11 +208,10 @@ static gboolean session_free_drained(gpointer data)
     g_ptr_array_unref(s->seeds);
     g_hash_table_unref(s->results);
     g_hash_table_unref(s->running);
-    g_hash_table_unref(s->urgent_set);
-    g_queue_clear_full(&s->urgent, g_free);
-    g_queue_clear_full(&s->background, g_free);
-    g_hash_table_unref(s->bg_want);
-    g_hash_table_unref(s->urgent_wait);
+    for (int l = 0; l < N_LEVELS; l++)
+        g_queue_clear_full(&s->queue[l], g_free);
+    g_hash_table_unref(s->level_of);
+    g_hash_table_unref(s->after_seed);
     g_clear_pointer(&s->class_names, g_ptr_array_unref);
     g_ptr_array_unref(s->wants);
     g_hash_table_unref(s->types_tried);
@@ -296,11 +294,10 @@ QtProbeSession *qt_probe_session_new(const char *path, const QtProbeOptions *opt
                                        (GDestroyNotify)qt_machine_result_free);
     s->seeds = g_ptr_array_new_with_free_func(g_free);
     s->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    s->urgent_set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_queue_init(&s->urgent);
-    g_queue_init(&s->background);
-    s->bg_want = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    s->urgent_wait = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (int l = 0; l < N_LEVELS; l++)
+        g_queue_init(&s->queue[l]);
+    s->level_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    s->after_seed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->wants = g_ptr_array_new_with_free_func((GDestroyNotify)want_free);
     s->types_tried = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->types_urgent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -321,11 +318,10 @@ void qt_probe_session_set_progress(QtProbeSession *s, QtProbeProgressFunc func, 
 void qt_probe_session_cancel(QtProbeSession *s)
 {
     g_cancellable_cancel(s->cancellable);
-    g_queue_clear_full(&s->urgent, g_free);
-    g_queue_clear_full(&s->background, g_free);
-    g_hash_table_remove_all(s->urgent_set);
-    g_hash_table_remove_all(s->bg_want);
-    g_hash_table_remove_all(s->urgent_wait);
+    for (int l = 0; l < N_LEVELS; l++)
+        g_queue_clear_full(&s->queue[l], g_free);
+    g_hash_table_remove_all(s->level_of);
+    g_hash_table_remove_all(s->after_seed);
     g_hash_table_remove_all(s->types_urgent);
     g_hash_table_remove_all(s->types_background);
     check_wants(s);
@@ -432,11 +428,11 @@ static void machine_done(QtProbeSession *s, QtMachineResult *r, const char *name
         waiters = g_hash_table_lookup(s->waiting, name);
         for (guint i = 0; waiters && i < waiters->len; i++) {
             const char *w = waiters->pdata[i];
-            gboolean urgent = g_hash_table_remove(s->urgent_wait, w);
-            if (g_hash_table_remove(s->bg_want, w) && !urgent)
-                g_queue_push_tail(&s->background, g_strdup(w));
-            else if (urgent)
-                want_urgent(s, w);
+            int level = GPOINTER_TO_INT(g_hash_table_lookup(s->after_seed, w)) - 1;
+            if (level >= 0) {
+                g_hash_table_remove(s->after_seed, w);
+                want_level(s, w, level);
+            }
         }
         progress(s, name, status);
     }
@@ -449,6 +445,7 @@ typedef struct {
     QtProbeSession *s;
     char *name;
     QtMachineResult *r;
+    int level;
 } MachineCall;
 
 static void machine_call_end(MachineCall *c, QtMachineResult *r)
@@ -487,8 +484,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
          * result counts */
         c->r = r;
         qt_host_bus_probe_async(s->e, s->gate.facts, r,
-                                g_hash_table_contains(s->urgent_set, c->name) ? &s->options
-                                                                              : &s->bg_options,
+                                c->level == LEVEL_BACKGROUND ? &s->bg_options : &s->options,
                                 s->cancellable, on_host_bus, c);
         return;
     }
@@ -497,7 +493,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
     machine_call_end(c, r);
 }
 
-static void start_machine(QtProbeSession *s, const char *name, gboolean urgent)
+static void start_machine(QtProbeSession *s, const char *name, int level)
 {
     const char *seed_name = g_hash_table_lookup(s->seed_of, name);
     const QtMachineResult *seed = seed_name ? g_hash_table_lookup(s->results, seed_name) : NULL;
@@ -505,12 +501,17 @@ static void start_machine(QtProbeSession *s, const char *name, gboolean urgent)
 
     c->s = qt_probe_session_ref(s);
     c->name = g_strdup(name);
+    c->level = level;
     g_hash_table_add(s->running, g_strdup(name));
     s->nrunning++;
     s->sched->running++;
-    g_debug("probe: start %s%s", name, urgent ? " (asked for)" : "");
-    qt_machine_probe_async(s->e, &s->gate, name, seed, urgent ? &s->options : &s->bg_options,
-                           &s->reaper, s->cancellable, on_machine, c);
+    g_debug("probe: start %s%s", name,
+            level == LEVEL_ASKED        ? " (asked for)"
+            : level == LEVEL_BACKGROUND ? " (background)"
+                                        : "");
+    qt_machine_probe_async(s->e, &s->gate, name, seed,
+                           level == LEVEL_BACKGROUND ? &s->bg_options : &s->options, &s->reaper,
+                           s->cancellable, on_machine, c);
 }
 
 static gsize common_prefix(const char *a, const char *b)
@@ -571,45 +572,33 @@ static void plan(QtProbeSession *s)
         g_ptr_array_add(s->seeds, g_strdup(seeds->pdata[i]));
 }
 
-/* the background order: seeds first, the rest as their seeds finish (or at
- * once when the seed is already probed) */
-static void want_background(QtProbeSession *s, const char *name)
+static void want_level(QtProbeSession *s, const char *name, int level)
 {
-    const char *seed = g_hash_table_lookup(s->seed_of, name);
+    int cur = GPOINTER_TO_INT(g_hash_table_lookup(s->level_of, name)) - 1;
 
-    if (g_hash_table_contains(s->results, name) || g_hash_table_contains(s->running, name))
-        return;
-    if (seed != NULL && !g_hash_table_contains(s->results, seed)) {
-        g_hash_table_add(s->bg_want, g_strdup(name));
-        want_background(s, seed);
-        return;
-    }
-    g_queue_push_tail(&s->background, g_strdup(name));
-}
-
-/* urgently, but behind its seed when it has one not probed yet: the
- * order of a whole probe */
-static void want_urgent_after_seed(QtProbeSession *s, const char *name)
-{
-    const char *seed = g_hash_table_lookup(s->seed_of, name);
-
-    if (g_hash_table_contains(s->results, name) || g_hash_table_contains(s->running, name))
-        return;
-    if (seed != NULL && !g_hash_table_contains(s->results, seed)) {
-        g_hash_table_add(s->urgent_wait, g_strdup(name));
-        want_urgent(s, seed);
-        return;
-    }
-    want_urgent(s, name);
-}
-
-static void want_urgent(QtProbeSession *s, const char *name)
-{
     if (g_hash_table_contains(s->results, name) || g_hash_table_contains(s->running, name) ||
-        g_hash_table_contains(s->urgent_set, name))
+        (cur >= 0 && cur <= level))
         return;
-    g_hash_table_add(s->urgent_set, g_strdup(name));
-    g_queue_push_tail(&s->urgent, g_strdup(name));
+    g_hash_table_replace(s->level_of, g_strdup(name), GINT_TO_POINTER(level + 1));
+    g_queue_push_tail(&s->queue[level], g_strdup(name));
+}
+
+/* behind its seed when it has one not probed yet, to borrow its batch: the
+ * order of a whole probe */
+static void want_after_seed(QtProbeSession *s, const char *name, int level)
+{
+    const char *seed = g_hash_table_lookup(s->seed_of, name);
+    int cur = GPOINTER_TO_INT(g_hash_table_lookup(s->after_seed, name)) - 1;
+
+    if (g_hash_table_contains(s->results, name) || g_hash_table_contains(s->running, name))
+        return;
+    if (seed == NULL || g_hash_table_contains(s->results, seed)) {
+        want_level(s, name, level);
+        return;
+    }
+    if (cur < 0 || level < cur)
+        g_hash_table_replace(s->after_seed, g_strdup(name), GINT_TO_POINTER(level + 1));
+    want_level(s, seed, level);
 }
 
 /* ---- class hotplug trials ---- */
@@ -723,30 +712,21 @@ static gboolean resolve(QtProbeSession *s, Want *w, GError **error)
 static void queue_want(QtProbeSession *s, Want *w)
 {
     GHashTable *types = w->background ? s->types_background : s->types_urgent;
+    int whole_level = w->background ? LEVEL_BACKGROUND : LEVEL_WHOLE;
 
-    for (guint i = 0; i < w->machines->len; i++) {
-        if (w->background)
-            want_background(s, w->machines->pdata[i]);
-        else
-            want_urgent(s, w->machines->pdata[i]);
-    }
+    /* a machine type named is probed at once, from nothing if its seed is
+     * not probed: the facts are the same, only the launches differ */
+    for (guint i = 0; i < w->machines->len; i++)
+        want_level(s, w->machines->pdata[i], w->background ? LEVEL_BACKGROUND : LEVEL_ASKED);
     if (w->all_machines) {
         /* seeds first (current types, then those like no other); the
          * rest behind their seeds */
-        for (guint i = 0; i < s->seeds->len; i++) {
-            if (w->background)
-                want_background(s, s->seeds->pdata[i]);
-            else
-                want_urgent(s, s->seeds->pdata[i]);
-        }
+        for (guint i = 0; i < s->seeds->len; i++)
+            want_level(s, s->seeds->pdata[i], whole_level);
         for (guint i = 0; i < s->e->machines->len; i++) {
             const QtMachineType *m = s->e->machines->pdata[i];
-            if (!g_hash_table_contains(s->seed_of, m->name))
-                continue;
-            if (w->background)
-                want_background(s, m->name);
-            else
-                want_urgent_after_seed(s, m->name);
+            if (g_hash_table_contains(s->seed_of, m->name))
+                want_after_seed(s, m->name, whole_level);
         }
     }
     for (guint i = 0; i < w->types->len; i++)
@@ -873,8 +853,7 @@ gboolean qt_probe_session_want_finish(QtProbeSession *s, GAsyncResult *result, G
 guint qt_probe_session_count(QtProbeSession *s, guint *queued, guint *running)
 {
     if (queued)
-        *queued = g_queue_get_length(&s->urgent) + g_queue_get_length(&s->background) +
-                  g_hash_table_size(s->bg_want) + g_hash_table_size(s->urgent_wait);
+        *queued = g_hash_table_size(s->level_of) + g_hash_table_size(s->after_seed);
     if (running)
         *running = s->nrunning;
     return g_hash_table_size(s->results);
@@ -887,10 +866,8 @@ QtMachineStatus qt_probe_session_machine_state(QtProbeSession *s, const char *ma
 
     *running = g_hash_table_contains(s->running, machine);
     *queued = !*running && r == NULL &&
-              (g_hash_table_contains(s->urgent_set, machine) ||
-               g_hash_table_contains(s->bg_want, machine) ||
-               g_hash_table_contains(s->urgent_wait, machine) ||
-               g_queue_find_custom(&s->background, machine, (GCompareFunc)g_strcmp0) != NULL);
+              (g_hash_table_contains(s->level_of, machine) ||
+               g_hash_table_contains(s->after_seed, machine));
     if (r == NULL)
         return QT_MACHINE_UNPROBED;
     return r->ok ? QT_MACHINE_OK : QT_MACHINE_FAILED;
