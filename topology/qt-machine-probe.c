@@ -5,6 +5,7 @@
 
 #include "qt-probe-error.h"
 #include "qt-probe-private.h"
+#include "qt-trial.h"
 
 /* a machine type never costs more launches than this */
 #define MAX_LAUNCHES 24
@@ -25,6 +26,10 @@ static const char *const notable_props[] = {"hotplug", "io-reserve", "bus-reserv
 
 /* the NUMA trials run with two nodes */
 #define NUMA_NODES 2
+/* scouts (parts of a refused batch, beside its own chain) for one machine
+ * type: at most this many, of at least SCOUT_MIN devices each */
+#define SCOUT_JOBS 4
+#define SCOUT_MIN  3
 
 typedef struct {
     const QtEmulator *e;
@@ -78,6 +83,13 @@ typedef struct {
     gboolean inherited;  /* the hot outcomes came from the seed */
     gboolean confirming; /* device_adds sent now only confirm the seed's outcomes */
     gboolean confirm_failed;
+    guint named_refusals; /* devices QEMU named refusing the batch */
+    /* scouts: after named refusals, the devices after the last one in the
+     * batch, in parts, each part in launches of its own, in parallel */
+    GPtrArray *scouts;    /* GPtrArray of QtTrialItem (id: the trial's), or NULL */
+    guint scout_next;     /* the next to launch */
+    guint scout_running;  /* launched, not ended */
+    guint scout_launches; /* launches the scouts made: not the chain's */
 } MachineProbe;
 
 void qt_trial_device_free(QtTrialDevice *d)
@@ -164,7 +176,14 @@ static void machine_probe_free(MachineProbe *mp)
     g_hash_table_unref(mp->handler_of);
     g_hash_table_unref(mp->handler_type);
     g_ptr_array_unref(mp->excluded);
+    g_clear_pointer(&mp->scouts, g_ptr_array_unref);
     g_free(mp);
+}
+
+/* the launches of the batch's own chain: what MAX_LAUNCHES bounds */
+static guint chain_launches(const MachineProbe *mp)
+{
+    return mp->result->launches - mp->scout_launches;
 }
 
 static gboolean is_trial_id(const char *id)
@@ -174,6 +193,8 @@ static gboolean is_trial_id(const char *id)
 
 static void launch(GTask *task);
 static void done(GTask *task);
+static void scout_pump(GTask *task);
+static void next_launch(GTask *task);
 
 /* ---- building trials ---- */
 
@@ -462,6 +483,54 @@ static void bisect_step(MachineProbe *mp, gboolean started)
     bisect_next(mp);
 }
 
+/* QEMU makes the -device options in command-line order and stops at the
+ * first it refuses (7.2 and 10.0 alike): the devices before the one it
+ * named were made, those after it were never tried.  A batch QEMU refuses
+ * device after device (x-remote refuses one in two) would take a launch
+ * for each in turn; once it has named two, the devices after the last are
+ * dealt in parts over parallel launches of their own (QtTrialLaunch: each
+ * part again without what QEMU names), and the batch's next launch
+ * carries only what they accepted.  Each part that QEMU accepts costs a
+ * launch the chain would not have made, hence the few, large parts, and
+ * none before QEMU has shown it refuses much.  A device QEMU refused
+ * alone without naming it is the culprit too (the machine type started
+ * bare).  Scouts decide no acceptance: the batch's own launch still does,
+ * so a device taken in its part and refused among the others is still
+ * found there. */
+static void plan_scouts(MachineProbe *mp, guint from)
+{
+    g_autoptr(GPtrArray) devs = g_ptr_array_new();
+    guint parts;
+
+    /* the instance arguments are known (else a launch may fail for
+     * their want), and the batch is this machine type's own */
+    if (++mp->named_refusals < 2 || mp->e->instance_args == NULL || mp->speculative ||
+        mp->suspects != NULL)
+        return;
+    for (guint i = from; i < mp->batch->len; i++) {
+        const QtTrialDevice *d = mp->batch->pdata[i];
+        if (d->series == NULL) /* a limit search: the batch's own chain keeps it */
+            g_ptr_array_add(devs, (gpointer)d);
+    }
+    parts = MIN(SCOUT_JOBS, devs->len / SCOUT_MIN);
+    if (parts < 2)
+        return; /* the chain's next launches cost no more */
+    mp->scouts = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+    for (guint k = 0; k < parts; k++) {
+        GPtrArray *part = g_ptr_array_new_with_free_func((GDestroyNotify)qt_trial_item_free);
+        /* contiguous: QEMU meets them in the batch's order */
+        for (guint i = k * devs->len / parts; i < (k + 1) * devs->len / parts; i++) {
+            const QtTrialDevice *d = devs->pdata[i];
+            QtTrialItem *it = qt_trial_item_new(d->id, NULL);
+            qt_trial_item_add_device(it, d->args);
+            g_ptr_array_add(part, it);
+        }
+        g_ptr_array_add(mp->scouts, part);
+    }
+    mp->scout_next = 0;
+    mp->scout_running = 0;
+}
+
 /* the launch failed with QEMU's @message: decide what to try next;
  * FALSE when the machine type itself does not start */
 static gboolean handle_refusal(GTask *task, const char *message)
@@ -520,6 +589,7 @@ static gboolean handle_refusal(GTask *task, const char *message)
             return TRUE;
         }
         reject(mp, d->id, why);
+        plan_scouts(mp, idx);
         return TRUE;
     }
     if (mp->numa && (strstr(message, "qtopo-mem") != NULL || mp->numa_stage)) {
@@ -744,6 +814,8 @@ static char *notable_text(const QtQtreeDev *dev)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+static void collect_refused(MachineProbe *mp);
+
 /* turn the qtree into the result: root buses with occupancy, and for
  * every trial device the outcome and the bus it provides */
 static gboolean collect(MachineProbe *mp, GError **error)
@@ -813,7 +885,36 @@ static gboolean collect(MachineProbe *mp, GError **error)
                                  g_strdup_printf("%s/%s", d->bus ? d->bus : "", d->driver),
                                  g_steal_pointer(&notable));
     }
-    /* refused trials */
+    collect_refused(mp);
+    /* a root bus on which QEMU took none of the trial devices, refusing
+     * each, has no slot the trials could show usable: none is offered
+     * (sun4u's pci refuses everything, "all in use or reserved"; its
+     * devices go on the bridges QEMU built in) */
+    for (guint i = 0; i < r->root_buses->len; i++) {
+        QtRootBus *rb = r->root_buses->pdata[i];
+        gboolean tried = FALSE, took = FALSE;
+        for (guint j = 0; j < rb->controllers->len; j++) {
+            const QtControllerTrial *t = rb->controllers->pdata[j];
+            took |= t->cold;
+            tried |= t->cold_provenance != NULL && t->cold_provenance->source == QT_SOURCE_TRIAL;
+        }
+        if (tried && !took) {
+            rb->bus->slot_mask = 0;
+            qt_provenance_free(rb->bus->slots_provenance);
+            rb->bus->slots_provenance =
+                qt_provenance_new(QT_SOURCE_TRIAL, "-device of every controller candidate",
+                                  "QEMU refused each: no slot shown usable");
+        }
+    }
+    r->numa = mp->numa;
+    return TRUE;
+}
+
+/* the refused trials' outcomes, and the pairs a spec rule ruled out */
+static void collect_refused(MachineProbe *mp)
+{
+    QtMachineResult *r = mp->result;
+
     for (guint i = 0; i < mp->tried->len; i++) {
         QtTrialDevice *d = mp->tried->pdata[i];
         const char *why = g_hash_table_lookup(mp->rejected, d->id);
@@ -837,26 +938,6 @@ static gboolean collect(MachineProbe *mp, GError **error)
             t->cold_provenance = qt_provenance_new(QT_SOURCE_TRIAL, detail, why);
         }
     }
-    /* a root bus on which QEMU took none of the trial devices, refusing
-     * each, has no slot the trials could show usable: none is offered
-     * (sun4u's pci refuses everything, "all in use or reserved"; its
-     * devices go on the bridges QEMU built in) */
-    for (guint i = 0; i < r->root_buses->len; i++) {
-        QtRootBus *rb = r->root_buses->pdata[i];
-        gboolean tried = FALSE, took = FALSE;
-        for (guint j = 0; j < rb->controllers->len; j++) {
-            const QtControllerTrial *t = rb->controllers->pdata[j];
-            took |= t->cold;
-            tried |= t->cold_provenance != NULL && t->cold_provenance->source == QT_SOURCE_TRIAL;
-        }
-        if (tried && !took) {
-            rb->bus->slot_mask = 0;
-            qt_provenance_free(rb->bus->slots_provenance);
-            rb->bus->slots_provenance =
-                qt_provenance_new(QT_SOURCE_TRIAL, "-device of every controller candidate",
-                                  "QEMU refused each: no slot shown usable");
-        }
-    }
     /* pairs a spec rule ruled out */
     for (guint i = 0; i < mp->excluded->len; i++) {
         const char *key = mp->excluded->pdata[i];
@@ -873,8 +954,6 @@ static gboolean collect(MachineProbe *mp, GError **error)
             t->cold_provenance =
                 qt_provenance_new(QT_SOURCE_SPEC, dt->name, spec_excludes(dt, rb->bus));
     }
-    r->numa = mp->numa;
-    return TRUE;
 }
 
 static QtHotplugMechanism mechanism_of(MachineProbe *mp, const char *type)
@@ -1788,7 +1867,7 @@ static void search_launch(GTask *task)
     int v = search_next(mp);
     g_autofree char *args = NULL;
 
-    if (v <= 0 || mp->result->launches >= MAX_LAUNCHES + 16) {
+    if (v <= 0 || chain_launches(mp) >= MAX_LAUNCHES + 16) {
         search_finish(mp);
         done(task);
         return;
@@ -1896,11 +1975,112 @@ static void relaunch_bounded(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
 
-    if (mp->result->launches >= MAX_LAUNCHES) {
+    if (chain_launches(mp) >= MAX_LAUNCHES) {
         fail_machine(task, "too many launches to find the refused device");
         return;
     }
     launch(task);
+}
+
+/* every trial device QEMU refused, with its outcome, for a machine type
+ * with no PCI root bus whose batch it refused whole: what a launch with
+ * nothing left in the batch would read, without that launch (the bare
+ * launch read the machine type already) */
+static void settle_refused(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    QtMachineResult *r = mp->result;
+
+    g_ptr_array_set_size(r->host_bridges, 0);
+    g_ptr_array_set_size(r->batch, 0);
+    collect_refused(mp);
+    r->numa = mp->numa;
+    mp->numa_stage = TRUE;
+    done(task);
+}
+
+/* the batch's next launch, unless nothing is left to try */
+static void next_launch(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+
+    if (!mp->bare && !mp->speculative && !mp->numa && mp->suspects == NULL && mp->batch->len == 0 &&
+        mp->result->root_buses->len == 0) {
+        settle_refused(task);
+        return;
+    }
+    launch(task);
+}
+
+typedef struct {
+    GTask *task;
+    GPtrArray *items; /* QtTrialItem, borrowed from mp->scouts */
+} ScoutCall;
+
+static void on_scout_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    ScoutCall *c = user_data;
+    GTask *task = c->task;
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    gboolean ran = FALSE;
+    guint launches = 0, unnamed = 0;
+    gboolean ok = qt_trial_launch_finish(res, &ran, &launches, &error);
+
+    mp->result->launches += launches;
+    mp->scout_launches += launches;
+    mp->scout_running--;
+    for (guint i = 0; i < c->items->len; i++) {
+        const QtTrialItem *it = c->items->pdata[i];
+        unnamed += it->refusal != NULL && !it->named;
+    }
+    /* a timeout or a crash tells nothing: the batch's launch will */
+    for (guint i = 0; ok && i < c->items->len; i++) {
+        const QtTrialItem *it = c->items->pdata[i];
+        QtTrialDevice *d = find_in_batch(mp, it->id, NULL);
+
+        if (d == NULL || it->refusal == NULL)
+            continue;
+        if (it->named) {
+            g_autofree char *why = reason_after(it->message, d->args);
+            g_debug("probe %s: %s refused by a scout: %s", mp->machine, d->args, why);
+            reject(mp, it->id, why);
+        } else if (unnamed == 1 && !ran && !mp->numa && it->said) {
+            /* the last one left, on a machine type that starts bare, and
+             * refused by QEMU rather than crashed: its refusal */
+            g_debug("probe %s: %s refused by a scout: %s", mp->machine, d->args, it->message);
+            reject(mp, it->id, it->message);
+        }
+    }
+    g_free(c);
+    scout_pump(task);
+}
+
+/* launch the scouts; once all ended, the batch */
+static void scout_pump(GTask *task)
+{
+    MachineProbe *mp = g_task_get_task_data(task);
+    g_autoptr(GPtrArray) numa = mp->numa ? qt_probe_numa_args(NUMA_NODES) : NULL;
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) base = NULL;
+
+    for (guint i = 0; numa != NULL && i < numa->len; i++)
+        g_strv_builder_add(b, numa->pdata[i]);
+    base = g_strv_builder_end(b);
+    while (mp->scout_running < SCOUT_JOBS && mp->scout_next < mp->scouts->len &&
+           !g_cancellable_is_cancelled(mp->cancellable)) {
+        ScoutCall *c = g_new0(ScoutCall, 1);
+
+        c->task = task;
+        c->items = mp->scouts->pdata[mp->scout_next++];
+        mp->scout_running++;
+        qt_trial_launch_async(mp->e, mp->machine, &mp->options, (const char *const *)base, c->items,
+                              mp->cancellable, NULL, NULL, on_scout_done, c);
+    }
+    if (mp->scout_running > 0)
+        return;
+    g_clear_pointer(&mp->scouts, g_ptr_array_unref);
+    next_launch(task);
 }
 
 static void after_bisect_stop(GTask *task)
@@ -1926,8 +2106,11 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
             return;
         }
         if (g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED) &&
-            mp->result->launches < MAX_LAUNCHES && handle_refusal(task, error->message)) {
-            launch(task);
+            chain_launches(mp) < MAX_LAUNCHES && handle_refusal(task, error->message)) {
+            if (mp->scouts != NULL)
+                scout_pump(task);
+            else
+                next_launch(task);
             return;
         }
         fail_machine(task, mp->bisect_message ? mp->bisect_message : error->message);
@@ -2001,6 +2184,12 @@ static void launch(GTask *task)
         qt_qemu_instance_add_arg(mp->inst, d->args);
     }
     mp->result->launches++;
+    g_debug("probe %s: launch %u: %s, %u devices%s%s", mp->machine, mp->result->launches,
+            mp->bare          ? "bare"
+            : mp->speculative ? "borrowed batch"
+                              : "batch",
+            mp->bare ? 0 : mp->batch->len - g_hash_table_size(mp->left_out),
+            mp->numa && !mp->bare ? ", NUMA" : "", mp->suspects ? ", bisecting" : "");
     qt_qemu_instance_start_async(mp->inst, mp->cancellable, on_started, task);
 }
 

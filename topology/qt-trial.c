@@ -41,6 +41,7 @@ void qt_trial_item_free(QtTrialItem *it)
     g_free(it->id);
     g_ptr_array_unref(it->args);
     g_free(it->refusal);
+    g_free(it->message);
     g_free(it);
 }
 
@@ -75,6 +76,7 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     QtTrialLaunch *l = user_data;
     g_autoptr(GError) error = NULL;
+    g_autofree char *said = NULL;
 
     if (qt_qemu_instance_start_finish(l->inst, res, &error)) {
         l->ran = TRUE;
@@ -84,6 +86,7 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
             l->started(l, l->inst, l->left, l->started_data);
         return;
     }
+    said = qt_qemu_instance_get_error_message(l->inst);
     g_clear_object(&l->inst);
     if (!g_error_matches(error, QT_QMP_ERROR, QT_QMP_ERROR_EXITED)) {
         /* not a refusal: the launch tells nothing */
@@ -98,6 +101,10 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
             /* QEMU named it: without it, the rest again */
             g_free(it->refusal);
             it->refusal = why;
+            g_free(it->message);
+            it->message = g_strdup(error->message);
+            it->named = TRUE;
+            it->said = TRUE;
             g_ptr_array_remove_index(l->left, i);
             launch(l);
             return;
@@ -108,6 +115,10 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
         QtTrialItem *it = l->left->pdata[i];
         g_free(it->refusal);
         it->refusal = g_strdup(error->message);
+        g_free(it->message);
+        it->message = g_strdup(error->message);
+        it->named = FALSE;
+        it->said = said != NULL;
     }
     g_task_return_boolean(l->task, TRUE);
     g_object_unref(l->task);

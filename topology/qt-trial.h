@@ -12,10 +12,11 @@
  * device_add...) and calls qt_trial_launch_release(), which stops QEMU and
  * ends the launch.
  *
- * The host-bridge bus probe and the class probe's cold trials use it; the
- * machine probe keeps its own batch, whose bisection, index series and
- * NUMA variants are still tangled with what it tries (issue 14 moves it
- * over). */
+ * The host-bridge bus probe and the class probe's cold trials use it, and
+ * so do the machine probe's scouts (the rest of a refused batch, one
+ * device per launch, in parallel); the machine probe keeps its own main
+ * batch, whose bisection, index series and NUMA variants are still
+ * tangled with what it tries. */
 #pragma once
 
 #include "qt-probe-private.h"
@@ -26,6 +27,9 @@ typedef struct {
     char *id;        /* the id QEMU names when it refuses the item */
     GPtrArray *args; /* its command-line arguments: "-device", value, ... */
     char *refusal;   /* what QEMU said of it, when it refused it */
+    char *message;   /* QEMU's whole message for the launch that refused it */
+    gboolean named;  /* QEMU named it when it refused it (else the launch was refused) */
+    gboolean said;   /* QEMU wrote an error of its own: it refused, rather than crashed */
     gpointer data;   /* the caller's */
 } QtTrialItem;
 
