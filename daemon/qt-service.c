@@ -1915,6 +1915,7 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
     svc->trials = g_hash_table_new(g_str_hash, g_str_equal);
     svc->trials_cancellable = g_cancellable_new();
     svc->sched = qt_probe_scheduler_new(settings->jobs);
+    qt_probe_scheduler_set_reserve(svc->sched, TRUE);
     /* as many workers as cores: placement is CPU only */
     svc->workers =
         g_thread_pool_new(place_work, svc, (gint)MAX(g_get_num_processors(), 1), FALSE, NULL);

@@ -20,7 +20,8 @@ struct _QtProbeScheduler {
     guint running;       /* machine probes, over every session */
     GPtrArray *sessions; /* borrowed: a session leaves when it is freed */
     gboolean pumping;
-    gboolean orphan; /* freed by its owner: the last session frees it */
+    gboolean orphan;  /* freed by its owner: the last session frees it */
+    gboolean reserve; /* one slot kept for machine types calls name */
 };
 
 typedef struct {
@@ -115,16 +116,26 @@ void qt_probe_scheduler_set_jobs(QtProbeScheduler *sched, guint jobs)
     sched_pump(sched);
 }
 
+void qt_probe_scheduler_set_reserve(QtProbeScheduler *sched, gboolean reserve)
+{
+    sched->reserve = reserve;
+}
+
+/* a want for named machine or device types: what a call waits for */
+static gboolean want_asks(const Want *w)
+{
+    return !w->background && (w->machines->len > 0 || w->types->len > 0);
+}
+
 gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched)
 {
     for (guint i = 0; i < sched->sessions->len; i++) {
         QtProbeSession *s = sched->sessions->pdata[i];
-        if (!g_queue_is_empty(&s->queue[LEVEL_ASKED]) ||
-            !g_queue_is_empty(&s->queue[LEVEL_WHOLE]) || g_hash_table_size(s->types_urgent) > 0 ||
+        if (!g_queue_is_empty(&s->queue[LEVEL_ASKED]) || g_hash_table_size(s->types_urgent) > 0 ||
             (s->class_running && !s->class_background))
             return TRUE;
         for (guint j = 0; j < s->wants->len; j++)
-            if (!((Want *)s->wants->pdata[j])->background)
+            if (want_asks(s->wants->pdata[j]))
                 return TRUE;
     }
     return FALSE;
@@ -160,6 +171,10 @@ static void sched_pump(QtProbeScheduler *sched)
         if (pick == NULL)
             break;
         level--;
+        /* the last free slot waits for a machine type a call names */
+        if (level > LEVEL_ASKED && sched->reserve && sched->jobs > 1 &&
+            sched->running + 1 >= sched->jobs)
+            break;
         {
             g_autofree char *name = g_queue_pop_head(&pick->queue[level]);
             /* probed or started meanwhile (queued at two levels) */
@@ -383,9 +398,14 @@ gboolean qt_probe_session_is_complete(QtProbeSession *s)
 
 static void check_wants(QtProbeSession *s)
 {
+    g_autoptr(GPtrArray) ended = g_ptr_array_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new();
+
     if (s->done_ms == 0 && everything_done(s))
         s->done_ms = (double)(g_get_monotonic_time() - s->t0) / 1000.0;
-    for (guint i = s->wants->len; i-- > 0;) {
+    /* every want that ends leaves the list before any caller hears of it:
+     * a caller may cancel the session, or ask again, from its callback */
+    for (guint i = 0; i < s->wants->len; i++) {
         Want *w = s->wants->pdata[i];
         GError *error = NULL;
 
@@ -397,16 +417,18 @@ static void check_wants(QtProbeSession *s)
             error = g_error_copy(s->class_error);
         else if (!want_done(s, w))
             continue;
-        {
-            Want *done = g_ptr_array_steal_index(s->wants, i);
-            GTask *task = g_steal_pointer(&done->task);
-            if (error)
-                g_task_return_error(task, error);
-            else
-                g_task_return_boolean(task, TRUE);
-            g_object_unref(task);
-            want_free(done);
-        }
+        g_ptr_array_add(ended, g_ptr_array_steal_index(s->wants, i--));
+        g_ptr_array_add(errors, error);
+    }
+    for (guint i = 0; i < ended->len; i++) {
+        Want *done = ended->pdata[i];
+        GTask *task = g_steal_pointer(&done->task);
+        if (errors->pdata[i] != NULL)
+            g_task_return_error(task, errors->pdata[i]);
+        else
+            g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        want_free(done);
     }
 }
 
@@ -484,7 +506,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
          * result counts */
         c->r = r;
         qt_host_bus_probe_async(s->e, s->gate.facts, r,
-                                c->level == LEVEL_BACKGROUND ? &s->bg_options : &s->options,
+                                c->level == LEVEL_ASKED ? &s->options : &s->bg_options,
                                 s->cancellable, on_host_bus, c);
         return;
     }
@@ -510,7 +532,7 @@ static void start_machine(QtProbeSession *s, const char *name, int level)
             : level == LEVEL_BACKGROUND ? " (background)"
                                         : "");
     qt_machine_probe_async(s->e, &s->gate, name, seed,
-                           level == LEVEL_BACKGROUND ? &s->bg_options : &s->options, &s->reaper,
+                           level == LEVEL_ASKED ? &s->options : &s->bg_options, &s->reaper,
                            s->cancellable, on_machine, c);
 }
 
@@ -711,6 +733,8 @@ static gboolean resolve(QtProbeSession *s, Want *w, GError **error)
 
 static void queue_want(QtProbeSession *s, Want *w)
 {
+    /* types named go first; every type is work for later, at a lower CPU
+     * priority */
     GHashTable *types = w->background ? s->types_background : s->types_urgent;
     int whole_level = w->background ? LEVEL_BACKGROUND : LEVEL_WHOLE;
 
@@ -735,6 +759,7 @@ static void queue_want(QtProbeSession *s, Want *w)
     if (w->all_types) {
         GHashTableIter it;
         gpointer v;
+        types = s->types_background;
         g_hash_table_iter_init(&it, s->e->devices);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             const QtDeviceType *t = v;

@@ -77,7 +77,11 @@ typedef struct _QtProbeSession QtProbeSession;
 QtProbeScheduler *qt_probe_scheduler_new(guint jobs);
 void qt_probe_scheduler_free(QtProbeScheduler *sched);
 void qt_probe_scheduler_set_jobs(QtProbeScheduler *sched, guint jobs);
-/* anything urgent queued or running in any of its sessions */
+/* keep the last free slot for machine types calls name (a daemon: a
+ * whole-binary or background probe then never delays a call's by more than
+ * a launch's start); off by default */
+void qt_probe_scheduler_set_reserve(QtProbeScheduler *sched, gboolean reserve);
+/* anything a call named queued or running in any of its sessions */
 gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched);
 
 typedef struct {

@@ -2306,6 +2306,184 @@ static void test_sigterm_probing(void **state)
     daemon_stop(d);
 }
 
+/* the state ListEmulators gives @path */
+static char *emulator_state(QtVarlinkClient *c, const char *path)
+{
+    g_autoptr(json_object) reply = call_ok(c, TOPOLOGY ".ListEmulators", js("{}"));
+    json_object *arr = member_typed(reply, "emulators", json_type_array);
+
+    for (gsize i = 0; i < json_object_array_length(arr); i++) {
+        json_object *o = json_object_array_get_idx(arr, i);
+        if (g_strcmp0(qt_json_get_string(o, "path"), path) == 0)
+            return g_strdup(qt_json_get_string(o, "state"));
+    }
+    fail_logs("ListEmulators has no %s", path);
+    return NULL;
+}
+
+static json_object *place_q35_request(void)
+{
+    return js("{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"spareSlots\":2,\"devices\":["
+              "{\"id\":\"net0\",\"driver\":\"virtio-net-pci\"},"
+              "{\"id\":\"disk0\",\"driver\":\"virtio-blk-pci\"},"
+              "{\"id\":\"nic1\",\"driver\":\"e1000\"}]}");
+}
+
+/* demand first: with nothing cached, a whole-binary Probe of aarch64 runs
+ * (109 machine types); a Place for q35 sent meanwhile is answered while
+ * aarch64 is still being learnt, from x86_64's binary probe and q35 alone;
+ * x86_64 is partial then, its other machine types queued or unprobed; the
+ * background then learns x86_64 whole, and the same Place gives the same
+ * answer, byte for byte */
+static void test_demand_first(void **state)
+{
+    Daemon *d = daemon_new_full(NULL, NULL, FALSE);
+    g_autoptr(QtVarlinkClient) a = NULL;
+    g_autoptr(QtVarlinkClient) b = NULL;
+    g_autoptr(json_object) first = NULL;
+    g_autoptr(json_object) again = NULL;
+    g_autoptr(json_object) machines = NULL;
+    g_autoptr(json_object) probe = NULL;
+    g_autofree char *aarch64_state = NULL;
+    g_autofree char *x86_state = NULL;
+    g_autofree char *first_text = NULL;
+    const char *aarch64 = fx.emulators[1];
+    json_object *arr;
+    guint ok = 0, waiting = 0;
+    gint64 t0, took, end;
+
+    daemon_start(d);
+    a = client_new_timeout(d, PROBE_MAX_MS * 2);
+    b = client_new_timeout(d, PROBE_MAX_MS);
+    send_message(a, "{\"method\":\"" TOPOLOGY ".Probe\",\"parameters\":{\"emulator\":"
+                    "\"qemu-system-aarch64\"}}");
+    /* aarch64's machine types are being probed */
+    end = now_ms() + 10000;
+    for (;;) {
+        g_autofree char *st = emulator_state(b, aarch64);
+        if (g_str_equal(st, "partial") || now_ms() > end)
+            break;
+        g_usleep(20000);
+    }
+    t0 = now_ms();
+    first = call_ok(b, PLACEMENT ".Place", place_q35_request());
+    took = now_ms() - t0;
+    aarch64_state = emulator_state(b, aarch64);
+    x86_state = emulator_state(b, fx.emulators[0]);
+    print_message("Place q35 with nothing cached, during aarch64's probe: %" G_GINT64_FORMAT
+                  " ms; aarch64 %s, x86_64 %s\n",
+                  took, aarch64_state, x86_state);
+    if (g_str_equal(aarch64_state, "probed"))
+        fail_logs(
+            "aarch64 was learnt whole before the Place for q35 was answered (%" G_GINT64_FORMAT
+            " ms): it waited for a binary it did not name",
+            took);
+    if (!g_str_equal(x86_state, "partial"))
+        fail_logs("x86_64 is %s right after the Place, expected partial (only q35 and what it "
+                  "needed learnt)",
+                  x86_state);
+    machines = call_ok(b, TOPOLOGY ".GetMachines", js("{\"emulator\":\"" X86 "\"}"));
+    arr = member_typed(machines, "machines", json_type_array);
+    for (gsize i = 0; i < json_object_array_length(arr); i++) {
+        const char *st = qt_json_get_string(json_object_array_get_idx(arr, i), "status");
+        ok += g_strcmp0(st, "ok") == 0 || g_strcmp0(st, "failed") == 0;
+        waiting += g_strcmp0(st, "queued") == 0 || g_strcmp0(st, "probing") == 0 ||
+                   g_strcmp0(st, "unprobed") == 0;
+    }
+    print_message("x86_64 after the Place: %u machine types probed, %u not yet\n", ok, waiting);
+    if (ok == 0 || waiting == 0)
+        fail_logs("GetMachines after the first Place: %u probed, %u not: expected both", ok,
+                  waiting);
+
+    /* the whole Probe of aarch64 still completes */
+    probe = receive(a);
+    {
+        json_object *p = expect_reply(probe);
+        json_object *s = member_typed(p, "summary", json_type_object);
+        if (qt_json_get_int(s, "ok", 0) + qt_json_get_int(s, "failed", 0) !=
+            qt_json_get_int(s, "machines", -1))
+            fail_logs("Probe of aarch64 answered before every machine type was probed: %s",
+                      js_text(s));
+    }
+    /* x86_64 learnt whole in the background */
+    end = now_ms() + PROBE_MAX_MS;
+    for (;;) {
+        g_autofree char *st = emulator_state(b, fx.emulators[0]);
+        if (g_str_equal(st, "probed"))
+            break;
+        if (now_ms() > end)
+            fail_logs("x86_64 was not learnt whole in the background within %d ms (%s)",
+                      PROBE_MAX_MS, st);
+        g_usleep(100000);
+    }
+    again = call_ok(b, PLACEMENT ".Place", place_q35_request());
+    first_text = g_strdup(js_text(first));
+    if (!g_str_equal(first_text, js_text(again)))
+        fail_logs("the Place answered from q35 alone differs from the one once x86_64 is whole:\n"
+                  "%s\n%s",
+                  first_text, js_text(again));
+    check_cache_files(d->cache);
+    daemon_stop(d);
+}
+
+/* SIGTERM while a call's machine type is being learnt: qtopod exits within
+ * the bound, no QEMU outlives it, and the cache holds whole documents
+ * only; started again, it answers */
+static void test_sigterm_demand(void **state)
+{
+    Daemon *d = daemon_new_full(NULL, NULL, FALSE);
+    g_autoptr(QtVarlinkClient) c = NULL;
+    g_autoptr(QtVarlinkClient) c2 = NULL;
+    g_autoptr(GArray) qemus = NULL;
+    g_autoptr(json_object) plan = NULL;
+    gint64 t0, took, end;
+
+    daemon_start(d);
+    c = client_new(d);
+    send_message(c, "{\"method\":\"" PLACEMENT ".Place\",\"parameters\":{\"emulator\":"
+                    "\"qemu-system-ppc64\",\"machine\":\"pseries\",\"devices\":[{\"id\":\"n0\","
+                    "\"driver\":\"virtio-net-pci\"}]}}");
+    end = now_ms() + 5000;
+    for (;;) {
+        qemus = qemu_below(d->pid);
+        if (qemus->len > 0 || now_ms() > end)
+            break;
+        g_clear_pointer(&qemus, g_array_unref);
+        g_usleep(5000);
+    }
+    if (qemus->len == 0)
+        fail_logs("no QEMU instance ran for the Place");
+    t0 = now_ms();
+    kill(d->pid, SIGTERM);
+    if (!daemon_wait_exit(d, STOP_MAX_MS))
+        fail_logs("qtopod did not exit within %d ms of SIGTERM", STOP_MAX_MS);
+    took = now_ms() - t0;
+    print_message(
+        "SIGTERM while pseries is learnt for a Place: exit after %" G_GINT64_FORMAT " ms\n", took);
+    if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0)
+        fail_logs("qtopod ended with %s on SIGTERM", describe_status(d->status));
+    if (took > STOP_PROBING_MAX_MS)
+        fail_logs("qtopod took %" G_GINT64_FORMAT " ms to exit, expected at most %d ms", took,
+                  STOP_PROBING_MAX_MS);
+    g_usleep(250000);
+    for (guint i = 0; i < qemus->len; i++)
+        if (running(g_array_index(qemus, pid_t, i)))
+            fail_logs("QEMU %d outlived qtopod", (int)g_array_index(qemus, pid_t, i));
+    if (reap_orphans() > 0)
+        fail_logs("QEMU instances were orphaned");
+    check_cache_files(d->cache);
+    g_clear_pointer(&c, qt_varlink_client_free);
+    daemon_start(d);
+    c2 = client_new_timeout(d, PROBE_MAX_MS);
+    plan = call_ok(c2, PLACEMENT ".Place",
+                   js("{\"emulator\":\"qemu-system-ppc64\",\"machine\":\"pseries\",\"devices\":"
+                      "[{\"id\":\"n0\",\"driver\":\"virtio-net-pci\"}]}"));
+    if (json_object_array_length(member_typed(plan, "devices", json_type_array)) != 1)
+        fail_logs("Place after the restart: %s", js_text(plan));
+    check_cache_files(d->cache);
+    daemon_stop(d);
+}
+
 /* ---- fixtures ---- */
 
 /* every daemon the test started is stopped; one still running is killed
@@ -2377,6 +2555,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sighup, teardown_test),
         cmocka_unit_test_teardown(test_bad_config, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
+        cmocka_unit_test_teardown(test_demand_first, teardown_test),
+        cmocka_unit_test_teardown(test_sigterm_demand, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
         cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
         cmocka_unit_test_teardown(test_abuse, teardown_test),
@@ -2410,6 +2590,9 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
         g_printerr("PR_SET_CHILD_SUBREAPER: %s\n", g_strerror(errno));
     signal(SIGPIPE, SIG_IGN);
+    /* QTOPO_TEST_FILTER=GLOB runs only the tests whose names match */
+    if (g_getenv("QTOPO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(g_getenv("QTOPO_TEST_FILTER"));
     rc = cmocka_run_group_tests_name("daemon", tests, setup_group, teardown_group);
     for (gsize i = 0; i < G_N_ELEMENTS(binaries); i++)
         g_free(fx.emulators[i]);
