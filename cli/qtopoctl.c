@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qt-cache.h"
 #include "qt-config.h"
@@ -39,6 +40,10 @@ typedef struct {
     /* the connection or the in-process service, made on first use */
     QtVarlinkClient *client;
     QtService *service;
+    /* progress of the probe a call waits on */
+    gint64 progress_t0;
+    gint64 progress_printed; /* when the last plain line went out */
+    gboolean progress_shown; /* a terminal line is up */
 } CtlOptions;
 
 typedef int (*CtlFunc)(CtlOptions *opts, int argc, char **argv);
@@ -101,16 +106,63 @@ static void ctl_reply_clear(CtlReply *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlReply, ctl_reply_clear)
 
+/* progress of a probe: on a terminal one line kept up to date (machine
+ * types done / total, the last one, an estimate of the time left); plain
+ * lines, at most one a second, otherwise; every machine type with -v;
+ * nothing with --json */
 static void on_progress(json_object *params, gpointer user_data)
 {
     CtlOptions *opts = user_data;
     json_object *p = qt_json_get_typed(params, "progress", json_type_object);
+    const char *machine, *status;
+    gint64 done, total, now = g_get_monotonic_time();
+    g_autoptr(GString) line = g_string_new(NULL);
+    gboolean tty = isatty(STDERR_FILENO);
 
-    if (opts->verbose && p != NULL) {
-        const char *machine = qt_json_get_string(p, "machine");
-        g_printerr("  %-28s %s\n", machine ? machine : "(binary)",
-                   qt_json_get_string(p, "status") ? qt_json_get_string(p, "status") : "");
+    if (p == NULL || opts->json)
+        return;
+    machine = qt_json_get_string(p, "machine");
+    status = qt_json_get_string(p, "status") ? qt_json_get_string(p, "status") : "";
+    done = qt_json_get_int(p, "done", -1);
+    total = qt_json_get_int(p, "total", -1);
+    if (opts->progress_t0 == 0)
+        opts->progress_t0 = now;
+    if (opts->verbose) {
+        g_printerr("%s  %-28s %s\n", opts->progress_shown ? "\r\033[K" : "",
+                   machine ? machine : "(binary)", status);
+        opts->progress_shown = FALSE;
+        return;
     }
+    g_string_append(line, "learning the binary: ");
+    if (done >= 0 && total > 0)
+        g_string_append_printf(line, "%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " machine types",
+                               done, total);
+    else
+        g_string_append(line, "its own probe");
+    if (machine != NULL)
+        g_string_append_printf(line, ", %s %s", machine,
+                               g_str_has_prefix(status, "failed") ? "failed" : "done");
+    if (done > 0 && total > done) {
+        double per = (double)(now - opts->progress_t0) / (double)done;
+        g_string_append_printf(line, ", about %.0f s left for the whole binary",
+                               per * (double)(total - done) / G_USEC_PER_SEC);
+    }
+    if (tty) {
+        g_printerr("\r\033[K%s", line->str);
+        opts->progress_shown = TRUE;
+    } else if (now - opts->progress_printed >= G_USEC_PER_SEC || done == total) {
+        g_printerr("%s\n", line->str);
+        opts->progress_printed = now;
+    }
+}
+
+/* the call ended: the terminal line goes */
+static void progress_end(CtlOptions *opts)
+{
+    if (opts->progress_shown)
+        g_printerr("\r\033[K");
+    opts->progress_shown = FALSE;
+    opts->progress_t0 = 0;
 }
 
 static void on_progress_stolen(json_object *params, gpointer user_data)
@@ -146,6 +198,8 @@ static QtService *direct_service(CtlOptions *opts)
     s->jobs = (guint)MAX(opts->jobs, 0);
     s->probe_at_start = FALSE;
     opts->service = qt_service_new(s, TRUE);
+    /* a command learns what it needs and ends: no background work */
+    qt_service_set_background(opts->service, FALSE);
     return opts->service;
 }
 
@@ -166,8 +220,9 @@ static gboolean ctl_call(CtlOptions *opts, const char *method, json_object *para
 
     if (opts->direct) {
         g_autoptr(GAsyncResult) res = NULL;
-        qt_service_call_async(direct_service(opts), method, params, TRUE,
-                              more ? on_progress_stolen : NULL, opts, NULL, qt_sync_cb, &res);
+        /* in process, every call may report the probe it waits on */
+        qt_service_call_async(direct_service(opts), method, params, TRUE, on_progress_stolen, opts,
+                              NULL, qt_sync_cb, &res);
         qt_sync_wait(&res);
         r->reply =
             qt_service_call_finish(opts->service, res, &r->error_name, &r->error_params, &error);
@@ -258,7 +313,10 @@ static int call(CtlOptions *opts, const char *method, json_object *params, gbool
 {
     g_auto(CtlReply) r = {0};
 
-    if (!ctl_call(opts, method, params, more, &r))
+    gboolean ok = ctl_call(opts, method, params, more, &r);
+
+    progress_end(opts);
+    if (!ok)
         return r.rc;
     if (r.error_name != NULL)
         return report_remote_error(opts, &r);
@@ -342,8 +400,9 @@ static int cmd_probe(CtlOptions *opts, int argc, char **argv)
             json_object_array_add(ms, json_object_new_string(*m));
         json_object_object_add(params, "machines", ms);
     }
+    /* with more: each machine type's outcome, for the progress line */
     rc = call(opts, reprobe ? "org.qtopo.Topology.Reprobe" : "org.qtopo.Topology.Probe", params,
-              opts->verbose, &reply);
+              TRUE, &reply);
     if (rc != EXIT_OK || opts->json)
         return rc;
     if (opts->machines != NULL) {

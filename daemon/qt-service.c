@@ -103,6 +103,7 @@ struct _QtService {
     gboolean background;     /* learn every binary whole, in the background */
     gboolean shutting_down;
     guint kick_source;
+    gboolean no_background; /* learn only what calls ask for (qtopoctl --direct) */
 };
 
 /* a call in progress, whatever carries it */
@@ -797,7 +798,7 @@ static void on_demand_done(GObject *source, GAsyncResult *res, gpointer user_dat
     entry_session_settle(svc, e);
     status_update(svc);
     /* the rest of this binary and the others, now that callers are served */
-    svc->background = TRUE;
+    svc->background = !svc->no_background;
     background_kick(svc);
     r->cont(r, m);
 }
@@ -1932,6 +1933,12 @@ QtService *qt_service_new(QtSettings *settings, gboolean any_emulator)
     return svc;
 }
 
+static gboolean tick_done(gpointer data)
+{
+    *(guint *)data = 0;
+    return G_SOURCE_REMOVE;
+}
+
 void qt_service_free(QtService *svc)
 {
     if (svc == NULL)
@@ -1943,7 +1950,22 @@ void qt_service_free(QtService *svc)
     g_object_unref(svc->trials_cancellable);
     if (svc->kick_source)
         g_source_remove(svc->kick_source);
-    /* the sessions leave the scheduler as they are freed */
+    svc->shutting_down = TRUE;
+    for (guint i = 0; i < svc->entries->len; i++)
+        entry_drop_session(svc->entries->pdata[i]);
+    /* the sessions leave the scheduler as their instances' callbacks come
+     * back: killed, that is at once */
+    qt_qemu_instance_kill_all();
+    {
+        gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+        while (qt_probe_scheduler_n_sessions(svc->sched) > 0 && g_get_monotonic_time() < deadline) {
+            /* a wakeup, should nothing else come */
+            guint tick = g_timeout_add(10, tick_done, &tick);
+            g_main_context_iteration(NULL, TRUE);
+            if (tick != 0)
+                g_source_remove(tick);
+        }
+    }
     g_ptr_array_unref(svc->entries);
     qt_probe_scheduler_free(svc->sched);
     g_free(svc->bg_path);
@@ -1994,6 +2016,14 @@ void qt_service_reload(QtService *svc, QtSettings *settings)
     status_update(svc);
 }
 
+void qt_service_set_background(QtService *svc, gboolean background)
+{
+    svc->no_background = !background;
+    qt_probe_scheduler_set_reserve(svc->sched, background);
+    if (!background)
+        svc->background = FALSE;
+}
+
 void qt_service_start(QtService *svc)
 {
     for (guint i = 0; i < svc->entries->len; i++) {
@@ -2003,7 +2033,7 @@ void qt_service_start(QtService *svc)
     }
     /* what is not cached, or only in part, is learnt in the background
      * (calls go first) */
-    svc->background = svc->settings->probe_at_start;
+    svc->background = svc->settings->probe_at_start && !svc->no_background;
     background_kick(svc);
     status_update(svc);
 }

@@ -36,6 +36,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtService, qt_service_free)
 void qt_service_set_status_func(QtService *svc, QtServiceStatusFunc func, gpointer user_data);
 
 /* load the cached models; with probe-at-start, queue probes of the rest */
+/* whether what calls did not ask for is learnt in the background (the
+ * default: yes); qtopoctl --direct learns only what it is asked */
+void qt_service_set_background(QtService *svc, gboolean background);
 void qt_service_start(QtService *svc);
 /* replace the configuration (SIGHUP): emulators no longer configured are
  * dropped, new ones loaded; models of the others are kept */

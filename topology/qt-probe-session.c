@@ -116,6 +116,11 @@ void qt_probe_scheduler_set_jobs(QtProbeScheduler *sched, guint jobs)
     sched_pump(sched);
 }
 
+guint qt_probe_scheduler_n_sessions(QtProbeScheduler *sched)
+{
+    return sched->sessions->len;
+}
+
 void qt_probe_scheduler_set_reserve(QtProbeScheduler *sched, gboolean reserve)
 {
     sched->reserve = reserve;
@@ -171,8 +176,9 @@ static void sched_pump(QtProbeScheduler *sched)
         if (pick == NULL)
             break;
         level--;
-        /* the last free slot waits for a machine type a call names */
-        if (level > LEVEL_ASKED && sched->reserve && sched->jobs > 1 &&
+        /* the last free slot waits for a machine type a call names (a
+         * call for a whole binary is served with every slot) */
+        if (level == LEVEL_BACKGROUND && sched->reserve && sched->jobs > 1 &&
             sched->running + 1 >= sched->jobs)
             break;
         {
@@ -506,7 +512,7 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
          * result counts */
         c->r = r;
         qt_host_bus_probe_async(s->e, s->gate.facts, r,
-                                c->level == LEVEL_ASKED ? &s->options : &s->bg_options,
+                                c->level == LEVEL_BACKGROUND ? &s->bg_options : &s->options,
                                 s->cancellable, on_host_bus, c);
         return;
     }
@@ -532,7 +538,7 @@ static void start_machine(QtProbeSession *s, const char *name, int level)
             : level == LEVEL_BACKGROUND ? " (background)"
                                         : "");
     qt_machine_probe_async(s->e, &s->gate, name, seed,
-                           level == LEVEL_ASKED ? &s->options : &s->bg_options, &s->reaper,
+                           level == LEVEL_BACKGROUND ? &s->bg_options : &s->options, &s->reaper,
                            s->cancellable, on_machine, c);
 }
 
@@ -733,8 +739,6 @@ static gboolean resolve(QtProbeSession *s, Want *w, GError **error)
 
 static void queue_want(QtProbeSession *s, Want *w)
 {
-    /* types named go first; every type is work for later, at a lower CPU
-     * priority */
     GHashTable *types = w->background ? s->types_background : s->types_urgent;
     int whole_level = w->background ? LEVEL_BACKGROUND : LEVEL_WHOLE;
 
@@ -759,7 +763,6 @@ static void queue_want(QtProbeSession *s, Want *w)
     if (w->all_types) {
         GHashTableIter it;
         gpointer v;
-        types = s->types_background;
         g_hash_table_iter_init(&it, s->e->devices);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             const QtDeviceType *t = v;

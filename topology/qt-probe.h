@@ -77,10 +77,12 @@ typedef struct _QtProbeSession QtProbeSession;
 QtProbeScheduler *qt_probe_scheduler_new(guint jobs);
 void qt_probe_scheduler_free(QtProbeScheduler *sched);
 void qt_probe_scheduler_set_jobs(QtProbeScheduler *sched, guint jobs);
-/* keep the last free slot for machine types calls name (a daemon: a
- * whole-binary or background probe then never delays a call's by more than
- * a launch's start); off by default */
+/* keep the last free slot from background work, for machine types calls
+ * name (a daemon: its background learning then never delays a call's
+ * machine type); off by default */
 void qt_probe_scheduler_set_reserve(QtProbeScheduler *sched, gboolean reserve);
+/* sessions not freed yet (their instances may still be quitting) */
+guint qt_probe_scheduler_n_sessions(QtProbeScheduler *sched);
 /* anything a call named queued or running in any of its sessions */
 gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched);
 
