@@ -364,7 +364,11 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
     for (gsize i = 0; list && i < json_object_array_length(list); i++) {
         json_object *e = json_object_array_get_idx(list, i);
         printf("%-34s %-8s %s", str(e, "path", "?"), str(e, "version", "-"), str(e, "state", "?"));
-        if (qt_json_get_int(e, "machines", -1) >= 0)
+        if (g_strcmp0(str(e, "state", ""), "partial") == 0)
+            printf(" (%d of %d machine types probed, %d classes so far)",
+                   (int)qt_json_get_int(e, "probedMachines", 0),
+                   (int)qt_json_get_int(e, "machines", 0), (int)qt_json_get_int(e, "classes", 0));
+        else if (qt_json_get_int(e, "machines", -1) >= 0)
             printf(" (%d machine types, %d classes)", (int)qt_json_get_int(e, "machines", 0),
                    (int)qt_json_get_int(e, "classes", 0));
         if (qt_json_get_string(e, "error"))

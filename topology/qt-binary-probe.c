@@ -19,6 +19,10 @@ typedef struct {
     gboolean trying_args; /* the launch carries instance_arg_trial */
     QtProbeOptions options;
     gboolean full;
+    /* told once the machine types are in the model, before the rest */
+    GFunc machines_known;
+    gpointer machines_known_data;
+    gboolean machines_filled;
     QtQemuInstance *inst;
     QtBinaryFacts *facts;
     guint pending;
@@ -354,6 +358,22 @@ static void round_two(GTask *task)
     round_two_done(task);
 }
 
+static void fill_machines(BinaryProbe *bp)
+{
+    if (bp->machines_filled)
+        return;
+    bp->machines_filled = TRUE;
+    g_ptr_array_set_size(bp->e->machines, 0);
+    for (guint i = 0; i < bp->machines->len; i++) {
+        QtQmpMachineInfo *mi = bp->machines->pdata[i];
+        QtMachineType *m = qt_machine_type_new(mi->name);
+        m->alias = g_strdup(mi->alias);
+        m->is_default = mi->is_default;
+        m->deprecated = mi->deprecated;
+        g_ptr_array_add(bp->e->machines, m);
+    }
+}
+
 static void round_one_done(GTask *task)
 {
     BinaryProbe *bp = g_task_get_task_data(task);
@@ -382,15 +402,7 @@ static void round_one_done(GTask *task)
     }
     g_free(bp->e->target);
     bp->e->target = g_steal_pointer(&bp->target);
-    g_ptr_array_set_size(bp->e->machines, 0);
-    for (guint i = 0; i < bp->machines->len; i++) {
-        QtQmpMachineInfo *mi = bp->machines->pdata[i];
-        QtMachineType *m = qt_machine_type_new(mi->name);
-        m->alias = g_strdup(mi->alias);
-        m->is_default = mi->is_default;
-        m->deprecated = mi->deprecated;
-        g_ptr_array_add(bp->e->machines, m);
-    }
+    fill_machines(bp);
     qdm = parse_qdm(bp->qdm);
     build_device_types(bp, qdm);
     round_two(task);
@@ -411,7 +423,27 @@ static void round_one_done(GTask *task)
     }
 
 ROUND_ONE_CB(on_target, target, qt_qmp_query_target_finish, char *)
-ROUND_ONE_CB(on_machines, machines, qt_qmp_query_machines_finish, GPtrArray *)
+
+/* the machine types, as soon as QEMU lists them: a machine type asked for
+ * may launch while the rest of the binary probe runs */
+static void on_machines(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    GTask *task = user_data;
+    BinaryProbe *bp = g_task_get_task_data(task);
+    GError *error = NULL;
+    GPtrArray *val = qt_qmp_query_machines_finish(QT_QMP_CLIENT(source), res, &error);
+
+    if (error) {
+        note_error(bp, error);
+    } else {
+        bp->machines = val;
+        if (bp->full && bp->machines_known != NULL) {
+            fill_machines(bp);
+            bp->machines_known(bp->e, bp->machines_known_data);
+        }
+    }
+    round_one_done(task);
+}
 ROUND_ONE_CB(on_all_types, all_types, qt_qmp_qom_list_types_finish, GPtrArray *)
 ROUND_ONE_CB(on_express, express, qt_qmp_qom_list_types_finish, GPtrArray *)
 ROUND_ONE_CB(on_conventional, conventional, qt_qmp_qom_list_types_finish, GPtrArray *)
@@ -485,10 +517,20 @@ void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolea
                            GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data)
 {
+    qt_binary_probe_full_async(e, options, full, NULL, NULL, cancellable, callback, user_data);
+}
+
+void qt_binary_probe_full_async(QtEmulator *e, const QtProbeOptions *options, gboolean full,
+                                GFunc machines_known, gpointer machines_known_data,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     BinaryProbe *bp = g_new0(BinaryProbe, 1);
 
     bp->e = e;
+    bp->machines_known = machines_known;
+    bp->machines_known_data = machines_known_data;
     bp->options = *options;
     bp->full = full;
     bp->inst = qt_probe_new_instance(e->path, "none", options);

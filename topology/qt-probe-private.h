@@ -31,6 +31,12 @@ gboolean qt_binary_facts_is_a(const QtBinaryFacts *f, const char *type, const ch
 void qt_binary_probe_async(QtEmulator *e, const QtProbeOptions *options, gboolean full,
                            GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data);
+/* the same; @machines_known(e, data) is called once the machine types are
+ * in @e (a full probe), while the rest of the probe still runs */
+void qt_binary_probe_full_async(QtEmulator *e, const QtProbeOptions *options, gboolean full,
+                                GFunc machines_known, gpointer machines_known_data,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
 QtBinaryFacts *qt_binary_probe_finish(GAsyncResult *result, GError **error);
 
 /* the binary facts, which may still be on their way: a machine type

@@ -31,12 +31,16 @@ typedef struct {
     GPtrArray *types; /* device type names */
     gboolean all_types;
     gboolean background;
+    gboolean machines_resolved;
     gboolean resolved;
     GCancellable *cancellable;
     gulong handler;
 } Want;
 
-typedef enum { BINARY_RUNNING, BINARY_DONE, BINARY_FAILED } BinaryState;
+/* BINARY_MACHINES: the machine types are known, the rest of the binary
+ * probe runs: a machine type a call names may launch, and waits for the
+ * binary's facts only to read */
+typedef enum { BINARY_RUNNING, BINARY_MACHINES, BINARY_DONE, BINARY_FAILED } BinaryState;
 
 /* what goes first: a call's machine type, then the machine types of a call
  * that asked for a whole binary, then the background */
@@ -73,9 +77,11 @@ struct _QtProbeSession {
     /* class hotplug trials */
     GHashTable *types_tried; /* set */
     GHashTable *types_urgent, *types_background;
-    gboolean class_running;
-    gboolean class_background; /* the running class probe is background work */
-    GPtrArray *class_names;    /* the types it tries, NULL-terminated; NULL: all */
+    /* class probes running: one for types calls name, one for the rest
+     * (background or a whole binary), side by side */
+    gboolean class_running; /* either */
+    gboolean class_urgent;  /* for types calls name */
+    gboolean class_bulk;    /* for the rest */
     GError *class_error;
     gboolean freed_pending;
     gint64 t0;
@@ -137,7 +143,7 @@ gboolean qt_probe_scheduler_has_urgent(QtProbeScheduler *sched)
     for (guint i = 0; i < sched->sessions->len; i++) {
         QtProbeSession *s = sched->sessions->pdata[i];
         if (!g_queue_is_empty(&s->queue[LEVEL_ASKED]) || g_hash_table_size(s->types_urgent) > 0 ||
-            (s->class_running && !s->class_background))
+            s->class_urgent)
             return TRUE;
         for (guint j = 0; j < s->wants->len; j++)
             if (want_asks(s->wants->pdata[j]))
@@ -169,8 +175,9 @@ static void sched_pump(QtProbeScheduler *sched)
         for (level = 0; level < N_LEVELS && pick == NULL; level++)
             for (guint i = 0; i < sched->sessions->len && pick == NULL; i++) {
                 QtProbeSession *s = sched->sessions->pdata[i];
-                if (!cancelled(s) && s->binary == BINARY_DONE &&
-                    !g_queue_is_empty(&s->queue[level]))
+                gboolean ready = s->binary == BINARY_DONE ||
+                                 (s->binary == BINARY_MACHINES && level == LEVEL_ASKED);
+                if (!cancelled(s) && ready && !g_queue_is_empty(&s->queue[level]))
                     pick = s;
             }
         if (pick == NULL)
@@ -233,7 +240,6 @@ static gboolean session_free_drained(gpointer data)
         g_queue_clear_full(&s->queue[l], g_free);
     g_hash_table_unref(s->level_of);
     g_hash_table_unref(s->after_seed);
-    g_clear_pointer(&s->class_names, g_ptr_array_unref);
     g_ptr_array_unref(s->wants);
     g_hash_table_unref(s->types_tried);
     g_hash_table_unref(s->types_urgent);
@@ -273,6 +279,7 @@ static void progress(QtProbeSession *s, const char *machine, const char *status)
 }
 
 static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data);
+static void on_machines_known(gpointer e, gpointer data);
 
 QtProbeSession *qt_probe_session_new(const char *path, const QtProbeOptions *options,
                                      QtProbeScheduler *sched, GError **error)
@@ -325,8 +332,8 @@ QtProbeSession *qt_probe_session_new(const char *path, const QtProbeOptions *opt
     s->types_background = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->t0 = g_get_monotonic_time();
     s->binary = BINARY_RUNNING;
-    qt_binary_probe_async(s->e, &s->options, TRUE, s->cancellable, on_binary,
-                          qt_probe_session_ref(s));
+    qt_binary_probe_full_async(s->e, &s->options, TRUE, on_machines_known, s, s->cancellable,
+                               on_binary, qt_probe_session_ref(s));
     return s;
 }
 
@@ -631,27 +638,28 @@ static void want_after_seed(QtProbeSession *s, const char *name, int level)
 
 /* ---- class hotplug trials ---- */
 
+typedef struct {
+    QtProbeSession *s;
+    GPtrArray *names; /* NULL-terminated; NULL: every type */
+    gboolean urgent;
+} ClassRun;
+
 static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data);
 
-static void class_pump(QtProbeSession *s)
+static void class_start(QtProbeSession *s, GHashTable *from, gboolean urgent)
 {
-    GHashTable *from;
-    g_autoptr(GPtrArray) only = NULL;
+    g_autoptr(GPtrArray) only = g_ptr_array_new_with_free_func(g_free);
+    QtProbeOptions options = urgent ? s->options : s->bg_options;
     GHashTableIter it;
     gpointer key;
-    QtProbeOptions options;
+    ClassRun *run;
 
-    if (s->class_running || s->binary != BINARY_DONE || cancelled(s))
-        return;
-    if (g_hash_table_size(s->types_urgent) > 0)
-        from = s->types_urgent;
-    else if (g_hash_table_size(s->types_background) > 0 && !qt_probe_scheduler_has_urgent(s->sched))
-        from = s->types_background;
-    else
-        return;
-    s->class_background = from == s->types_background;
-    options = s->class_background ? s->bg_options : s->options;
-    only = g_ptr_array_new_with_free_func(g_free);
+    /* every type at the lower priority, unless a call asked for them */
+    for (guint i = 0; !urgent && i < s->wants->len; i++) {
+        const Want *w = s->wants->pdata[i];
+        if (!w->background && w->all_types)
+            options = s->options;
+    }
     g_hash_table_iter_init(&it, from);
     while (g_hash_table_iter_next(&it, &key, NULL))
         if (!g_hash_table_contains(s->types_tried, key))
@@ -661,7 +669,7 @@ static void class_pump(QtProbeSession *s)
         return;
     g_ptr_array_sort(only, qt_compare_string_ptrs);
     /* every candidate at once: the class probe as a whole probe runs it */
-    if (g_hash_table_size(s->types_tried) == 0 && all_types_tried(s) == FALSE) {
+    if (g_hash_table_size(s->types_tried) == 0) {
         guint n = 0;
         g_hash_table_iter_init(&it, s->e->devices);
         while (g_hash_table_iter_next(&it, NULL, &key))
@@ -672,20 +680,44 @@ static void class_pump(QtProbeSession *s)
     if (only != NULL)
         g_ptr_array_add(only, NULL);
     options.types = only ? (const char *const *)only->pdata : NULL;
+    run = g_new0(ClassRun, 1);
+    run->s = qt_probe_session_ref(s);
+    run->names = g_steal_pointer(&only);
+    run->urgent = urgent;
+    if (urgent)
+        s->class_urgent = TRUE;
+    else
+        s->class_bulk = TRUE;
     s->class_running = TRUE;
-    g_clear_pointer(&s->class_names, g_ptr_array_unref);
-    s->class_names = g_steal_pointer(&only);
-    qt_class_probe_async(s->e, &options, options.class_jobs, s->cancellable, on_classes,
-                         qt_probe_session_ref(s));
+    qt_class_probe_async(s->e, &options, options.class_jobs, s->cancellable, on_classes, run);
+}
+
+/* types calls name go at once, beside a class probe of the rest if one
+ * runs (both may try a type: the verdict is the same); the rest waits
+ * while anything a call named is queued */
+static void class_pump(QtProbeSession *s)
+{
+    if (s->binary != BINARY_DONE || cancelled(s))
+        return;
+    if (!s->class_urgent && g_hash_table_size(s->types_urgent) > 0)
+        class_start(s, s->types_urgent, TRUE);
+    if (!s->class_bulk && g_hash_table_size(s->types_background) > 0 &&
+        !qt_probe_scheduler_has_urgent(s->sched))
+        class_start(s, s->types_background, FALSE);
 }
 
 static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-    QtProbeSession *s = user_data;
-    GPtrArray *names = s->class_names;
+    ClassRun *run = user_data;
+    QtProbeSession *s = run->s;
+    GPtrArray *names = run->names;
     g_autoptr(GError) error = NULL;
 
-    s->class_running = FALSE;
+    if (run->urgent)
+        s->class_urgent = FALSE;
+    else
+        s->class_bulk = FALSE;
+    s->class_running = s->class_urgent || s->class_bulk;
     if (!qt_class_probe_finish(res, &error)) {
         g_debug("class probe: %s", error->message);
         if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
@@ -705,7 +737,8 @@ static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
                 g_hash_table_add(s->types_tried, g_strdup(t->name));
         }
     }
-    g_clear_pointer(&s->class_names, g_ptr_array_unref);
+    g_clear_pointer(&run->names, g_ptr_array_unref);
+    g_free(run);
     check_wants(s);
     session_pump(s);
     qt_probe_session_unref(s);
@@ -713,8 +746,12 @@ static void on_classes(GObject *source, GAsyncResult *res, gpointer user_data)
 
 /* ---- wants ---- */
 
-static gboolean resolve(QtProbeSession *s, Want *w, GError **error)
+/* the machine types: names, not aliases; FALSE when one is not the
+ * binary's */
+static gboolean resolve_machines(QtProbeSession *s, Want *w, GError **error)
 {
+    if (w->machines_resolved)
+        return TRUE;
     for (guint i = 0; i < w->machines->len; i++) {
         const QtMachineType *m = qt_emulator_find_machine(s->e, w->machines->pdata[i]);
         if (m == NULL) {
@@ -726,20 +763,24 @@ static gboolean resolve(QtProbeSession *s, Want *w, GError **error)
         g_free(w->machines->pdata[i]);
         w->machines->pdata[i] = g_strdup(m->name);
     }
-    /* device types the binary does not have, or that no trial concerns,
-     * need nothing */
+    w->machines_resolved = TRUE;
+    return TRUE;
+}
+
+/* device types the binary does not have, or that no trial concerns, need
+ * nothing (once the binary probe has ended) */
+static void resolve_types(QtProbeSession *s, Want *w)
+{
     for (guint i = w->types->len; i-- > 0;) {
         const QtDeviceType *t = qt_emulator_find_device(s->e, w->types->pdata[i]);
         if (t == NULL || !class_candidate(t))
             g_ptr_array_remove_index(w->types, i);
     }
     w->resolved = TRUE;
-    return TRUE;
 }
 
-static void queue_want(QtProbeSession *s, Want *w)
+static void queue_machines(QtProbeSession *s, Want *w)
 {
-    GHashTable *types = w->background ? s->types_background : s->types_urgent;
     int whole_level = w->background ? LEVEL_BACKGROUND : LEVEL_WHOLE;
 
     /* a machine type named is probed at once, from nothing if its seed is
@@ -757,12 +798,20 @@ static void queue_want(QtProbeSession *s, Want *w)
                 want_after_seed(s, m->name, whole_level);
         }
     }
+}
+
+static void queue_types(QtProbeSession *s, Want *w)
+{
+    GHashTable *types = w->background ? s->types_background : s->types_urgent;
+
     for (guint i = 0; i < w->types->len; i++)
         if (!g_hash_table_contains(s->types_tried, w->types->pdata[i]))
             g_hash_table_add(types, g_strdup(w->types->pdata[i]));
     if (w->all_types) {
         GHashTableIter it;
         gpointer v;
+        /* every type: beside what calls name, not before it */
+        types = s->types_background;
         g_hash_table_iter_init(&it, s->e->devices);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             const QtDeviceType *t = v;
@@ -781,6 +830,36 @@ static void session_pump(QtProbeSession *s)
     sched_pump(s->sched);
 }
 
+/* the machine types are known: plan the order, and let a machine type a
+ * call names launch at once */
+static void machines_known(QtProbeSession *s)
+{
+    plan(s);
+    s->binary = BINARY_MACHINES;
+    for (guint i = 0; i < s->wants->len; i++) {
+        Want *w = s->wants->pdata[i];
+        g_autoptr(GError) local = NULL;
+        if (!resolve_machines(s, w, &local)) {
+            GTask *task = g_steal_pointer(&w->task);
+            want_free(g_ptr_array_steal_index(s->wants, i--));
+            g_task_return_error(task, g_steal_pointer(&local));
+            g_object_unref(task);
+            continue;
+        }
+        queue_machines(s, w);
+    }
+}
+
+static void on_machines_known(gpointer e, gpointer data)
+{
+    QtProbeSession *s = data;
+
+    if (cancelled(s))
+        return;
+    machines_known(s);
+    sched_pump(s->sched);
+}
+
 static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     QtProbeSession *s = user_data;
@@ -795,20 +874,14 @@ static void on_binary(GObject *source, GAsyncResult *res, gpointer user_data)
         qt_probe_session_unref(s);
         return;
     }
+    if (s->binary == BINARY_RUNNING)
+        machines_known(s);
     s->binary = BINARY_DONE;
     progress(s, NULL, "ok");
-    plan(s);
     for (guint i = 0; i < s->wants->len; i++) {
         Want *w = s->wants->pdata[i];
-        g_autoptr(GError) local = NULL;
-        if (!resolve(s, w, &local)) {
-            GTask *task = g_steal_pointer(&w->task);
-            g_ptr_array_remove_index(s->wants, i--);
-            g_task_return_error(task, g_steal_pointer(&local));
-            g_object_unref(task);
-            continue;
-        }
-        queue_want(s, w);
+        resolve_types(s, w);
+        queue_types(s, w);
     }
     /* urgent machine types first; the class trials mostly sleep */
     sched_pump(s->sched);
@@ -854,13 +927,17 @@ void qt_probe_session_want_async(QtProbeSession *s, const QtProbeWant *want,
     w->types = strv_array(want->types);
     w->all_types = want->all_types;
     w->background = want->background;
-    if (s->binary == BINARY_DONE) {
-        if (!resolve(s, w, &error)) {
+    if (s->binary == BINARY_MACHINES || s->binary == BINARY_DONE) {
+        if (!resolve_machines(s, w, &error)) {
             g_task_return_error(w->task, g_steal_pointer(&error));
             want_free(w);
             return;
         }
-        queue_want(s, w);
+        queue_machines(s, w);
+    }
+    if (s->binary == BINARY_DONE) {
+        resolve_types(s, w);
+        queue_types(s, w);
     }
     g_ptr_array_add(s->wants, w);
     if (cancellable != NULL) {
