@@ -791,6 +791,10 @@ static void on_demand_done(GObject *source, GAsyncResult *res, gpointer user_dat
         if (e != NULL && e->session != NULL && !qt_probe_session_binary_done(e->session) &&
             !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             entry_drop_session(e);
+        /* no longer configured (a reload), and nobody waits on it now */
+        if (e != NULL && !e->configured && e->waiters->len == 0 && e->job == NULL &&
+            e->session == NULL)
+            g_ptr_array_remove(svc->entries, e);
         status_update(svc);
         return;
     }
@@ -2005,8 +2009,12 @@ void qt_service_reload(QtService *svc, QtSettings *settings)
         e->configured =
             g_hash_table_contains(wanted, e->path) || (svc->any_emulator && e->configured);
         g_hash_table_remove(wanted, e->path);
-        /* one being probed goes when its probe ends */
-        if (!e->configured && e->job == NULL)
+        if (e->configured)
+            continue;
+        /* what it was learning stops, its callers told, while the entry
+         * still stands; one being re-probed goes when that ends */
+        entry_drop_session(e);
+        if (e->job == NULL && e->waiters->len == 0 && svc->entries->pdata[i] == e)
             g_ptr_array_remove_index(svc->entries, i);
     }
     for (guint i = 0; i < paths->len; i++)

@@ -2483,6 +2483,54 @@ static void test_sigterm_demand(void **state)
     daemon_stop(d);
 }
 
+/* a reload drops a binary while a call waits on its probe: the call is
+ * answered (the Place, or ProbeFailed), the daemon goes on serving, no QEMU
+ * of the dropped binary is left, and it is no longer listed */
+static void test_reload_demand(void **state)
+{
+    Daemon *d = daemon_new_full(NULL, NULL, FALSE);
+    g_autoptr(QtVarlinkClient) c = NULL;
+    g_autoptr(QtVarlinkClient) c2 = NULL;
+    g_autoptr(GArray) qemus = NULL;
+    g_autoptr(json_object) reply = NULL;
+    const char *const two[] = {fx.emulators[0], fx.emulators[1], NULL};
+    g_autofree char *conf = config_text(two, NULL);
+    const char *error;
+    gint64 end;
+
+    daemon_start(d);
+    c = client_new_timeout(d, PROBE_MAX_MS);
+    c2 = client_new(d);
+    send_message(c, "{\"method\":\"" PLACEMENT ".Place\",\"parameters\":{\"emulator\":"
+                    "\"qemu-system-ppc64\",\"machine\":\"pseries\",\"devices\":[{\"id\":\"n0\","
+                    "\"driver\":\"virtio-net-pci\"}]}}");
+    end = now_ms() + 5000;
+    for (;;) {
+        qemus = qemu_below(d->pid);
+        if (qemus->len > 0 || now_ms() > end)
+            break;
+        g_clear_pointer(&qemus, g_array_unref);
+        g_usleep(5000);
+    }
+    write_file(d->config, conf);
+    reload(d);
+    reply = receive(c);
+    error = qt_json_get_string(reply, "error");
+    print_message("Place pseries across a reload that drops ppc64: %s\n",
+                  error ? error : "answered");
+    if (error != NULL && !g_str_has_suffix(error, ".ProbeFailed"))
+        fail_logs("the Place got %s", js_text(reply));
+    daemon_assert_alive(d);
+    expect_emulators(c2, two, 2);
+    check_place_01(c2);
+    g_usleep(250000);
+    for (guint i = 0; i < qemus->len; i++)
+        if (running(g_array_index(qemus, pid_t, i)))
+            fail_logs("QEMU %d of the dropped binary is still running",
+                      (int)g_array_index(qemus, pid_t, i));
+    daemon_stop(d);
+}
+
 /* ---- fixtures ---- */
 
 /* every daemon the test started is stopped; one still running is killed
@@ -2556,6 +2604,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
         cmocka_unit_test_teardown(test_demand_first, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_demand, teardown_test),
+        cmocka_unit_test_teardown(test_reload_demand, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
         cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
         cmocka_unit_test_teardown(test_abuse, teardown_test),
