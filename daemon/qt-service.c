@@ -2014,7 +2014,9 @@ void qt_service_reload(QtService *svc, QtSettings *settings)
         /* what it was learning stops, its callers told, while the entry
          * still stands; one being re-probed goes when that ends */
         entry_drop_session(e);
-        if (e->job == NULL && e->waiters->len == 0 && svc->entries->pdata[i] == e)
+        /* a caller told may have seen it go already (on_demand_done) */
+        if (i < svc->entries->len && svc->entries->pdata[i] == e && e->job == NULL &&
+            e->waiters->len == 0)
             g_ptr_array_remove_index(svc->entries, i);
     }
     for (guint i = 0; i < paths->len; i++)
