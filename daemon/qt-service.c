@@ -1962,7 +1962,11 @@ void qt_service_free(QtService *svc)
     qt_qemu_instance_kill_all();
     {
         gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-        while (qt_probe_scheduler_n_sessions(svc->sched) > 0 && g_get_monotonic_time() < deadline) {
+        /* and no QEMU is left unreaped behind us */
+        while (
+            (qt_probe_scheduler_n_sessions(svc->sched) > 0 || qt_qemu_instance_n_running() > 0) &&
+            g_get_monotonic_time() < deadline) {
+            qt_qemu_instance_kill_all();
             /* a wakeup, should nothing else come */
             guint tick = g_timeout_add(10, tick_done, &tick);
             g_main_context_iteration(NULL, TRUE);

@@ -173,6 +173,17 @@ static void force_kill(QtQemuInstance *self)
     }
 }
 
+/* QEMU processes spawned and not reaped yet, whatever became of their
+ * instance (one disposed while its QEMU runs kills it, and its exit comes
+ * later): a process exiting with some left would leave them to its parent */
+static guint unreaped;
+
+static void on_reaped(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
+    unreaped--;
+}
+
 static void on_process_exit(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     WeakOp *op = user_data;
@@ -372,6 +383,9 @@ void qt_qemu_instance_start_async(QtQemuInstance *self, GCancellable *cancellabl
         return;
     }
     self->start_task = g_steal_pointer(&task);
+    /* not cancelled with the instance: counts the process until it is gone */
+    unreaped++;
+    g_subprocess_wait_async(self->proc, NULL, on_reaped, NULL);
     g_subprocess_wait_async(self->proc, self->cancel, on_process_exit, weak_op_new(self));
     {
         WeakOp *op = weak_op_new(self);
@@ -532,7 +546,8 @@ guint qt_qemu_instance_n_running(void)
 
     for (GList *l = live_instances; l; l = l->next)
         n += qt_qemu_instance_is_running(l->data);
-    return n;
+    /* and those whose instance is gone, killed but not reaped yet */
+    return MAX(n, unreaped);
 }
 
 QtQemuInstance *qt_qemu_instance_new(const char *binary)
