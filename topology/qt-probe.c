@@ -16,8 +16,6 @@ typedef struct {
     gboolean binary_pending; /* a re-probe's binary probe still runs */
     GError *binary_error;    /* and failed */
     GPtrArray *todo;         /* machine names, in launch order */
-    GHashTable *seed_of;     /* machine -> the machine whose batch it borrows */
-    GHashTable *waiting;     /* seed -> GPtrArray of machines waiting for it */
     GHashTable *results;     /* machine -> QtMachineResult */
     GQueue ready;
     guint running;
@@ -39,8 +37,6 @@ static void probe_free(Probe *p)
     qt_facts_gate_clear(&p->gate);
     g_clear_error(&p->binary_error);
     g_clear_pointer(&p->todo, g_ptr_array_unref);
-    g_clear_pointer(&p->seed_of, g_hash_table_unref);
-    g_clear_pointer(&p->waiting, g_hash_table_unref);
     g_clear_pointer(&p->results, g_hash_table_unref);
     /* names left queued when the probe was cancelled */
     g_queue_clear_full(&p->ready, g_free);
@@ -114,8 +110,6 @@ static void on_machine(GObject *source, GAsyncResult *res, gpointer user_data)
 static void machine_ready(GTask *task, QtMachineResult *r, GError *error)
 {
     Probe *p = g_task_get_task_data(task);
-    GPtrArray *waiters;
-
     p->running--;
     p->outstanding--;
     g_debug("probe: end %s", r ? r->machine : "?");
@@ -123,11 +117,7 @@ static void machine_ready(GTask *task, QtMachineResult *r, GError *error)
         /* only cancellation ends a machine probe without a result */
         g_debug("machine probe: %s", error->message);
     } else {
-        const char *name = r->machine;
-        g_hash_table_replace(p->results, g_strdup(name), r);
-        waiters = g_hash_table_lookup(p->waiting, name);
-        for (guint i = 0; waiters && i < waiters->len; i++)
-            g_queue_push_tail(&p->ready, g_strdup(waiters->pdata[i]));
+        g_hash_table_replace(p->results, g_strdup(r->machine), r);
     }
     if (machines_done(p) && !p->binary_pending) {
         finish(task);
@@ -144,11 +134,8 @@ static void pump(GTask *task)
 
     while (p->running < p->jobs && !g_queue_is_empty(&p->ready)) {
         g_autofree char *name = g_queue_pop_head(&p->ready);
-        const char *seed_name = g_hash_table_lookup(p->seed_of, name);
-        const QtMachineResult *seed = seed_name ? g_hash_table_lookup(p->results, seed_name) : NULL;
-
-        if (p->synthetic != NULL)
-            seed = g_hash_table_lookup(p->synthetic, name);
+        /* the batch of the class the cache put it in, if any */
+        const QtMachineResult *seed = g_hash_table_lookup(p->synthetic, name);
 
         p->running++;
         g_debug("probe: start %s", name);
@@ -363,9 +350,6 @@ static Probe *probe_new(const QtProbeOptions *options, GCancellable *cancellable
     p->jobs = options->jobs ? options->jobs : MAX(g_get_num_processors(), 1);
     p->cancellable = cancellable ? g_object_ref(cancellable) : NULL;
     p->todo = g_ptr_array_new_with_free_func(g_free);
-    p->seed_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    p->waiting =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
     p->results = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)qt_machine_result_free);
     g_queue_init(&p->ready);

@@ -588,6 +588,21 @@ static GArray *qemu_below(pid_t ancestor)
 }
 
 /* is @pid a process still, not counting a zombie? */
+/* the QEMU instances below the daemon once it runs some (empty after
+ * @max_ms) */
+static GArray *qemu_below_wait(Daemon *d, guint max_ms)
+{
+    gint64 end = now_ms() + max_ms;
+
+    for (;;) {
+        GArray *qemus = qemu_below(d->pid);
+        if (qemus->len > 0 || now_ms() > end)
+            return qemus;
+        g_array_unref(qemus);
+        g_usleep(5000);
+    }
+}
+
 static gboolean running(pid_t pid)
 {
     char state = '?';
@@ -2435,21 +2450,14 @@ static void test_sigterm_demand(void **state)
     g_autoptr(QtVarlinkClient) c2 = NULL;
     g_autoptr(GArray) qemus = NULL;
     g_autoptr(json_object) plan = NULL;
-    gint64 t0, took, end;
+    gint64 t0, took;
 
     daemon_start(d);
     c = client_new(d);
     send_message(c, "{\"method\":\"" PLACEMENT ".Place\",\"parameters\":{\"emulator\":"
                     "\"qemu-system-ppc64\",\"machine\":\"pseries\",\"devices\":[{\"id\":\"n0\","
                     "\"driver\":\"virtio-net-pci\"}]}}");
-    end = now_ms() + 5000;
-    for (;;) {
-        qemus = qemu_below(d->pid);
-        if (qemus->len > 0 || now_ms() > end)
-            break;
-        g_clear_pointer(&qemus, g_array_unref);
-        g_usleep(5000);
-    }
+    qemus = qemu_below_wait(d, 5000);
     if (qemus->len == 0)
         fail_logs("no QEMU instance ran for the Place");
     t0 = now_ms();
@@ -2496,7 +2504,6 @@ static void test_reload_demand(void **state)
     const char *const two[] = {fx.emulators[0], fx.emulators[1], NULL};
     g_autofree char *conf = config_text(two, NULL);
     const char *error;
-    gint64 end;
 
     daemon_start(d);
     c = client_new_timeout(d, PROBE_MAX_MS);
@@ -2504,14 +2511,7 @@ static void test_reload_demand(void **state)
     send_message(c, "{\"method\":\"" PLACEMENT ".Place\",\"parameters\":{\"emulator\":"
                     "\"qemu-system-ppc64\",\"machine\":\"pseries\",\"devices\":[{\"id\":\"n0\","
                     "\"driver\":\"virtio-net-pci\"}]}}");
-    end = now_ms() + 5000;
-    for (;;) {
-        qemus = qemu_below(d->pid);
-        if (qemus->len > 0 || now_ms() > end)
-            break;
-        g_clear_pointer(&qemus, g_array_unref);
-        g_usleep(5000);
-    }
+    qemus = qemu_below_wait(d, 5000);
     write_file(d->config, conf);
     reload(d);
     reply = receive(c);
