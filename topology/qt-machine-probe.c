@@ -317,6 +317,29 @@ static void build_full_batch(MachineProbe *mp, GPtrArray *roots)
  * -numa configuration changes what some machines accept: a NUMA variant
  * (numa_node=1) of every accepted device that takes a node, except the
  * ports and bridges, whose node is their bus's */
+static gboolean takes_numa_variant(MachineProbe *mp, const QtTrialDevice *d)
+{
+    const QtDeviceType *t = qt_emulator_find_device(mp->e, d->driver);
+
+    return !d->numa && t != NULL && has_prop(t, "numa_node") &&
+           !(t->flavour != QT_FLAVOUR_NONE && qt_role_is_controller(t->role) &&
+             t->role != QT_ROLE_EXPANDER_BUS);
+}
+
+/* will the batch QEMU just took be launched again with NUMA variants?
+ * Then this launch is not read: the NUMA launch reads all there is, and
+ * when QEMU refuses that one, the plain batch is launched and read again */
+static gboolean numa_follows(MachineProbe *mp)
+{
+    if (mp->bare || mp->speculative || mp->numa_stage)
+        return FALSE;
+    for (guint i = 0; i < mp->batch->len; i++) {
+        if (takes_numa_variant(mp, mp->batch->pdata[i]))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 static gboolean add_numa_variants(MachineProbe *mp)
 {
     guint n = mp->batch->len;
@@ -328,9 +351,7 @@ static gboolean add_numa_variants(MachineProbe *mp)
         const QtDeviceType *t = qt_emulator_find_device(mp->e, d->driver);
         QtTrialDevice *v;
 
-        if (d->numa || t == NULL || !has_prop(t, "numa_node") ||
-            (t->flavour != QT_FLAVOUR_NONE && qt_role_is_controller(t->role) &&
-             t->role != QT_ROLE_EXPANDER_BUS))
+        if (!takes_numa_variant(mp, d))
             continue;
         v = make_trial(mp, t, d->bus, TRUE, NULL, 0);
         if (d->series != NULL) {
@@ -2083,6 +2104,12 @@ static void scout_pump(GTask *task)
     next_launch(task);
 }
 
+static void launch_numa(GTask *task)
+{
+    add_numa_variants(g_task_get_task_data(task));
+    launch(task);
+}
+
 static void after_bisect_stop(GTask *task)
 {
     MachineProbe *mp = g_task_get_task_data(task);
@@ -2139,6 +2166,11 @@ static void on_started(GObject *source, GAsyncResult *res, gpointer user_data)
             release_instance(task, relaunch_bounded);
             return;
         }
+    }
+    if (numa_follows(mp)) {
+        g_debug("probe %s: the plain batch started; its NUMA variant is what is read", mp->machine);
+        release_instance(task, launch_numa);
+        return;
     }
     qt_qmp_hmp_async(qt_qemu_instance_get_client(mp->inst), "info qtree", NULL, on_qtree, task);
 }
