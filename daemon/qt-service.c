@@ -589,6 +589,11 @@ static Need need_of(Req *r)
         add_drivers(n.types, qt_json_get_typed(existing, "devices", json_type_array));
         add_drivers(n.types, qt_json_get_typed(existing, "controllers", json_type_array));
     }
+    if (r->request != NULL && r->request->verify) {
+        /* verification hot-adds one of these into each spare */
+        for (const char *const *t = qt_verify_test_device_types(); *t; t++)
+            g_ptr_array_add(n.types, g_strdup(*t));
+    }
     return n;
 }
 

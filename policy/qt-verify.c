@@ -169,6 +169,11 @@ static void on_spare(GObject *source, GAsyncResult *res, gpointer user_data)
     call_done(c);
 }
 
+const char *const *qt_verify_test_device_types(void)
+{
+    return test_devices;
+}
+
 static const char *test_device(const QtEmulator *e)
 {
     for (const char *const *t = test_devices; *t; t++) {

@@ -38,4 +38,9 @@ QtVerifyReport *qt_verify_plan_sync(const QtEmulator *e, const QtPlan *plan, GEr
 
 json_object *qt_verify_report_to_json(const QtVerifyReport *r);
 
+/* the device types verification hot-adds into a plan's spare slots, in
+ * order of preference: the first of them the model says is hotpluggable;
+ * a probe made for a verified plan needs their class hotplug verdicts */
+const char *const *qt_verify_test_device_types(void);
+
 G_END_DECLS

@@ -2440,6 +2440,28 @@ static void test_demand_first(void **state)
     daemon_stop(d);
 }
 
+/* a verified Place with nothing cached, naming none of the device types
+ * verification hot-adds into spares: the demand includes their class
+ * trials, so the spare is tried (it was "no test device type to hot-add"
+ * when only the named types' verdicts were learnt) */
+static void test_verify_cold(void **state)
+{
+    Daemon *d = daemon_new_full(NULL, NULL, FALSE);
+    g_autoptr(QtVarlinkClient) c = NULL;
+    g_autoptr(json_object) plan = NULL;
+    json_object *verified;
+
+    daemon_start(d);
+    c = client_new(d);
+    plan = call_ok(c, PLACEMENT ".Place",
+                   js("{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"verify\":true,"
+                      "\"spareSlots\":1,\"devices\":[{\"id\":\"nic0\",\"driver\":\"e1000\"}]}"));
+    verified = member_typed(plan, "verified", json_type_object);
+    if (!qt_json_get_bool(verified, "ok", FALSE))
+        fail_logs("a verified Place from a cold cache failed verification: %s", js_text(verified));
+    daemon_stop(d);
+}
+
 /* SIGTERM while a call's machine type is being learnt: qtopod exits within
  * the bound, no QEMU outlives it, and the cache holds whole documents
  * only; started again, it answers */
@@ -2604,6 +2626,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_sigterm_probing, teardown_test),
         cmocka_unit_test_teardown(test_demand_first, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_demand, teardown_test),
+        cmocka_unit_test_teardown(test_verify_cold, teardown_test),
         cmocka_unit_test_teardown(test_reload_demand, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
         cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
