@@ -605,12 +605,25 @@ static gboolean put_conventional(Placer *P, Unit *u, QtLayoutBus *root, gboolean
         slot = free_slot(P->l, bus, FALSE);
         if (slot < 0)
             continue;
-        b = add_controller(P, bus == root ? bridge : QT_ROLE_PCI_BRIDGE, bus, slot, 0,
-                           root->numa_node,
-                           bus == root && bridge == QT_ROLE_PCIE_PCI_BRIDGE
-                               ? "a PCIe-to-PCI bridge for conventional PCI devices"
-                               : "a PCI bridge: the buses before it are full",
-                           error);
+        if (bus == root && bridge == QT_ROLE_PCIE_PCI_BRIDGE &&
+            choose_model(P, QT_ROLE_ROOT_PORT, root, FALSE) != NULL) {
+            /* behind a root port of its own, as QEMU's docs/pcie_pci_bridge.txt
+             * shows it and as libvirt requires (it refuses a
+             * pcie-to-pci-bridge on pcie-root) */
+            QtLayoutNode *port = new_port(P, root, "a root port for a PCIe-to-PCI bridge", error);
+            if (port == NULL)
+                return FALSE;
+            b = add_controller(P, bridge, qt_layout_find_bus(P->l, port->provides), 0, 0,
+                               root->numa_node, "a PCIe-to-PCI bridge for conventional PCI devices",
+                               error);
+        } else {
+            b = add_controller(P, bus == root ? bridge : QT_ROLE_PCI_BRIDGE, bus, slot, 0,
+                               root->numa_node,
+                               bus == root && bridge == QT_ROLE_PCIE_PCI_BRIDGE
+                                   ? "a PCIe-to-PCI bridge for conventional PCI devices"
+                                   : "a PCI bridge: the buses before it are full",
+                               error);
+        }
         if (b == NULL)
             return FALSE;
         return put_unit(P, u, qt_layout_find_bus(P->l, b->provides),

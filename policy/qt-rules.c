@@ -60,6 +60,15 @@ guint32 qt_rules_usable_slots(const QtLayout *l, const QtLayoutBus *bus)
      * and 31"); libvirt leaves slot 0 alone on such bridges too */
     if (is_conventional_bridge(owner_role(bus)))
         mask &= ~1u;
+    /* libvirt: a conventional root bus (its pci-root controller: the pc
+     * machines', a pseries host bridge's) has slots 1 to 31, and libvirt
+     * reads an address of slot 0 there as none (docs/formatdomain, "PCI
+     * addresses"; virDomainPCIAddressBusSetModel), so a plan that used it
+     * would not survive virsh define.  Expander buses take slot 0; on a PCI
+     * Express root bus slot 0 is the host bridge's or, where it is free
+     * (a PowerNV host bridge's), its root port's */
+    if (bus->root && bus->kind == QT_BUS_PCI && owner_role(bus) != QT_ROLE_EXPANDER_BUS)
+        mask &= ~1u;
     return mask;
 }
 
@@ -88,6 +97,11 @@ QtProblem *qt_rules_check_place(const QtLayout *l, const QtLayoutNode *n, const 
             return qt_problem_new(n->id, "shpc-slot-0",
                                   "slot 0 of %s: the bridge's hotplug controller (SHPC) takes "
                                   "slots 1 to 31 only",
+                                  bus->name);
+        if (bus->root && bus->kind == QT_BUS_PCI && up != QT_ROLE_EXPANDER_BUS && slot == 0)
+            return qt_problem_new(n->id, "root-slot-0",
+                                  "slot 0 of the conventional root bus %s: libvirt takes slots "
+                                  "1 to 31 of a pci-root bus only, and reads slot 0 as no address",
                                   bus->name);
         return qt_problem_new(n->id, "slot-unusable", "slot %d of %s is not usable (model)", slot,
                               bus->name);
