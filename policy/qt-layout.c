@@ -76,7 +76,7 @@ static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
     b->max_devices = facts->max_devices;
     b->numa_node = -1;
     b->bus_nr = -1;
-    b->index = (int)l->buses->len;
+    b->index = l->next_index++;
     g_ptr_array_add(l->buses, b);
     g_hash_table_replace(l->bus_by_name, b->name, b);
     return b;

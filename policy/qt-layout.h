@@ -43,7 +43,10 @@ typedef struct _QtLayoutBus {
     /* who sits in each slot: per slot its 8 functions, allocated on first
      * use (a port's bus uses one slot of 32); qt_layout_bus_use() reads */
     QtLayoutNode **use[32];
-    int index; /* libvirt-style controller index: 0 the machine's first root bus */
+    /* libvirt's controller index: 0 the machine's first root bus; an
+     * existing controller's as the caller gave it (or as its libvirt
+     * alias "pci.N" says); the others' above every index given */
+    int index;
     struct _QtLayoutBus *parent; /* the bus the owner sits on; NULL for the machine's */
     /* the root of its PCI domain (its bus numbers and I/O space): a root
      * bus that is not an expander's; and for a domain's root, what the
@@ -69,6 +72,7 @@ typedef struct {
     GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
     GHashTable *trials;      /* QtDeviceType -> its trials by bus kind, qt-layout.c's */
     GHashTable *has_prop;    /* QtDeviceType -> mask of the properties it has */
+    int next_index;          /* the libvirt index the next bus gets */
 } QtLayout;
 
 void qt_layout_node_free(QtLayoutNode *n);

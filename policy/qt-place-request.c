@@ -2,6 +2,7 @@
 
 #include "qt-json.h"
 #include "qt-place-error.h"
+#include "qt-device-type.h"
 #include "qt-place-request.h"
 
 /* a request carries at most this many devices: placement is linear, but
@@ -16,6 +17,8 @@ void qt_place_item_free(QtPlaceItem *item)
     g_free(item->driver);
     g_free(item->group);
     g_free(item->bus);
+    g_free(item->role);
+    g_free(item->provides);
     g_clear_pointer(&item->properties, g_ptr_array_unref);
     g_free(item);
 }
@@ -211,14 +214,19 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
 {
     static const char *const known_new[] = {"id",    "driver", "hotpluggable", "numaNode",
                                             "group", "pcie",   "address",      NULL};
+    /* an existing item takes what a plan's controllers and devices carry,
+     * so that a plan is fed back as it came: role and provides are
+     * checked, hotpluggable and reason are the plan's words and ignored */
     static const char *const known_existing[] = {
-        "id", "driver", "bus", "slot", "function", "multifunction", "numaNode", "properties", NULL};
+        "id",         "driver", "bus",      "slot",         "function", "multifunction", "numaNode",
+        "properties", "role",   "provides", "hotpluggable", "reason",   "libvirtIndex",  NULL};
     g_autoptr(QtPlaceItem) item = g_new0(QtPlaceItem, 1);
     json_object *v;
 
     item->hotpluggable = QT_UNSET;
     item->pcie = QT_UNSET;
     item->numa_node = -1;
+    item->libvirt_index = -1;
     item->slot = -1;
     item->function = -1;
     if (!json_object_is_type(o, json_type_object)) {
@@ -247,12 +255,24 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
         return NULL;
     }
     if (existing) {
-        QtTri mf = QT_UNSET;
+        QtTri mf = QT_UNSET, hot = QT_UNSET;
+        g_autofree char *reason = NULL;
+        QtRole role;
         if (!opt_string(o, path, "bus", &item->bus, error) ||
             !opt_int(o, path, "slot", 0, 31, &item->slot, error) ||
             !opt_int(o, path, "function", 0, 7, &item->function, error) ||
-            !opt_bool(o, path, "multifunction", &mf, error))
+            !opt_bool(o, path, "multifunction", &mf, error) ||
+            !opt_string(o, path, "role", &item->role, error) ||
+            !opt_string(o, path, "provides", &item->provides, error) ||
+            !opt_bool(o, path, "hotpluggable", &hot, error) ||
+            !opt_string(o, path, "reason", &reason, error) ||
+            !opt_int(o, path, "libvirtIndex", 1, QT_LIBVIRT_INDEX_MAX, &item->libvirt_index, error))
             return NULL;
+        if (item->role != NULL && !qt_role_from_string(item->role, &role)) {
+            g_autofree char *p = g_strdup_printf("%s.role", path);
+            bad(error, p, "not a controller role");
+            return NULL;
+        }
         item->multifunction = mf == QT_YES;
         if (item->bus != NULL && item->slot < 0) {
             bad(error, path, "an existing device on a bus needs its slot");

@@ -25,6 +25,10 @@ typedef struct {
     char *value; /* as QEMU's -device takes it */
 } QtProp;
 
+/* the highest libvirt controller index a request may give (index 0 is
+ * the machine's root bus, which no request gives) */
+#define QT_LIBVIRT_INDEX_MAX 65535
+
 /* a device or controller: new (to place) or existing (placed before) */
 typedef struct {
     char *id;
@@ -40,6 +44,12 @@ typedef struct {
     int function;
     gboolean multifunction;
     GPtrArray *properties; /* QtProp, existing controllers */
+    /* existing controllers, as a plan returns them: the role and the bus
+     * it provides (checked against the driver's), and libvirt's index of
+     * the controller (-1: none given) */
+    char *role;
+    char *provides;
+    int libvirt_index;
 } QtPlaceItem;
 
 typedef struct {

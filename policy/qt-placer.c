@@ -990,6 +990,54 @@ static QtLayoutNode *item_node(const QtLayout *l, const QtPlaceItem *item, gbool
     return n;
 }
 
+/* the libvirt index of an existing controller: the one the caller gave,
+ * else the one its libvirt alias says ("pci.N" is libvirt's name for the
+ * controller of index N, docs/formatdomain "Device Addresses"); -1 */
+static int libvirt_index_of(const QtPlaceItem *item)
+{
+    const char *p;
+    char *end;
+    gint64 v;
+
+    if (item->libvirt_index >= 0)
+        return item->libvirt_index;
+    if (!g_str_has_prefix(item->id, "pci."))
+        return -1;
+    p = item->id + 4;
+    if (*p < '1' || *p > '9')
+        return -1;
+    v = g_ascii_strtoll(p, &end, 10);
+    return *end == '\0' && v <= QT_LIBVIRT_INDEX_MAX ? (int)v : -1;
+}
+
+/* an existing controller as a plan returned it: the role and the bus it
+ * provides must be what the driver gives; its libvirt index is its bus's */
+static gboolean existing_controller_fits(QtLayout *l, const QtPlaceItem *item,
+                                         const QtLayoutNode *n, GError **error)
+{
+    int index = libvirt_index_of(item);
+
+    if (item->role != NULL && g_strcmp0(item->role, qt_role_to_string(n->role)) != 0)
+        return fail(error, QT_PLACE_ERROR_INVALID_REQUEST, "%s: role %s given, but %s is a %s here",
+                    item->id, item->role, n->driver, qt_role_to_string(n->role));
+    if (item->provides != NULL && g_strcmp0(item->provides, n->provides) != 0)
+        return fail(error, QT_PLACE_ERROR_INVALID_REQUEST,
+                    "%s: provides %s given, but its bus is %s", item->id, item->provides,
+                    n->provides ? n->provides : "none (not a controller)");
+    if (index >= 0 && n->provides != NULL) {
+        QtLayoutBus *b = qt_layout_find_bus(l, n->provides);
+        for (guint i = 0; i < l->buses->len; i++) {
+            const QtLayoutBus *o = l->buses->pdata[i];
+            if (o != b && o->index == index)
+                return fail(error, QT_PLACE_ERROR_INVALID_REQUEST,
+                            "%s: libvirt index %d is %s's already", item->id, index,
+                            o->owner ? o->owner->id : o->name);
+        }
+        b->index = index;
+    }
+    return TRUE;
+}
+
 /* the caller's devices, parents before children whatever their order */
 static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean check,
                              GPtrArray *problems, GError **error)
@@ -997,8 +1045,13 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
     /* borrowed items: no free function, unlike g_ptr_array_copy()'s */
     g_autoptr(GPtrArray) todo = g_ptr_array_sized_new(req->existing->len);
 
-    for (guint i = 0; i < req->existing->len; i++)
+    for (guint i = 0; i < req->existing->len; i++) {
+        /* the buses made from here on are numbered above every index the
+         * caller's controllers have */
+        int index = libvirt_index_of(req->existing->pdata[i]);
+        l->next_index = MAX(l->next_index, index + 1);
         g_ptr_array_add(todo, req->existing->pdata[i]);
+    }
 
     while (todo->len > 0) {
         guint before = todo->len;
@@ -1019,7 +1072,7 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
                 if (problem != NULL)
                     g_ptr_array_add(problems, problem);
             }
-            if (!qt_layout_add(l, n, error))
+            if (!qt_layout_add(l, n, error) || !existing_controller_fits(l, item, n, error))
                 return FALSE;
             n->hotpluggable = qt_rules_hotpluggable(l, n);
         }

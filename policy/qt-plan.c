@@ -2,6 +2,7 @@
 
 #include "qt-json.h"
 #include "qt-plan.h"
+#include "qt-plan-libvirt.h"
 #include "qt-rules.h"
 #include "qt-util.h"
 
@@ -112,7 +113,7 @@ static void close_with(GString *o, char c)
     g_string_append_c(o, c);
 }
 
-static void write_node(GString *o, const QtLayoutNode *n, gboolean controller)
+static void write_node(GString *o, const QtLayout *l, const QtLayoutNode *n, gboolean controller)
 {
     g_string_append_c(o, '{');
     put_str(o, "id", n->id);
@@ -140,6 +141,8 @@ static void write_node(GString *o, const QtLayoutNode *n, gboolean controller)
         close_with(o, '}');
         g_string_append_c(o, ',');
         put_str(o, "provides", n->provides);
+        if (n->provides != NULL)
+            put_int(o, "libvirtIndex", qt_layout_find_bus(l, n->provides)->index);
     }
     put_bool(o, "hotpluggable", n->hotpluggable);
     if (n->numa_node >= 0)
@@ -149,93 +152,10 @@ static void write_node(GString *o, const QtLayoutNode *n, gboolean controller)
     g_string_append_c(o, ',');
 }
 
-/* libvirt's controller model for a role (docs/formatdomain: controller
- * models of type pci) */
-static const char *libvirt_model(QtRole role)
-{
-    switch (role) {
-    case QT_ROLE_ROOT_PORT:
-        return "pcie-root-port";
-    case QT_ROLE_SWITCH_UPSTREAM:
-        return "pcie-switch-upstream-port";
-    case QT_ROLE_SWITCH_DOWNSTREAM:
-        return "pcie-switch-downstream-port";
-    case QT_ROLE_PCI_BRIDGE:
-        return "pci-bridge";
-    case QT_ROLE_PCIE_PCI_BRIDGE:
-        return "pcie-to-pci-bridge";
-    case QT_ROLE_EXPANDER_BUS:
-        return "pci-expander-bus";
-    case QT_ROLE_HOST_BRIDGE:
-        return "pci-root";
-    default:
-        return "pci-bridge";
-    }
-}
-
-static void xml_address(GString *s, const QtLayout *l, const QtLayoutNode *n)
-{
-    const QtLayoutBus *b = qt_layout_find_bus(l, n->bus);
-
-    g_string_append(s, "<address type='pci' domain='0x0000' bus='");
-    qt_append_hex(s, b ? (guint)b->index : 0, 2);
-    g_string_append(s, "' slot='");
-    qt_append_hex(s, (guint)n->slot, 2);
-    g_string_append(s, "' function='");
-    qt_append_hex(s, (guint)n->function, 1);
-    g_string_append(s, n->multifunction ? "' multifunction='on'/>" : "'/>");
-}
-
-static void xml_controller(GString *s, const QtLayout *l, const QtLayoutNode *n)
-{
-    const QtLayoutBus *b = qt_layout_find_bus(l, n->provides);
-    const char *model = libvirt_model(n->role);
-    g_autoptr(GString) target = g_string_new(NULL);
-    static const char *const attrs[][2] = {
-        {"chassis", "chassis"}, {"port", "port"},   {"chassis_nr", "chassisNr"},
-        {"bus_nr", "busNr"},    {"index", "index"}, {NULL, NULL},
-    };
-
-    if (n->role == QT_ROLE_EXPANDER_BUS && b && b->kind == QT_BUS_PCIE)
-        model = "pcie-expander-bus";
-    g_string_append(s, "<controller type='pci' index='");
-    qt_append_int(s, b ? b->index : 0);
-    g_string_append(s, "' model='");
-    g_string_append(s, model);
-    g_string_append(s, "'><model name='");
-    g_string_append(s, n->driver);
-    g_string_append(s, "'/>");
-    for (int i = 0; attrs[i][0]; i++) {
-        const char *v = qt_layout_node_get_prop(n, attrs[i][0]);
-        if (v != NULL) {
-            g_string_append_c(target, ' ');
-            g_string_append(target, attrs[i][1]);
-            g_string_append(target, "='");
-            g_string_append(target, v);
-            g_string_append_c(target, '\'');
-        }
-    }
-    if (target->len > 0 || n->numa_node >= 0) {
-        g_string_append(s, "<target");
-        g_string_append(s, target->str);
-        if (n->numa_node >= 0) {
-            g_string_append(s, "><node>");
-            qt_append_int(s, n->numa_node);
-            g_string_append(s, "</node></target>");
-        } else {
-            g_string_append(s, "/>");
-        }
-    }
-    if (n->bus != NULL)
-        xml_address(s, l, n);
-    g_string_append(s, "</controller>");
-}
-
 char *qt_plan_to_json_text(const QtPlan *plan)
 {
     const QtLayout *l = plan->layout;
     g_autoptr(GPtrArray) argv = qt_plan_qemu_args(l);
-    g_autoptr(GString) xml = g_string_new(NULL);
     GString *o = g_string_sized_new(4096 + 1024 * (plan->controllers->len + plan->devices->len));
 
     g_string_append_c(o, '{');
@@ -245,13 +165,13 @@ char *qt_plan_to_json_text(const QtPlan *plan)
     put_key(o, "controllers");
     g_string_append_c(o, '[');
     for (guint i = 0; i < plan->controllers->len; i++)
-        write_node(o, plan->controllers->pdata[i], TRUE);
+        write_node(o, l, plan->controllers->pdata[i], TRUE);
     close_with(o, ']');
     g_string_append_c(o, ',');
     put_key(o, "devices");
     g_string_append_c(o, '[');
     for (guint i = 0; i < plan->devices->len; i++)
-        write_node(o, plan->devices->pdata[i], FALSE);
+        write_node(o, l, plan->devices->pdata[i], FALSE);
     close_with(o, ']');
     g_string_append_c(o, ',');
     put_key(o, "spares");
@@ -298,20 +218,19 @@ char *qt_plan_to_json_text(const QtPlan *plan)
     put_key(o, "libvirt");
     g_string_append(o, "{\"controllers\":[");
     for (guint i = 0; i < plan->controllers->len; i++) {
-        g_string_truncate(xml, 0);
-        xml_controller(xml, l, plan->controllers->pdata[i]);
-        qt_json_append_string(o, xml->str);
+        g_autofree char *xml =
+            qt_plan_libvirt_text(qt_plan_libvirt_controller(l, plan->controllers->pdata[i]));
+        qt_json_append_string(o, xml);
         g_string_append_c(o, ',');
     }
     close_with(o, ']');
     g_string_append(o, ",\"addresses\":{");
     for (guint i = 0; i < plan->devices->len; i++) {
         const QtLayoutNode *n = plan->devices->pdata[i];
-        g_string_truncate(xml, 0);
-        xml_address(xml, l, n);
+        g_autofree char *xml = qt_plan_libvirt_text(qt_plan_libvirt_address(l, n));
         qt_json_append_string(o, n->id);
         g_string_append_c(o, ':');
-        qt_json_append_string(o, xml->str);
+        qt_json_append_string(o, xml);
         g_string_append_c(o, ',');
     }
     close_with(o, '}');
@@ -375,6 +294,10 @@ json_object *qt_plan_existing_to_json(const QtPlan *plan)
         json_object_object_add(o, "properties", props);
         if (n->numa_node >= 0)
             json_object_object_add(o, "numaNode", json_object_new_int(n->numa_node));
+        if (n->provides != NULL)
+            json_object_object_add(
+                o, "libvirtIndex",
+                json_object_new_int(qt_layout_find_bus(plan->layout, n->provides)->index));
         json_object_array_add(qt_role_is_controller(n->role) ? controllers : devices, o);
     }
     json_object_object_add(ex, "controllers", controllers);

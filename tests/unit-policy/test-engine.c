@@ -293,12 +293,97 @@ static void test_rules(void **state)
     }
 }
 
+/* libvirt's indexes: existing controllers listed out of index order, one
+ * given its index, one named by libvirt's alias "pci.N": addresses name
+ * their indexes, the plan's own controllers are numbered above them; the
+ * plan fed back as existing exactly as returned (role, provides,
+ * libvirtIndex, hotpluggable, reason) is taken and keeps every index */
+static void test_libvirt_index(void **state)
+{
+    g_autoptr(QtEmulator) e = model(QT_BUS_PCIE, 31);
+    static const char *const text =
+        "{\"machine\": \"m\", \"existing\": {\"controllers\": ["
+        "{\"id\": \"pci.5\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2,"
+        " \"properties\": {\"chassis\": 5}},"
+        "{\"id\": \"rp\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 3,"
+        " \"libvirtIndex\": 2, \"properties\": {\"chassis\": 2}}]},"
+        "\"devices\": [{\"id\": \"a\", \"driver\": \"exp\", \"address\": {\"bus\": \"pci.5\"}},"
+        "{\"id\": \"b\", \"driver\": \"exp\", \"address\": {\"bus\": \"rp\"}},"
+        "{\"id\": \"c\", \"driver\": \"exp\"}]}";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QtPlaceRequest) r = qt_place_request_parse(text, strlen(text), &error);
+    g_autoptr(QtPlan) plan = NULL;
+    g_autoptr(QtPlan) again = NULL;
+    g_autoptr(json_object) doc = NULL;
+    g_autoptr(json_object) req2 = NULL;
+    g_autoptr(QtPlaceRequest) r2 = NULL;
+    json_object *addresses, *controllers, *ex;
+    g_autofree char *text2 = NULL;
+
+    assert_non_null(r);
+    plan = qt_place(e, r, &error);
+    if (plan == NULL)
+        fail_msg("place: %s", error->message);
+    doc = qt_plan_to_json(plan);
+    addresses = json_object_object_get(json_object_object_get(doc, "libvirt"), "addresses");
+    assert_non_null(strstr(qt_json_get_string(addresses, "a"), "bus=\"0x05\""));
+    assert_non_null(strstr(qt_json_get_string(addresses, "b"), "bus=\"0x02\""));
+    /* c behind a port of the plan's: numbered above 5 */
+    controllers = json_object_object_get(doc, "controllers");
+    assert_true(json_object_array_length(controllers) >= 1);
+    for (size_t i = 0; i < json_object_array_length(controllers); i++) {
+        json_object *c = json_object_array_get_idx(controllers, i);
+        assert_true(qt_json_get_int(c, "libvirtIndex", -1) > 5);
+    }
+    assert_null(strstr(qt_json_get_string(addresses, "c"), "bus=\"0x00\""));
+
+    /* fed back exactly as returned */
+    req2 = json_object_new_object();
+    json_object_object_add(req2, "machine", json_object_new_string("m"));
+    ex = json_object_new_object();
+    {
+        /* the VM's controllers: the caller's, then the plan's as returned */
+        g_autoptr(json_object) orig = qt_json_parse(text, strlen(text), NULL);
+        json_object *all = json_object_get(
+            json_object_object_get(json_object_object_get(orig, "existing"), "controllers"));
+        for (size_t i = 0; i < json_object_array_length(controllers); i++)
+            json_object_array_add(all, json_object_get(json_object_array_get_idx(controllers, i)));
+        json_object_object_add(ex, "controllers", all);
+    }
+    json_object_object_add(ex, "devices", json_object_get(json_object_object_get(doc, "devices")));
+    json_object_object_add(req2, "existing", ex);
+    r2 = qt_place_request_from_json(req2, &error);
+    if (r2 == NULL)
+        fail_msg("the plan fed back: %s", error->message);
+    again = qt_place(e, r2, &error);
+    if (again == NULL)
+        fail_msg("place with the plan fed back: %s", error->message);
+    for (size_t i = 0; i < json_object_array_length(controllers); i++) {
+        json_object *c = json_object_array_get_idx(controllers, i);
+        const QtLayoutNode *n = node(again, qt_json_get_string(c, "id"));
+        assert_int_equal(qt_layout_find_bus(again->layout, n->provides)->index,
+                         qt_json_get_int(c, "libvirtIndex", -1));
+    }
+    /* a role that is not the driver's is refused */
+    text2 = g_strdup("{\"machine\": \"m\", \"existing\": {\"controllers\": [{\"id\": \"x\", "
+                     "\"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2, "
+                     "\"role\": \"pci-bridge\"}]}}");
+    g_clear_pointer(&r2, qt_place_request_free);
+    g_clear_pointer(&again, qt_plan_free);
+    r2 = qt_place_request_parse(text2, strlen(text2), &error);
+    assert_non_null(r2);
+    again = qt_place(e, r2, &error);
+    assert_null(again);
+    assert_non_null(strstr(error->message, "role"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_packing),    cmocka_unit_test(test_switch),
-        cmocka_unit_test(test_integrated), cmocka_unit_test(test_io_budget),
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_packing),       cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_integrated),    cmocka_unit_test(test_io_budget),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_libvirt_index),
     };
 
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
