@@ -3,7 +3,7 @@
 # for build-san: libclang-rt-14-dev has the sanitizers' runtimes and
 # libFuzzer, llvm-14 the symbolizer their reports use)
 set -eu
-pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev libsystemd-dev
+pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev libsystemd-dev libxml2-dev
 libcmocka-dev clang-format clang libclang-rt-14-dev llvm-14 qemu-system-x86 qemu-system-arm qemu-system-ppc
 qemu-system-misc qemu-system-mips qemu-system-sparc varlink-go systemd valgrind python3"
 SUDO=
