@@ -30,6 +30,9 @@ typedef struct {
     gboolean verify;
     int jobs;
     char *request;
+    char *domain_xml; /* place: a libvirt domain XML, or - */
+    char *policy;
+    int spares;
     char *qmp;
     char *emulator;
     char *socket_path;
@@ -75,6 +78,8 @@ static void ctl_options_clear(CtlOptions *opts)
     g_clear_pointer(&opts->cache_dir, g_free);
     g_clear_pointer(&opts->role, g_free);
     g_clear_pointer(&opts->request, g_free);
+    g_clear_pointer(&opts->domain_xml, g_free);
+    g_clear_pointer(&opts->policy, g_free);
     g_clear_pointer(&opts->qmp, g_free);
     g_clear_pointer(&opts->emulator, g_free);
     g_clear_pointer(&opts->machines, g_strfreev);
@@ -642,35 +647,74 @@ static int cmd_devices(CtlOptions *opts, int argc, char **argv)
 
 /* ---- placement ---- */
 
-static json_object *read_request(CtlOptions *opts)
+/* a file's text, or standard input's for "-", at most MAX_REQUEST_BYTES */
+static char *read_input(const char *path, const char *what, gsize *len)
 {
-    g_autofree char *text = NULL;
-    g_autofree char *why = NULL;
     g_autoptr(GError) error = NULL;
-    json_object *doc;
-    gsize len = 0;
+    char *text = NULL;
 
-    if (opts->request == NULL) {
-        g_printerr("qtopoctl: --request FILE (or - for standard input) is needed\n");
-        return NULL;
-    }
-    if (g_str_equal(opts->request, "-")) {
+    if (g_str_equal(path, "-")) {
         g_autoptr(GString) s = g_string_new(NULL);
         char buf[65536];
         size_t n;
         while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && s->len <= MAX_REQUEST_BYTES)
             g_string_append_len(s, buf, (gssize)n);
-        len = s->len;
+        *len = s->len;
         text = g_string_free(g_steal_pointer(&s), FALSE);
-    } else if (!g_file_get_contents(opts->request, &text, &len, &error)) {
+    } else if (!g_file_get_contents(path, &text, len, &error)) {
         g_printerr("qtopoctl: %s\n", error->message);
         return NULL;
     }
-    if (len > MAX_REQUEST_BYTES) {
-        g_printerr("qtopoctl: the request is larger than %d bytes\n", MAX_REQUEST_BYTES);
+    if (*len > MAX_REQUEST_BYTES) {
+        g_printerr("qtopoctl: the %s is larger than %d bytes\n", what, MAX_REQUEST_BYTES);
+        g_free(text);
         return NULL;
     }
-    doc = qt_json_parse(text, len, &why);
+    return text;
+}
+
+static json_object *read_request(CtlOptions *opts)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *why = NULL;
+    json_object *doc;
+    gsize len = 0;
+
+    if (opts->domain_xml != NULL) {
+        /* the devices come from the document; --request may add the
+         * call's other parameters (policy, spareSlots, controllerModels) */
+        g_autofree char *xml = NULL;
+        if (opts->request != NULL && g_str_equal(opts->request, "-") &&
+            g_str_equal(opts->domain_xml, "-")) {
+            g_printerr("qtopoctl: --request and --domain-xml cannot both be standard input\n");
+            return NULL;
+        }
+        if ((xml = read_input(opts->domain_xml, "domain XML", &len)) == NULL)
+            return NULL;
+        if (opts->request != NULL) {
+            g_autofree char *req = read_input(opts->request, "request", &len);
+            if (req == NULL)
+                return NULL;
+            doc = qt_json_parse(req, len, &why);
+            if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+                g_printerr("qtopoctl: the request is not a JSON object%s%s\n", why ? ": " : "",
+                           why ? why : "");
+                json_object_put(doc);
+                return NULL;
+            }
+        } else {
+            doc = json_object_new_object();
+        }
+        json_object_object_add(doc, "domainXml", json_object_new_string(xml));
+    } else {
+        if (opts->request == NULL) {
+            g_printerr("qtopoctl: --request FILE (or - for standard input) is needed\n");
+            return NULL;
+        }
+        if ((text = read_input(opts->request, "request", &len)) == NULL)
+            return NULL;
+        doc = qt_json_parse(text, len, &why);
+    }
     if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
         g_printerr("qtopoctl: the request is not a JSON object%s%s\n", why ? ": " : "",
                    why ? why : "");
@@ -679,6 +723,10 @@ static json_object *read_request(CtlOptions *opts)
     }
     if (opts->verify)
         json_object_object_add(doc, "verify", json_object_new_boolean(TRUE));
+    if (opts->policy)
+        json_object_object_add(doc, "policy", json_object_new_string(opts->policy));
+    if (opts->spares >= 0)
+        json_object_object_add(doc, "spareSlots", json_object_new_int(opts->spares));
     if (opts->qmp)
         json_object_object_add(doc, "qmp", json_object_new_string(opts->qmp));
     return doc;
@@ -738,6 +786,21 @@ static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
     if (opts->json) {
         v = qt_json_get_typed(plan, "verified", json_type_object);
         return v && !qt_json_get_bool(v, "ok", FALSE) ? EXIT_PLACEMENT : EXIT_OK;
+    }
+    if (opts->domain_xml != NULL) {
+        /* the document on standard output, the rest on standard error */
+        json_object *unmapped = qt_json_get_typed(plan, "unmapped", json_type_array);
+        fputs(str(plan, "domainXml", ""), stdout);
+        for (gsize i = 0; unmapped && i < json_object_array_length(unmapped); i++)
+            g_printerr("qtopoctl: left as it is: %s\n",
+                       json_object_get_string(json_object_array_get_idx(unmapped, i)));
+        v = qt_json_get_typed(plan, "verified", json_type_object);
+        if (v != NULL && !qt_json_get_bool(v, "ok", FALSE)) {
+            g_printerr("qtopoctl: verification: QEMU disagreed with the plan (--json shows "
+                       "where)\n");
+            return EXIT_PLACEMENT;
+        }
+        return EXIT_OK;
     }
     printf("%s on %s (%s policy)\n", str(plan, "machine", "?"), str(plan, "emulator", "?"),
            str(plan, "policy", "?"));
@@ -876,8 +939,10 @@ static const CtlCommand commands[] = {
     {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
     {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
-    {"place", "--request FILE|- [--verify]",
-     "place a request's devices; --verify boots QEMU with the plan", cmd_place},
+    {"place", "--request FILE|- | --domain-xml FILE|- [--policy P] [--spares N] [--verify]",
+     "place a request's devices, or a libvirt domain's (the document comes back completed); "
+     "--verify boots QEMU with the plan",
+     cmd_place},
     {"validate", "--request FILE|- [--verify]",
      "check the request's addresses against every rule; --verify boots QEMU with them",
      cmd_validate},
@@ -925,7 +990,7 @@ static void log_handler(const char *domain, GLogLevelFlags level, const char *me
 
 int main(int argc, char **argv)
 {
-    CtlOptions opts = {0};
+    CtlOptions opts = {.spares = -1};
     gboolean version = FALSE;
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS]");
     g_autoptr(GError) error = NULL;
@@ -945,6 +1010,11 @@ int main(int argc, char **argv)
          "probe only this machine type (repeatable)", "MACHINE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
         {"request", 0, 0, G_OPTION_ARG_FILENAME, &opts.request, "the request document", "FILE"},
+        {"domain-xml", 0, 0, G_OPTION_ARG_FILENAME, &opts.domain_xml,
+         "place: a libvirt domain XML, printed back completed", "FILE"},
+        {"policy", 0, 0, G_OPTION_ARG_STRING, &opts.policy, "place: hotplug, integrated or isolate",
+         "POLICY"},
+        {"spares", 0, 0, G_OPTION_ARG_INT, &opts.spares, "place: empty hotplug slots to keep", "N"},
         {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &opts.qmp, "a running VM's QMP socket", "SOCKET"},
         {"emulator", 0, 0, G_OPTION_ARG_STRING, &opts.emulator, "the emulator the VM runs",
          "EMULATOR"},

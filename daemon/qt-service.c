@@ -13,6 +13,7 @@
 #include "qt-qemu-instance.h"
 #include "qt-service.h"
 #include "qt-endpoint.h"
+#include "qt-domain-xml.h"
 #include "qt-verify.h"
 
 #define TOPOLOGY  "org.qtopo.Topology"
@@ -127,6 +128,8 @@ struct _Req {
     ModelFunc cont;
     gboolean had_model;
     QtPlaceRequest *request;
+    QtDomain *domain;             /* Place with domainXml: the document */
+    json_object *domain_problems; /* and what its own addresses break */
     QtPlan *plan;
     Model *model;
     GMainContext *context; /* where a worker hands the call back */
@@ -172,6 +175,8 @@ static void req_free(Req *r)
     json_object_put(r->params);
     g_clear_object(&r->cancellable);
     g_clear_pointer(&r->request, qt_place_request_free);
+    g_clear_pointer(&r->domain, qt_domain_free);
+    g_clear_pointer(&r->domain_problems, json_object_put);
     g_clear_pointer(&r->plan, qt_plan_free);
     g_clear_pointer(&r->validated, json_object_put);
     model_unref(r->model);
@@ -584,6 +589,14 @@ static Need need_of(Req *r)
         n.machine = r->insp->machine;
     else
         n.machine = qt_json_get_string(r->params, "machine");
+    if (r->domain != NULL && r->request != NULL) {
+        /* a domain's devices are known once its document was read with
+         * the model: the request holds them */
+        GPtrArray *lists[] = {r->request->devices, r->request->existing};
+        for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
+            for (guint i = 0; lists[l] && i < lists[l]->len; i++)
+                g_ptr_array_add(n.types, g_strdup(((QtPlaceItem *)lists[l]->pdata[i])->driver));
+    }
     add_drivers(n.types, qt_json_get_typed(r->params, "devices", json_type_array));
     if (json_object_object_get_ex(r->params, "existing", &existing)) {
         add_drivers(n.types, qt_json_get_typed(existing, "devices", json_type_array));
@@ -1275,6 +1288,8 @@ static void place_error(Req *r, const GError *error)
     req_error(r, name, p);
 }
 
+static json_object *plan_doc(Req *r, GError **error);
+
 static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Req *r = user_data;
@@ -1289,9 +1304,40 @@ static void on_verified(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     /* Validate's reply is its problems; Place's and Hotplug's, the plan */
-    doc = r->validated ? g_steal_pointer(&r->validated) : qt_plan_to_json(r->plan);
+    doc = r->validated ? g_steal_pointer(&r->validated) : plan_doc(r, &error);
+    if (doc == NULL) {
+        place_error(r, error);
+        return;
+    }
     json_object_object_add(doc, "verified", qt_verify_report_to_json(report));
     req_reply(r, doc);
+}
+
+/* the reply of a Place or Hotplug: the plan, and with domainXml the
+ * completed document and what was left unmapped */
+static json_object *plan_doc(Req *r, GError **error)
+{
+    json_object *doc = qt_plan_to_json(r->plan);
+    g_autofree char *xml = NULL;
+    const GPtrArray *unmapped;
+    json_object *list;
+
+    if (r->domain == NULL)
+        return doc;
+    xml = qt_domain_xml_complete(r->domain, r->plan, error);
+    if (xml == NULL) {
+        json_object_put(doc);
+        return NULL;
+    }
+    json_object_object_add(doc, "domainXml", json_object_new_string(xml));
+    unmapped = qt_domain_xml_unmapped(r->domain);
+    list = json_object_new_array();
+    for (guint i = 0; i < unmapped->len; i++)
+        json_object_array_add(list, json_object_new_string(unmapped->pdata[i]));
+    json_object_object_add(doc, "unmapped", list);
+    if (r->domain_problems != NULL)
+        json_object_object_add(doc, "problems", json_object_get(r->domain_problems));
+    return doc;
 }
 
 /* placement is pure computation on a model nobody changes (a re-probe
@@ -1322,8 +1368,13 @@ static void place_work(gpointer data, gpointer user_data)
 
     r->plan = hotplug ? qt_hotplug(r->model->e, r->request, &r->work_error)
                       : qt_place(r->model->e, r->request, &r->work_error);
-    if (r->plan != NULL && !r->request->verify) {
+    if (r->plan != NULL && !r->request->verify && r->domain == NULL) {
         r->work_text = qt_plan_to_json_text(r->plan);
+        g_clear_pointer(&r->plan, qt_plan_free);
+    } else if (r->plan != NULL && !r->request->verify) {
+        g_autoptr(json_object) doc = plan_doc(r, &r->work_error);
+        if (doc != NULL)
+            r->work_text = g_strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
         g_clear_pointer(&r->plan, qt_plan_free);
     }
     g_main_context_invoke(r->context, place_done, r);
@@ -1653,6 +1704,89 @@ static void cont_hotplug_live(Req *r, Model *m)
     cont_place(r, m);
 }
 
+/* the document's devices, now that the binary's model says what libvirt
+ * makes of them; then the call waits, as any Place, for what they need */
+static void cont_domain(Req *r, Model *m)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_autoptr(GPtrArray) problems = NULL;
+
+    if (!qt_domain_xml_fill(r->domain, m->e, r->request, &error)) {
+        place_error(r, error);
+        return;
+    }
+    /* the caller's addresses are kept; what they break is said, as
+     * Validate says it */
+    problems = qt_validate(m->e, r->request, NULL);
+    if (problems != NULL && problems->len > 0) {
+        g_autoptr(json_object) v = qt_problems_to_json(problems);
+        r->domain_problems = json_object_get(qt_json_get_typed(v, "problems", json_type_array));
+    }
+    apply_defaults(r);
+    with_model(r, r->request->emulator, cont_place);
+}
+
+/* Place with domainXml: the emulator and the machine type come from the
+ * document, the devices and the existing VM too */
+static void h_place_domain(Req *r)
+{
+    static const char *const from_document[] = {"devices", "existing"};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_object) base = NULL;
+    const char *xml = qt_json_get_string(r->params, "domainXml");
+
+    if (!g_str_equal(r->method, "Place")) {
+        req_error(r, "InvalidRequest",
+                  obj_str("field", "request.domainXml", "message", "only Place takes domainXml"));
+        return;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(from_document); i++) {
+        if (json_object_object_get_ex(r->params, from_document[i], NULL)) {
+            g_autofree char *field = g_strconcat("request.", from_document[i], NULL);
+            req_error(r, "InvalidRequest",
+                      obj_str("field", field, "message",
+                              "with domainXml the devices and the existing VM are the "
+                              "document's"));
+            return;
+        }
+    }
+    r->domain = xml ? qt_domain_xml_read(xml, strlen(xml), &error) : NULL;
+    if (r->domain == NULL) {
+        if (error == NULL)
+            g_set_error(&error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST,
+                        "domainXml: expected a string");
+        place_error(r, error);
+        return;
+    }
+    base = json_object_new_object();
+    json_object_object_foreach(r->params, key, val)
+    {
+        if (!g_str_equal(key, "domainXml"))
+            json_object_object_add(base, key, json_object_get(val));
+    }
+    if (!json_object_object_get_ex(base, "emulator", NULL))
+        json_object_object_add(base, "emulator",
+                               json_object_new_string(qt_domain_xml_emulator(r->domain)));
+    if (!json_object_object_get_ex(base, "machine", NULL))
+        json_object_object_add(base, "machine",
+                               json_object_new_string(qt_domain_xml_machine(r->domain)));
+    /* the document's qtopo metadata, where the call says nothing */
+    if (!json_object_object_get_ex(base, "policy", NULL) && qt_domain_xml_policy(r->domain))
+        json_object_object_add(base, "policy",
+                               json_object_new_string(qt_domain_xml_policy(r->domain)));
+    if (!json_object_object_get_ex(base, "spareSlots", NULL) &&
+        qt_domain_xml_spares(r->domain) >= 0)
+        json_object_object_add(base, "spareSlots",
+                               json_object_new_int(qt_domain_xml_spares(r->domain)));
+    r->request = qt_place_request_from_json(base, &error);
+    if (r->request == NULL) {
+        place_error(r, error);
+        return;
+    }
+    with_model(r, r->request->emulator, cont_domain);
+}
+
 static void h_placement(Req *r)
 {
     g_autoptr(GError) error = NULL;
@@ -1670,6 +1804,10 @@ static void h_placement(Req *r)
             return;
         }
         inspect_vm(r, cont_hotplug_live);
+        return;
+    }
+    if (json_object_object_get_ex(r->params, "domainXml", NULL)) {
+        h_place_domain(r);
         return;
     }
     r->request = qt_place_request_from_json(r->params, &error);

@@ -990,6 +990,20 @@ static QtLayoutNode *item_node(const QtLayout *l, const QtPlaceItem *item, gbool
     return n;
 }
 
+/* a bus by its name, or by the id of the controller that provides it (a
+ * host bridge "phb" provides "phb.0"; libvirt names buses after their
+ * controllers, "pci.N") */
+static QtLayoutBus *bus_named(const QtLayout *l, const char *name)
+{
+    QtLayoutBus *b = qt_layout_find_bus(l, name);
+    const QtLayoutNode *owner;
+
+    if (b != NULL)
+        return b;
+    owner = g_hash_table_lookup(l->by_id, name);
+    return owner && owner->provides ? qt_layout_find_bus(l, owner->provides) : NULL;
+}
+
 /* the libvirt index of an existing controller: the one the caller gave,
  * else the one its libvirt alias says ("pci.N" is libvirt's name for the
  * controller of index N, docs/formatdomain "Device Addresses"); -1 */
@@ -1058,7 +1072,7 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
         for (guint i = 0; i < todo->len;) {
             const QtPlaceItem *item = todo->pdata[i];
             QtLayoutNode *n;
-            QtLayoutBus *bus = item->bus ? qt_layout_find_bus(l, item->bus) : NULL;
+            QtLayoutBus *bus = item->bus ? bus_named(l, item->bus) : NULL;
             if (item->bus != NULL && bus == NULL) {
                 i++;
                 continue;
@@ -1067,6 +1081,11 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
             n = item_node(l, item, TRUE, error);
             if (n == NULL)
                 return FALSE;
+            if (bus != NULL && g_strcmp0(n->bus, bus->name) != 0) {
+                /* named by its controller's id */
+                g_free(n->bus);
+                n->bus = g_strdup(bus->name);
+            }
             if (bus != NULL && check) {
                 QtProblem *problem = qt_rules_check_place(l, n, bus, n->slot);
                 if (problem != NULL)
