@@ -402,6 +402,67 @@ static const char *const target_props[][2] = {
     {"busNr", "bus_nr"},    {"index", "index"},
 };
 
+/* <address type='pci' domain='0x0000' bus='0x00' slot=... function=...> */
+static xmlNodePtr root_address(int slot, int fn)
+{
+    xmlNodePtr a = xmlNewNode(NULL, BAD_CAST "address");
+    char buf[8];
+
+    xmlSetProp(a, BAD_CAST "type", BAD_CAST "pci");
+    xmlSetProp(a, BAD_CAST "domain", BAD_CAST "0x0000");
+    xmlSetProp(a, BAD_CAST "bus", BAD_CAST "0x00");
+    g_snprintf(buf, sizeof buf, "0x%02x", slot);
+    xmlSetProp(a, BAD_CAST "slot", BAD_CAST buf);
+    g_snprintf(buf, sizeof buf, "0x%x", fn);
+    xmlSetProp(a, BAD_CAST "function", BAD_CAST buf);
+    return a;
+}
+
+/* libvirt describes the machine's built-in SATA controller (q35's ich9-ahci)
+ * as <controller type='sata' index='0'> at its address, and adds that
+ * element itself when the document lacks it (qemuDomainDefAddDefaultDevices,
+ * "addImplicitSATA"): written here, from the model's built-in device */
+static void builtin_sata(QtDomain *d, const QtLayout *l)
+{
+    const QtLayoutBus *root = qt_layout_main_bus(l);
+
+    for (xmlNodePtr el = d->devices->children; el; el = el->next) {
+        g_autofree char *type = NULL;
+        g_autofree char *index = NULL;
+        if (!is_element(el, "controller"))
+            continue;
+        type = attr(el, "type");
+        index = attr(el, "index");
+        if (g_strcmp0(type, "sata") == 0 && (index == NULL || number(index, 0xffff) == 0))
+            return;
+    }
+    for (int slot = 0; slot < 32; slot++) {
+        for (int fn = 0; fn < 8; fn++) {
+            const QtLayoutNode *n = qt_layout_bus_use(root, slot, fn);
+            if (n != NULL && n->builtin && g_strcmp0(n->driver, "ich9-ahci") == 0) {
+                xmlNodePtr c = xmlNewChild(d->devices, NULL, BAD_CAST "controller", NULL);
+                xmlSetProp(c, BAD_CAST "type", BAD_CAST "sata");
+                xmlSetProp(c, BAD_CAST "index", BAD_CAST "0");
+                xmlAddChild(c, root_address(slot, fn));
+                return;
+            }
+        }
+    }
+}
+
+/* does an <address type='pci'> of the document name bus @index? */
+static gboolean bus_referenced(QtDomain *d, gint64 index)
+{
+    for (xmlNodePtr el = d->devices->children; el; el = el->next) {
+        xmlNodePtr a = child(el, "address");
+        g_autofree char *type = attr(a, "type");
+        g_autofree char *bus = attr(a, "bus");
+        if (g_strcmp0(type, "pci") == 0 && number(bus ? bus : "0", 0xffff) == index)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* a <controller type='pci'> of the caller's */
 static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, QtPlaceRequest *r,
                                int *spare_ports, GError **error)
@@ -422,10 +483,10 @@ static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, Qt
         (g_strcmp0(model, "pci-root") == 0 && index <= 0))
         return TRUE; /* the machine's root bus */
     if (addr == NULL && g_strcmp0(model, "pci-root") != 0) {
-        if (g_strcmp0(model, "pcie-root-port") == 0 && index < 0 && name == NULL) {
-            /* an empty root port asked for as nova and virt-install do:
-             * a hotplug slot; the plan keeps one for each and adds the
-             * port itself */
+        if (g_strcmp0(model, "pcie-root-port") == 0 && (index < 0 || !bus_referenced(d, index))) {
+            /* an empty root port asked for as nova and virt-install do
+             * (no address, nothing on it): a hotplug slot; the plan keeps
+             * one for each and adds the port itself */
             (*spare_ports)++;
             xmlUnlinkNode(el);
             xmlFreeNode(el);
@@ -513,6 +574,22 @@ static gboolean device_element(QtDomain *d, xmlNodePtr el, const QtLibvirtContex
     }
     item = item_new(NULL, driver);
     item->id = id_for(d, el);
+    if (addr == NULL) {
+        int slot, fn;
+        if (qt_libvirt_fixed_address(el, driver, &slot, &fn)) {
+            /* where libvirt insists it goes: there, as the caller's */
+            const QtLayoutNode *n = NULL;
+            QtLayoutBus *root = qt_layout_main_bus(l);
+            n = qt_layout_bus_use(root, slot, fn);
+            if (n != NULL) {
+                qt_place_item_free(item);
+                return bad(error, "%s: libvirt puts it at 00:%02x.%x, where the machine has %s",
+                           what, slot, fn, n->driver);
+            }
+            addr = root_address(slot, fn);
+            xmlAddChild(el, addr);
+        }
+    }
     if (addr != NULL) {
         if (!address_item(el, addr, l, item, error)) {
             qt_place_item_free(item);
@@ -588,6 +665,7 @@ gboolean qt_domain_xml_fill(QtDomain *d, const QtEmulator *e, QtPlaceRequest *r,
         if (!device_element(d, el, &ctx, FALSE, l, r, error))
             return FALSE;
     }
+    builtin_sata(d, l);
     if (spare_ports > 0 && r->spares < spare_ports)
         r->spares = spare_ports;
     return TRUE;

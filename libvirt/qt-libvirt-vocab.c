@@ -1191,3 +1191,20 @@ GPtrArray *qt_libvirt_implicit_devices(xmlNodePtr devices, const char *machine,
     implicit_video(&im);
     return im.added;
 }
+
+/* libvirt's qemuDomainValidateDevicePCISlotsPIIX3 (src/qemu/qemu_domain_address.c):
+ * "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2"; it
+ * puts it there itself, the PIIX3's own function 2 */
+gboolean qt_libvirt_fixed_address(xmlNodePtr el, const char *driver, int *slot, int *function)
+{
+    g_autofree char *index = NULL;
+
+    if (!is_element(el, "controller") || g_strcmp0(driver, "piix3-usb-uhci") != 0)
+        return FALSE;
+    index = attr(el, "index");
+    if (index != NULL && g_strcmp0(index, "0") != 0)
+        return FALSE;
+    *slot = 1;
+    *function = 2;
+    return TRUE;
+}

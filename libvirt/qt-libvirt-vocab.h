@@ -68,4 +68,9 @@ QtLibvirtKind qt_libvirt_device_type(xmlNodePtr el, const QtLibvirtContext *ctx,
 GPtrArray *qt_libvirt_implicit_devices(xmlNodePtr devices, const char *machine,
                                        const QtLibvirtContext *ctx);
 
+/* the address libvirt insists on for @el, made a @driver, on the machine's
+ * root bus (bus 0): TRUE with @slot and @function set; FALSE when libvirt
+ * lets it go anywhere */
+gboolean qt_libvirt_fixed_address(xmlNodePtr el, const char *driver, int *slot, int *function);
+
 G_END_DECLS

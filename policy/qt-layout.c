@@ -35,6 +35,8 @@ void qt_layout_free(QtLayout *l)
     g_clear_pointer(&l->bus_by_name, g_hash_table_unref);
     g_clear_pointer(&l->io_reserve, g_hash_table_unref);
     g_clear_pointer(&l->has_prop, g_hash_table_unref);
+    g_clear_pointer(&l->index_used, g_hash_table_unref);
+    g_clear_pointer(&l->index_reserved, g_hash_table_unref);
     g_clear_pointer(&l->trials, g_hash_table_unref);
     g_clear_pointer(&l->domains, g_ptr_array_unref);
     g_clear_pointer(&l->buses, g_ptr_array_unref);
@@ -64,6 +66,20 @@ static void set_use(QtLayoutBus *b, int slot, int function, QtLayoutNode *n)
     b->use[slot][function] = n;
 }
 
+void qt_layout_set_index(QtLayout *l, QtLayoutBus *b, int index)
+{
+    if (b->index >= 0)
+        g_hash_table_remove(l->index_used, GINT_TO_POINTER(b->index + 1));
+    if (index < 0) {
+        index = b->parent ? b->parent->index + 1 : 0;
+        while (g_hash_table_contains(l->index_used, GINT_TO_POINTER(index + 1)) ||
+               g_hash_table_contains(l->index_reserved, GINT_TO_POINTER(index + 1)))
+            index++;
+    }
+    b->index = index;
+    g_hash_table_add(l->index_used, GINT_TO_POINTER(index + 1));
+}
+
 static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
 {
     QtLayoutBus *b = g_new0(QtLayoutBus, 1);
@@ -76,7 +92,7 @@ static QtLayoutBus *bus_new(QtLayout *l, const char *name, const QtBus *facts)
     b->max_devices = facts->max_devices;
     b->numa_node = -1;
     b->bus_nr = -1;
-    b->index = l->next_index++;
+    b->index = -1;
     g_ptr_array_add(l->buses, b);
     g_hash_table_replace(l->bus_by_name, b->name, b);
     return b;
@@ -114,11 +130,14 @@ QtLayout *qt_layout_new(const QtEmulator *e, const char *machine, GError **error
     l->bus_by_name = g_hash_table_new(g_str_hash, g_str_equal);
     l->io_reserve = g_hash_table_new(g_str_hash, g_str_equal);
     l->has_prop = g_hash_table_new(g_direct_hash, g_direct_equal);
+    l->index_used = g_hash_table_new(g_direct_hash, g_direct_equal);
+    l->index_reserved = g_hash_table_new(g_direct_hash, g_direct_equal);
     l->trials = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     for (guint i = 0; i < l->cls->root_buses->len; i++) {
         const QtRootBus *rb = l->cls->root_buses->pdata[i];
         QtLayoutBus *b = bus_new(l, rb->bus->name, rb->bus);
 
+        qt_layout_set_index(l, b, -1);
         b->root = TRUE;
         b->domain = b;
         b->bus_numbers = 1;
@@ -419,6 +438,7 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
             child->bus_nr = atoi(v);
         child->slot_mask = qt_rules_usable_slots(l, child);
         child->parent = bus;
+        qt_layout_set_index(l, child, -1);
         /* a host bridge starts a domain of its own; anything else shares
          * its parent's bus numbers and I/O space, expanders included */
         child->domain = bus != NULL ? bus->domain : child;

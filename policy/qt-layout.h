@@ -72,7 +72,10 @@ typedef struct {
     GHashTable *io_reserve;  /* driver -> GINT_TO_POINTER(1 + reserves I/O), qt-rules.c's */
     GHashTable *trials;      /* QtDeviceType -> its trials by bus kind, qt-layout.c's */
     GHashTable *has_prop;    /* QtDeviceType -> mask of the properties it has */
-    int next_index;          /* the libvirt index the next bus gets */
+    /* libvirt indexes: those buses have, and those the caller's
+     * controllers will have (GINT_TO_POINTER(index + 1) sets) */
+    GHashTable *index_used;
+    GHashTable *index_reserved;
 } QtLayout;
 
 void qt_layout_node_free(QtLayoutNode *n);
@@ -100,6 +103,12 @@ QtLayoutNode *qt_layout_node_new(const QtLayout *l, const char *id, const char *
                                  GError **error);
 void qt_layout_node_set_prop(QtLayoutNode *n, const char *name, const char *value);
 const char *qt_layout_node_get_prop(const QtLayoutNode *n, const char *name);
+
+/* give @b libvirt index @index (the caller's), or when @index < 0 the
+ * lowest index no bus has nor the caller reserved and above its parent
+ * bus's (libvirt: a controller's index is larger than its bus's, and it
+ * adds controllers of its own for every index left out) */
+void qt_layout_set_index(QtLayout *l, QtLayoutBus *b, int index);
 
 /* put @n (owned from now on) at its bus/slot/function: the slot must be
  * free; a controller's bus is created.  Only occupancy is checked here;

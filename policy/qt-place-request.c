@@ -266,7 +266,7 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
             !opt_string(o, path, "provides", &item->provides, error) ||
             !opt_bool(o, path, "hotpluggable", &hot, error) ||
             !opt_string(o, path, "reason", &reason, error) ||
-            !opt_int(o, path, "libvirtIndex", 1, QT_LIBVIRT_INDEX_MAX, &item->libvirt_index, error))
+            !opt_int(o, path, "libvirtIndex", 0, QT_LIBVIRT_INDEX_MAX, &item->libvirt_index, error))
             return NULL;
         if (item->role != NULL && !qt_role_from_string(item->role, &role)) {
             g_autofree char *p = g_strdup_printf("%s.role", path);

@@ -26,7 +26,8 @@ typedef struct {
 } QtProp;
 
 /* the highest libvirt controller index a request may give (index 0 is
- * the machine's root bus, which no request gives) */
+ * the machine's root bus, or the first host bridge of a machine whose
+ * buses all come through host bridges) */
 #define QT_LIBVIRT_INDEX_MAX 65535
 
 /* a device or controller: new (to place) or existing (placed before) */

@@ -1047,7 +1047,7 @@ static gboolean existing_controller_fits(QtLayout *l, const QtPlaceItem *item,
                             "%s: libvirt index %d is %s's already", item->id, index,
                             o->owner ? o->owner->id : o->name);
         }
-        b->index = index;
+        qt_layout_set_index(l, b, index);
     }
     return TRUE;
 }
@@ -1060,10 +1060,11 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
     g_autoptr(GPtrArray) todo = g_ptr_array_sized_new(req->existing->len);
 
     for (guint i = 0; i < req->existing->len; i++) {
-        /* the buses made from here on are numbered above every index the
-         * caller's controllers have */
+        /* the indexes of the caller's controllers are theirs: no bus made
+         * before them takes one */
         int index = libvirt_index_of(req->existing->pdata[i]);
-        l->next_index = MAX(l->next_index, index + 1);
+        if (index >= 0)
+            g_hash_table_add(l->index_reserved, GINT_TO_POINTER(index + 1));
         g_ptr_array_add(todo, req->existing->pdata[i]);
     }
 
