@@ -844,6 +844,7 @@ static void demand(Req *r, Entry *e, const Need *n)
     want.all_machines = n->whole;
     want.types = (const char *const *)n->types->pdata;
     want.all_types = n->whole;
+    g_free(r->waiting_on); /* a call may wait twice: a domain first for its machine type */
     r->waiting_on = g_strdup(e->path);
     g_ptr_array_add(e->waiters, r);
     qt_probe_session_want_async(session, &want, r->cancellable, on_demand_done, r);
