@@ -463,6 +463,39 @@ static gboolean bus_referenced(QtDomain *d, gint64 index)
     return FALSE;
 }
 
+static void set_default(QtPlaceItem *item, const char *name, char *value)
+{
+    QtProp *p;
+
+    for (guint i = 0; i < item->properties->len; i++) {
+        if (g_str_equal(((QtProp *)item->properties->pdata[i])->name, name)) {
+            g_free(value);
+            return;
+        }
+    }
+    p = g_new0(QtProp, 1);
+    p->name = g_strdup(name);
+    p->value = value;
+    g_ptr_array_add(item->properties, p);
+}
+
+/* what libvirt sets when <target> leaves it out (qemu_domain_address.c,
+ * qemuDomainAssignPCIAddresses): a root port's chassis is its index and
+ * its port (slot << 3) + function; a downstream port's chassis its index,
+ * its port its slot; a pci-bridge's chassisNr its index */
+static void libvirt_defaults(QtPlaceItem *item, const char *model, gint64 index)
+{
+    if (g_strcmp0(model, "pcie-root-port") == 0 && item->slot >= 0) {
+        set_default(item, "chassis", g_strdup_printf("%" G_GINT64_FORMAT, index));
+        set_default(item, "port", g_strdup_printf("0x%x", (item->slot << 3) + item->function));
+    } else if (g_strcmp0(model, "pcie-switch-downstream-port") == 0 && item->slot >= 0) {
+        set_default(item, "chassis", g_strdup_printf("%" G_GINT64_FORMAT, index));
+        set_default(item, "port", g_strdup_printf("0x%x", item->slot));
+    } else if (g_strcmp0(model, "pci-bridge") == 0) {
+        set_default(item, "chassis_nr", g_strdup_printf("%" G_GINT64_FORMAT, index));
+    }
+}
+
 /* a <controller type='pci'> of the caller's */
 static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, QtPlaceRequest *r,
                                int *spare_ports, GError **error)
@@ -531,6 +564,7 @@ static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, Qt
             g_ptr_array_add(item->properties, p);
         }
     }
+    libvirt_defaults(item, model, index);
     {
         g_autofree char *node = text_of(child(target, "node"));
         gint64 n = number(node, 127);

@@ -5,7 +5,8 @@
 set -eu
 pkgs="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev libjson-c-dev libsystemd-dev libxml2-dev
 libcmocka-dev clang-format clang libclang-rt-14-dev llvm-14 qemu-system-x86 qemu-system-arm qemu-system-ppc
-qemu-system-misc qemu-system-mips qemu-system-sparc varlink-go systemd valgrind python3"
+qemu-system-misc qemu-system-mips qemu-system-sparc varlink-go systemd valgrind python3
+libvirt-dev libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-efi-aarch64"
 SUDO=
 if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || { echo "run as root or install sudo" >&2; exit 1; }
