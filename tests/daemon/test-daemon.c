@@ -2428,6 +2428,66 @@ static void test_demand_first(void **state)
     daemon_stop(d);
 }
 
+/* Place with domainXml through qtopod: the completed document in the
+ * reply (checked against the IDL), what was left alone listed, the
+ * document's own address kept; a document that is not a domain, one with
+ * devices beside it, one whose element libvirt makes a type no QEMU has
+ * (dc390: libvirt 9.0 writes "dc-390"), each
+ * refused with its typed error */
+static void test_place_domain(void **state)
+{
+    static const char *const domain =
+        "<domain type='kvm'><name>t</name><memory unit='MiB'>128</memory>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='/x.img'/><target dev='vda' "
+        "bus='virtio'/></disk>"
+        "<interface type='user'><model type='e1000'/><address type='pci' domain='0x0000' "
+        "bus='0x00' slot='0x05' function='0x0'/></interface>"
+        "<panic model='pvpanic'/>"
+        "</devices></domain>";
+    Daemon *d = daemon_new(NULL);
+    g_autoptr(QtVarlinkClient) c = NULL;
+    g_autoptr(json_object) params = json_object_new_object();
+    g_autoptr(json_object) plan = NULL;
+    g_autoptr(json_object) e1 = NULL;
+    g_autoptr(json_object) e2 = NULL;
+    g_autoptr(json_object) e3 = NULL;
+    const char *xml;
+    json_object *unmapped;
+
+    daemon_start(d);
+    c = client_new(d);
+    json_object_object_add(params, "emulator", json_object_new_string(X86));
+    json_object_object_add(params, "domainXml", json_object_new_string(domain));
+    plan = call_ok(c, PLACEMENT ".Place", json_object_get(params));
+    xml = member_string(plan, "domainXml");
+    if (strstr(xml, "slot=\"0x05\"") == NULL)
+        fail_logs("the document's own address is gone: %s", xml);
+    if (strstr(xml, "<target dev=\"vda\" bus=\"virtio\"/>") == NULL ||
+        strstr(xml, "model=\"pcie-root-port\"") == NULL)
+        fail_logs("the disk was not placed behind a root port: %s", xml);
+    unmapped = member_typed(plan, "unmapped", json_type_array);
+    if (json_object_array_length(unmapped) != 1 ||
+        strstr(json_object_get_string(json_object_array_get_idx(unmapped, 0)), "panic") == NULL)
+        fail_logs("unmapped should list the panic device: %s", js_text(unmapped));
+
+    e1 = call_error(c, PLACEMENT ".Place",
+                    js("{\"emulator\":\"" X86 "\",\"domainXml\":\"<network/>\"}"),
+                    PLACEMENT ".InvalidRequest");
+    e2 = call_error(c, PLACEMENT ".Place",
+                    js("{\"emulator\":\"" X86 "\",\"domainXml\":\"<domain type='kvm'><os><type "
+                       "machine='q35'>hvm</type></os></domain>\",\"devices\":[]}"),
+                    PLACEMENT ".InvalidRequest");
+    e3 = call_error(c, PLACEMENT ".Place",
+                    js("{\"emulator\":\"" X86 "\",\"domainXml\":\"<domain type='kvm'><os><type "
+                       "arch='x86_64' machine='q35'>hvm</type></os><devices><controller "
+                       "type='scsi' model='dc390'/></devices></domain>\"}"),
+                    PLACEMENT ".UnknownDevice");
+    if (strstr(js_text(e3), "dc390") == NULL)
+        fail_logs("UnknownDevice does not name the element: %s", js_text(e3));
+    daemon_stop(d);
+}
+
 /* a verified Place with nothing cached, naming none of the device types
  * verification hot-adds into spares: the demand includes their class
  * trials, so the spare is tried (it was "no test device type to hot-add"
@@ -2615,6 +2675,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_demand_first, teardown_test),
         cmocka_unit_test_teardown(test_sigterm_demand, teardown_test),
         cmocka_unit_test_teardown(test_verify_cold, teardown_test),
+        cmocka_unit_test_teardown(test_place_domain, teardown_test),
         cmocka_unit_test_teardown(test_reload_demand, teardown_test),
         cmocka_unit_test_teardown(test_endpoint_trials, teardown_test),
         cmocka_unit_test_teardown(test_inspect_deputy, teardown_test),
