@@ -116,6 +116,7 @@ static QtPlan *plan_of(Trials *t, guint first, guint n)
     r->devices = g_ptr_array_new_with_free_func((GDestroyNotify)qt_place_item_free);
     for (guint i = first; i < first + n; i++) {
         QtPlaceItem *item = g_new0(QtPlaceItem, 1);
+        item->libvirt_index = -1;
         item->id = g_strdup_printf(ID_PREFIX "%u", i);
         item->driver = g_strdup(t->drivers->pdata[i]);
         item->hotpluggable = QT_NO;

@@ -68,6 +68,7 @@ static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean
 {
     QtPlaceItem *item = g_new0(QtPlaceItem, 1);
 
+    item->libvirt_index = -1;
     item->id = g_strdup(id);
     item->driver = g_strdup(d->driver);
     item->hotpluggable = QT_UNSET;

@@ -1262,9 +1262,13 @@ static const BadCase bad_cases[] = {
      "{\"id\":1,\"driver\":\"virtio-blk-pci\"}]}}",
      SERVICE ".InvalidParameter", "parameter", "devices[1].id"},
     {"a missing parameter",
+     "{\"method\":\"org.qtopo.Topology.GetMachine\",\"parameters\":{\"emulator\":\"" X86 "\"}}",
+     SERVICE ".InvalidParameter", "parameter", "machine"},
+    /* Place's machine may come from a domainXml instead */
+    {"Place without a machine type",
      "{\"method\":\"org.qtopo.Placement.Place\",\"parameters\":{\"emulator\":\"" X86 "\","
      "\"devices\":[{\"id\":\"disk0\",\"driver\":\"virtio-blk-pci\"}]}}",
-     SERVICE ".InvalidParameter", "parameter", "machine"},
+     "org.qtopo.Placement.InvalidRequest", "field", "request.machine"},
     {"parameters that are not an object",
      "{\"method\":\"org.qtopo.Topology.Probe\",\"parameters\":[\"" X86 "\"]}",
      SERVICE ".InvalidParameter", "parameter", "parameters"},
