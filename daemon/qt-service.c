@@ -128,7 +128,11 @@ struct _Req {
     ModelFunc cont;
     gboolean had_model;
     QtPlaceRequest *request;
-    QtDomain *domain;             /* Place with domainXml: the document */
+    QtDomain *domain; /* Place with domainXml: the document */
+    /* device types a plan holds whose class hotplug verdict the model
+     * lacked (a partly learnt binary): the call waits for them too */
+    GPtrArray *extra_types;
+    GPtrArray *unverdicted;       /* set by a worker */
     json_object *domain_problems; /* and what its own addresses break */
     QtPlan *plan;
     Model *model;
@@ -176,6 +180,8 @@ static void req_free(Req *r)
     g_clear_object(&r->cancellable);
     g_clear_pointer(&r->request, qt_place_request_free);
     g_clear_pointer(&r->domain, qt_domain_free);
+    g_clear_pointer(&r->extra_types, g_ptr_array_unref);
+    g_clear_pointer(&r->unverdicted, g_ptr_array_unref);
     g_clear_pointer(&r->domain_problems, json_object_put);
     g_clear_pointer(&r->plan, qt_plan_free);
     g_clear_pointer(&r->validated, json_object_put);
@@ -589,6 +595,8 @@ static Need need_of(Req *r)
         n.machine = r->insp->machine;
     else
         n.machine = qt_json_get_string(r->params, "machine");
+    for (guint i = 0; r->extra_types && i < r->extra_types->len; i++)
+        g_ptr_array_add(n.types, g_strdup(r->extra_types->pdata[i]));
     if (r->domain != NULL && r->request != NULL) {
         /* a domain's devices are known once its document was read with
          * the model: the request holds them */
@@ -1349,6 +1357,7 @@ static json_object *plan_doc(Req *r, GError **error)
  * workers were idle was tried: under load it left the second core idle and
  * doubled the latency.) */
 static gboolean place_done(gpointer data);
+static void cont_place(Req *r, Model *m);
 
 /* the workers take a connection's first call before another connection's
  * second: a client pipelining hundreds of calls delays another's by no
@@ -1362,6 +1371,29 @@ static gint place_order(gconstpointer a, gconstpointer b, gpointer user_data)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* the device types of @plan (the controllers it adds included) whose class
+ * hotplug verdict a partly learnt model lacks; NULL when there is none.  A
+ * plan made without them could differ from the one the whole model gives
+ * (whether a bridge behind a port is hotpluggable, say) */
+static GPtrArray *plan_unverdicted(const QtEmulator *e, const QtPlan *plan)
+{
+    GPtrArray *out = NULL;
+
+    if (e->hotplug_tried)
+        return NULL;
+    for (guint i = 0; i < plan->layout->nodes->len; i++) {
+        const QtLayoutNode *n = plan->layout->nodes->pdata[i];
+        const QtDeviceType *t = n->builtin ? NULL : qt_emulator_find_device(e, n->driver);
+        if (t != NULL && t->user_creatable && t->flavour != QT_FLAVOUR_NONE &&
+            t->hotplug_provenance == NULL) {
+            if (out == NULL)
+                out = g_ptr_array_new_with_free_func(g_free);
+            g_ptr_array_add(out, g_strdup(n->driver));
+        }
+    }
+    return out;
+}
+
 static void place_work(gpointer data, gpointer user_data)
 {
     Req *r = data;
@@ -1369,6 +1401,12 @@ static void place_work(gpointer data, gpointer user_data)
 
     r->plan = hotplug ? qt_hotplug(r->model->e, r->request, &r->work_error)
                       : qt_place(r->model->e, r->request, &r->work_error);
+    if (r->plan != NULL && (r->unverdicted = plan_unverdicted(r->model->e, r->plan)) != NULL) {
+        /* placed again once the model has their verdicts */
+        g_clear_pointer(&r->plan, qt_plan_free);
+        g_main_context_invoke(r->context, place_done, r);
+        return;
+    }
     if (r->plan != NULL && !r->request->verify && r->domain == NULL) {
         r->work_text = qt_plan_to_json_text(r->plan);
         g_clear_pointer(&r->plan, qt_plan_free);
@@ -1385,6 +1423,17 @@ static gboolean place_done(gpointer data)
 {
     Req *r = data;
     g_autoptr(GError) error = g_steal_pointer(&r->work_error);
+
+    if (r->unverdicted != NULL) {
+        if (r->extra_types == NULL)
+            r->extra_types = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < r->unverdicted->len; i++)
+            g_ptr_array_add(r->extra_types, g_strdup(r->unverdicted->pdata[i]));
+        g_clear_pointer(&r->unverdicted, g_ptr_array_unref);
+        g_clear_pointer(&r->context, g_main_context_unref);
+        with_model(r, r->request->emulator, cont_place);
+        return G_SOURCE_REMOVE;
+    }
 
     if (r->work_text != NULL) {
         req_reply_text(r, g_steal_pointer(&r->work_text));
@@ -1509,6 +1558,7 @@ static void with_endpoints(Req *r, Model *m, ModelFunc after)
 
 static void cont_place_now(Req *r, Model *m)
 {
+    model_unref(r->model);
     r->model = model_ref(m);
     r->context = g_main_context_ref_thread_default();
     r->seq = r->svc->place_seq++;
