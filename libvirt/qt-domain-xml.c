@@ -1,6 +1,7 @@
 #include "qt-domain-xml.h"
 
 #include <string.h>
+#include <sys/utsname.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -237,9 +238,17 @@ QtDomain *qt_domain_xml_read(const char *text, gsize len, GError **error)
         return NULL;
     emulator = child(d->devices, "emulator");
     d->emulator = text_of(emulator);
+    if (d->arch == NULL || *d->arch == '\0') {
+        /* libvirt takes the host's (virArchFromHost), as nova counts on */
+        struct utsname u;
+        g_free(d->arch);
+        d->arch = uname(&u) == 0 ? g_strdup(u.machine) : NULL;
+        if (d->arch != NULL && g_str_has_prefix(d->arch, "i") && g_str_has_suffix(d->arch, "86"))
+            d->arch[1] = '6'; /* i386..i686: libvirt's i686 */
+    }
     if ((d->emulator == NULL || *d->emulator == '\0') && d->arch != NULL) {
         g_free(d->emulator);
-        d->emulator = g_strconcat("qemu-system-", d->arch, NULL);
+        d->emulator = qt_libvirt_binary_for_arch(d->arch);
     }
     if (d->emulator == NULL || *d->emulator == '\0') {
         bad(error, "no emulator: <devices><emulator> or <os><type arch='...'> is needed");
@@ -418,34 +427,43 @@ static xmlNodePtr root_address(int slot, int fn)
     return a;
 }
 
-/* libvirt describes the machine's built-in SATA controller (q35's ich9-ahci)
- * as <controller type='sata' index='0'> at its address, and adds that
- * element itself when the document lacks it (qemuDomainDefAddDefaultDevices,
- * "addImplicitSATA"): written here, from the model's built-in device */
-static void builtin_sata(QtDomain *d, const QtLayout *l)
+/* the machine's built-in devices libvirt describes as controllers (q35's
+ * SATA, pc's IDE): written at their addresses, an element the caller wrote
+ * without one given it, so that libvirt adds none itself */
+static void builtin_controllers(QtDomain *d, const QtLayout *l)
 {
     const QtLayoutBus *root = qt_layout_main_bus(l);
 
-    for (xmlNodePtr el = d->devices->children; el; el = el->next) {
-        g_autofree char *type = NULL;
-        g_autofree char *index = NULL;
-        if (!is_element(el, "controller"))
-            continue;
-        type = attr(el, "type");
-        index = attr(el, "index");
-        if (g_strcmp0(type, "sata") == 0 && (index == NULL || number(index, 0xffff) == 0))
-            return;
-    }
     for (int slot = 0; slot < 32; slot++) {
         for (int fn = 0; fn < 8; fn++) {
             const QtLayoutNode *n = qt_layout_bus_use(root, slot, fn);
-            if (n != NULL && n->builtin && g_strcmp0(n->driver, "ich9-ahci") == 0) {
-                xmlNodePtr c = xmlNewChild(d->devices, NULL, BAD_CAST "controller", NULL);
-                xmlSetProp(c, BAD_CAST "type", BAD_CAST "sata");
-                xmlSetProp(c, BAD_CAST "index", BAD_CAST "0");
-                xmlAddChild(c, root_address(slot, fn));
-                return;
+            gboolean always = FALSE, needed = FALSE;
+            const char *type =
+                n && n->builtin ? qt_libvirt_builtin_controller(n->driver, &always) : NULL;
+            xmlNodePtr found = NULL;
+
+            if (type == NULL)
+                continue;
+            for (xmlNodePtr el = d->devices->children; el; el = el->next) {
+                g_autofree char *t = attr(el, "type");
+                g_autofree char *index = attr(el, "index");
+                g_autofree char *bus = attr(child(el, "target"), "bus");
+                if (is_element(el, "controller") && g_strcmp0(t, type) == 0 &&
+                    (index == NULL || number(index, 0xffff) == 0))
+                    found = el;
+                if (is_element(el, "disk") && g_strcmp0(bus, type) == 0)
+                    needed = TRUE;
             }
+            if (found != NULL && child(found, "address") != NULL)
+                continue; /* the caller's address: kept */
+            if (found == NULL && !always && !needed)
+                continue;
+            if (found == NULL) {
+                found = xmlNewChild(d->devices, NULL, BAD_CAST "controller", NULL);
+                xmlSetProp(found, BAD_CAST "type", BAD_CAST type);
+                xmlSetProp(found, BAD_CAST "index", BAD_CAST "0");
+            }
+            xmlAddChild(found, root_address(slot, fn));
         }
     }
 }
@@ -699,7 +717,7 @@ gboolean qt_domain_xml_fill(QtDomain *d, const QtEmulator *e, QtPlaceRequest *r,
         if (!device_element(d, el, &ctx, FALSE, l, r, error))
             return FALSE;
     }
-    builtin_sata(d, l);
+    builtin_controllers(d, l);
     if (spare_ports > 0 && r->spares < spare_ports)
         r->spares = spare_ports;
     return TRUE;

@@ -1208,3 +1208,46 @@ gboolean qt_libvirt_fixed_address(xmlNodePtr el, const char *driver, int *slot, 
     *function = 2;
     return TRUE;
 }
+
+/* the machine's own devices libvirt describes as controllers of index 0
+ * at their address (qemuDomainDefAddDefaultDevices: q35's "implicit
+ * SATA", always added; virDomainDefAddImplicitControllers: the IDE
+ * controller, added for a disk on bus='ide'; i440fx's is the PIIX3's
+ * function 1) */
+const char *qt_libvirt_builtin_controller(const char *qemu_type, gboolean *always)
+{
+    static const struct {
+        const char *type;
+        const char *controller;
+        gboolean always;
+    } builtins[] = {
+        {"ich9-ahci", "sata", TRUE},
+        {"piix3-ide", "ide", FALSE},
+        {"piix4-ide", "ide", FALSE},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(builtins); i++) {
+        if (g_strcmp0(qemu_type, builtins[i].type) == 0) {
+            *always = builtins[i].always;
+            return builtins[i].controller;
+        }
+    }
+    return NULL;
+}
+
+/* libvirt's binary for an architecture when <emulator> is absent
+ * (src/qemu/qemu_capabilities.c: virQEMUCapsFindBinaryForArch) */
+char *qt_libvirt_binary_for_arch(const char *arch)
+{
+    static const char *const aliases[][2] = {
+        {"i686", "i386"},
+        {"armv6l", "arm"},
+        {"armv7l", "arm"},
+        {"ppc64le", "ppc64"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(aliases); i++)
+        if (g_strcmp0(arch, aliases[i][0]) == 0)
+            return g_strconcat("qemu-system-", aliases[i][1], NULL);
+    return g_strconcat("qemu-system-", arch, NULL);
+}

@@ -73,4 +73,14 @@ GPtrArray *qt_libvirt_implicit_devices(xmlNodePtr devices, const char *machine,
  * lets it go anywhere */
 gboolean qt_libvirt_fixed_address(xmlNodePtr el, const char *driver, int *slot, int *function);
 
+/* the <controller type=...> libvirt makes of the machine's built-in device
+ * of QEMU type @qemu_type (index 0, at the device's address), or NULL;
+ * @always: libvirt adds it to every domain of the machine, else only when
+ * a disk needs it */
+const char *qt_libvirt_builtin_controller(const char *qemu_type, gboolean *always);
+
+/* the QEMU binary libvirt looks for when a domain of architecture @arch
+ * names no <emulator> */
+char *qt_libvirt_binary_for_arch(const char *arch);
+
 G_END_DECLS
