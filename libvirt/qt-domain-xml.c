@@ -35,6 +35,7 @@ struct _QtDomain {
     char *policy;
     int spares;
     GHashTable *wishes;  /* alias -> DeviceWish */
+    GHashTable *cells;   /* <cpu><numa><cell id>: GINT_TO_POINTER(id + 1) */
     GPtrArray *placed;   /* DomainDevice */
     GPtrArray *unmapped; /* char * */
     GHashTable *ids;     /* the ids given so far */
@@ -64,6 +65,7 @@ void qt_domain_free(QtDomain *d)
     g_free(d->arch);
     g_free(d->policy);
     g_hash_table_unref(d->wishes);
+    g_hash_table_unref(d->cells);
     g_ptr_array_unref(d->placed);
     g_ptr_array_unref(d->unmapped);
     g_hash_table_unref(d->ids);
@@ -170,6 +172,12 @@ static gboolean read_metadata(QtDomain *d, xmlNodePtr metadata, GError **error)
             (hot != NULL && !g_str_equal(hot, "yes") && !g_str_equal(hot, "no")))
             return bad(error, "<qtopo:device alias='%s'>: numaNode 0-127, hotpluggable yes or no",
                        alias);
+        if (node != NULL &&
+            !g_hash_table_contains(d->cells, GINT_TO_POINTER(number(node, 127) + 1)))
+            return bad(error,
+                       "<qtopo:device alias='%s' numaNode='%s'>: the domain has no NUMA cell %s "
+                       "(<cpu><numa><cell id='%s'>)",
+                       alias, node, node, node);
         w = g_new0(DeviceWish, 1);
         w->numa_node = node ? (int)number(node, 127) : -1;
         w->hotpluggable = hot == NULL ? QT_UNSET : g_str_equal(hot, "yes") ? QT_YES : QT_NO;
@@ -190,6 +198,7 @@ QtDomain *qt_domain_xml_read(const char *text, gsize len, GError **error)
     d->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->wishes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)wish_free);
     d->spares = -1;
+    d->cells = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (len > QT_DOMAIN_XML_MAX) {
         bad(error, "longer than %d bytes", QT_DOMAIN_XML_MAX);
         return NULL;
@@ -234,6 +243,16 @@ QtDomain *qt_domain_xml_read(const char *text, gsize len, GError **error)
     d->devices = child(root, "devices");
     if (d->devices == NULL)
         d->devices = xmlNewChild(root, NULL, BAD_CAST "devices", NULL);
+    {
+        /* the guest's NUMA nodes: a device's node must be one of them */
+        xmlNodePtr numa = child(child(root, "cpu"), "numa");
+        for (xmlNodePtr c = numa ? numa->children : NULL; c; c = c->next) {
+            g_autofree char *id = is_element(c, "cell") ? attr(c, "id") : NULL;
+            gint64 n = number(id, 127);
+            if (n >= 0)
+                g_hash_table_add(d->cells, GINT_TO_POINTER(n + 1));
+        }
+    }
     if (!read_metadata(d, child(root, "metadata"), error))
         return NULL;
     emulator = child(d->devices, "emulator");

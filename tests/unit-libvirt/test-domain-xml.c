@@ -86,6 +86,20 @@ static void test_refused(void **state)
     refused("<domain type='xen'><os><type machine='q35'>hvm</type></os></domain>", 67,
             "QEMU domains");
     refused("<domain type='kvm'><os><type>hvm</type></os></domain>", 54, "machine");
+    {
+        /* a device's node must be a cell of the domain's */
+        static const char *const cells =
+            "<domain type='kvm'><metadata><qtopo:placement xmlns:qtopo='urn:qtopo:placement:1'>"
+            "<qtopo:device alias='ua-n' numaNode='2'/></qtopo:placement></metadata><os><type "
+            "arch='x86_64' machine='q35'>hvm</type></os><cpu><numa><cell id='0'/><cell id='1'/>"
+            "</numa></cpu></domain>";
+        static const char *const hotplug =
+            "<domain type='kvm'><metadata><qtopo:placement xmlns:qtopo='urn:qtopo:placement:1'>"
+            "<qtopo:device alias='ua-n' hotpluggable='maybe'/></qtopo:placement></metadata><os>"
+            "<type arch='x86_64' machine='q35'>hvm</type></os></domain>";
+        refused(cells, strlen(cells), "no NUMA cell 2");
+        refused(hotplug, strlen(hotplug), "hotpluggable yes or no");
+    }
     refused(laughs, strlen(laughs), "DOCTYPE");
     refused(file, strlen(file), "DOCTYPE");
     memset(huge, ' ', QT_DOMAIN_XML_MAX + 1);
