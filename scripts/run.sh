@@ -2,8 +2,9 @@
 # the README's run command: install, build, start the qtopod daemon on a
 # socket of its own, and run the main job through it: learn every
 # installed QEMU binary's topology (cached after the first run), show the
-# machine types and the topology of a few of them, and place the example
-# requests with their plans verified by QEMU.  The daemon is stopped at
+# machine types and the topology of a few of them, place the example
+# requests with their plans verified by QEMU, and complete an example
+# libvirt domain XML.  The daemon is stopped at
 # the end (SIGTERM), as systemd would.
 set -eu
 cd "$(dirname "$0")/.."
@@ -61,6 +62,10 @@ for req in docs/examples/*.json; do
     echo "== qtopoctl place --request $req --verify"
     $ctl place --request "$req" --verify
 done
+# a libvirt domain XML completed for virsh define (docs/libvirt.md)
+echo
+echo "== qtopoctl place --domain-xml docs/examples/web1-domain.xml --spares 2"
+$ctl place --domain-xml docs/examples/web1-domain.xml --spares 2
 # a running VM: started from a plan with a QMP socket for qtopo, inspected,
 # and a NIC placed for hotplug where qtopod says
 if command -v qemu-system-x86_64 >/dev/null && command -v python3 >/dev/null; then
