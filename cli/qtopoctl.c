@@ -460,10 +460,15 @@ static int cmd_machines(CtlOptions *opts, int argc, char **argv)
     printf("%-26s %-10s %-8s %-9s %s\n", "MACHINE", "ALIAS", "STATUS", "CLASS", "NOTES");
     for (gsize i = 0; i < json_object_array_length(list); i++) {
         json_object *m = json_object_array_get_idx(list, i);
-        printf("%-26s %-10s %-8s %-9s %s%s%s\n", str(m, "name", "?"), str(m, "alias", "-"),
-               str(m, "status", "?"), str(m, "class", "-"),
-               qt_json_get_bool(m, "isDefault", FALSE) ? "default " : "",
-               qt_json_get_bool(m, "deprecated", FALSE) ? "deprecated " : "", str(m, "error", ""));
+        g_autoptr(GString) line = g_string_new(NULL);
+        g_string_printf(line, "%-26s %-10s %-8s %-9s %s%s%s", str(m, "name", "?"),
+                        str(m, "alias", "-"), str(m, "status", "?"), str(m, "class", "-"),
+                        qt_json_get_bool(m, "isDefault", FALSE) ? "default " : "",
+                        qt_json_get_bool(m, "deprecated", FALSE) ? "deprecated " : "",
+                        str(m, "error", ""));
+        /* no trailing blanks: a line is read by scripts too */
+        g_strchomp(line->str);
+        printf("%s\n", line->str);
     }
     return EXIT_OK;
 }

@@ -1163,15 +1163,28 @@ static void h_reprobe(Req *r)
     g_ptr_array_add(job_get(r->svc, e, TRUE, (const char *const *)machines->pdata)->waiters, r);
 }
 
+/* machine types by name in version order: pc-q35-2.4 before pc-q35-2.10 */
+static gint machine_order(gconstpointer a, gconstpointer b)
+{
+    const QtMachineType *x = *(const QtMachineType *const *)a;
+    const QtMachineType *y = *(const QtMachineType *const *)b;
+
+    return strverscmp(x->name, y->name);
+}
+
 static void cont_machines(Req *r, Model *m)
 {
     json_object *reply = json_object_new_object();
     json_object *arr = json_object_new_array();
-
+    g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new(m->e->machines->len);
     Entry *e = entry_find(r->svc, m->e->path);
 
-    for (guint i = 0; i < m->e->machines->len; i++) {
-        const QtMachineType *mt = m->e->machines->pdata[i];
+    /* the same order whatever the model's, partly learnt or whole */
+    for (guint i = 0; i < m->e->machines->len; i++)
+        g_ptr_array_add(sorted, m->e->machines->pdata[i]);
+    g_ptr_array_sort(sorted, machine_order);
+    for (guint i = 0; i < sorted->len; i++) {
+        const QtMachineType *mt = sorted->pdata[i];
         json_object *o = qt_machine_type_to_json(mt);
         gboolean queued = FALSE, running = FALSE;
         /* what the binary's session does with those not probed yet */
