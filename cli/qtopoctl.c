@@ -356,6 +356,7 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
 {
     g_autoptr(json_object) reply = NULL;
     json_object *list;
+    int width = (int)strlen("EMULATOR");
     int rc;
 
     if (argc != 0) {
@@ -365,10 +366,15 @@ static int cmd_emulators(CtlOptions *opts, int argc, char **argv)
         opts->json)
         return rc;
     list = qt_json_get_typed(reply, "emulators", json_type_array);
-    printf("%-34s %-8s %s\n", "EMULATOR", "VERSION", "STATE");
+    /* the path column as wide as the longest path */
+    for (gsize i = 0; list && i < json_object_array_length(list); i++)
+        width = MAX(width, (int)strlen(str(json_object_array_get_idx(list, i), "path", "?")));
+    printf("%-*s %-8s %s\n", width, "EMULATOR", "VERSION", "STATE");
     for (gsize i = 0; list && i < json_object_array_length(list); i++) {
         json_object *e = json_object_array_get_idx(list, i);
-        printf("%-34s %-8s %s", str(e, "path", "?"), str(e, "version", "-"), str(e, "state", "?"));
+        const char *state = str(e, "state", "?");
+        printf("%-*s %-8s %s", width, str(e, "path", "?"), str(e, "version", "-"),
+               g_strcmp0(state, "notProbed") == 0 ? "not probed" : state);
         if (g_strcmp0(str(e, "state", ""), "partial") == 0)
             printf(" (%d of %d machine types probed, %d classes so far)",
                    (int)qt_json_get_int(e, "probedMachines", 0),
@@ -492,9 +498,9 @@ static void print_bus(json_object *b, const char *indent)
                                (int)qt_json_get_int(u, "function", 0), str(u, "driver", "?"),
                                qt_json_get_bool(u, "multifunction", FALSE) ? " (mf)" : "");
     }
-    printf("%s%s: %s (%s), %u slots, hotplug %s%s%s\n", indent, str(b, "name", "?"),
-           str(b, "type", "?"), str(b, "qomType", "?"), slot_count(b), hotplug ? "yes" : "no",
-           hotplug ? " via " : "", hotplug ? str(b, "hotplugMechanism", "?") : "");
+    printf("%s%s: %s, %u slots, hotplug %s%s%s\n", indent, str(b, "name", "?"), str(b, "type", "?"),
+           slot_count(b), hotplug ? "yes" : "no", hotplug ? " via " : "",
+           hotplug ? str(b, "hotplugMechanism", "?") : "");
     if (slots->len)
         printf("%s  occupied: %s\n", indent, slots->str);
     if (qt_json_get_int(b, "maxDevices", 0) > 0)
@@ -511,6 +517,43 @@ static void print_provenance(const char *indent, const char *what, json_object *
            str(p, "outcome", ""));
 }
 
+/* a controller's notable properties as the qtree shows them ("k=v,...")
+ * for a reader: QEMU's "not set" (the largest value of the property's
+ * type: the firmware decides) said so, byte counts in KiB/MiB */
+static char *readable_properties(const char *props)
+{
+    g_auto(GStrv) parts = g_strsplit(props, ",", -1);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+        const char *eq = strchr(parts[i], '=');
+        g_autofree char *key = eq ? g_strndup(parts[i], eq - parts[i]) : g_strdup(parts[i]);
+        const char *v = eq ? eq + 1 : "";
+        guint64 n = 0;
+        gboolean number = *v && g_ascii_string_to_unsigned(v, 10, 0, G_MAXUINT64, &n, NULL);
+
+        if (out->len)
+            g_string_append(out, ", ");
+        g_string_append(out, key);
+        g_string_append_c(out, ' ');
+        if (number && (n == G_MAXUINT64 || n == G_MAXUINT32))
+            g_string_append(out, "unset (the firmware decides)");
+        else if (number && g_str_has_suffix(key, "-reserve") && g_strcmp0(key, "bus-reserve") != 0)
+            g_string_append_printf(out, "%" G_GUINT64_FORMAT " %s",
+                                   n >= 1048576 && n % 1048576 == 0 ? n >> 20
+                                   : n >= 1024 && n % 1024 == 0     ? n >> 10
+                                                                    : n,
+                                   n >= 1048576 && n % 1048576 == 0 ? "MiB"
+                                   : n >= 1024 && n % 1024 == 0     ? "KiB"
+                                                                    : "bytes");
+        else if (g_strcmp0(v, "true") == 0 || g_strcmp0(v, "false") == 0)
+            g_string_append(out, *v == 't' ? "on" : "off");
+        else
+            g_string_append(out, v);
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 static void print_trials(json_object *trials, gboolean explain)
 {
     for (gsize j = 0; j < json_object_array_length(trials); j++) {
@@ -522,23 +565,35 @@ static void print_trials(json_object *trials, gboolean explain)
         /* "-": not tried, a spec rule rules the pair out (--explain says which) */
         gboolean ruled_out = !cold && g_strcmp0(str(cp, "source", ""), "spec") == 0;
 
-        printf("    %-22s cold %-3s hot %-3s%s", str(t, "driver", "?"),
-               cold        ? "yes"
-               : ruled_out ? "-"
-                           : "no",
-               hot         ? "yes"
-               : ruled_out ? "-"
-                           : "no",
-               qt_json_get_bool(t, "numa", FALSE) ? " numa" : "");
+        g_autoptr(GString) line = g_string_new(NULL);
+
+        g_string_append_printf(line, "    %-22s cold %-3s hot %-3s%s", str(t, "driver", "?"),
+                               cold        ? "yes"
+                               : ruled_out ? "-"
+                                           : "no",
+                               hot         ? "yes"
+                               : ruled_out ? "-"
+                                           : "no",
+                               qt_json_get_bool(t, "numa", FALSE) ? " numa" : "");
         if (provides)
-            printf("  -> %s bus, %u slot%s, hotplug %s", str(provides, "type", "?"),
-                   slot_count(provides), slot_count(provides) == 1 ? "" : "s",
-                   qt_json_get_bool(provides, "hotplug", FALSE)
-                       ? str(provides, "hotplugMechanism", "?")
-                       : "no");
-        if (qt_json_get_string(t, "properties"))
-            printf("  [%s]", str(t, "properties", ""));
-        printf("\n");
+            g_string_append_printf(line, "  -> %s bus, %u slot%s, hotplug %s",
+                                   str(provides, "type", "?"), slot_count(provides),
+                                   slot_count(provides) == 1 ? "" : "s",
+                                   qt_json_get_bool(provides, "hotplug", FALSE)
+                                       ? str(provides, "hotplugMechanism", "?")
+                                       : "no");
+        if (qt_json_get_string(t, "properties")) {
+            g_autofree char *p = readable_properties(str(t, "properties", ""));
+            g_string_append_printf(line, "  (%s)", p);
+        }
+        printf("%s\n", g_strchomp(line->str));
+        if (!cold && !explain && cp != NULL) {
+            /* why, in short: QEMU's words or the rule's (--explain: the
+             * whole trial) */
+            const char *why = str(cp, "outcome", "");
+            printf("        %s: %.*s%s\n", ruled_out ? "ruled out" : "refused", 100, why,
+                   strlen(why) > 100 ? "..." : "");
+        }
         if (explain) {
             print_provenance("        ", "cold", cp);
             print_provenance("        ", "hot", json_object_object_get(t, "hotProvenance"));
@@ -563,7 +618,9 @@ static int cmd_machine(CtlOptions *opts, int argc, char **argv)
     }
     params = params_emulator(argv[0]);
     json_object_object_add(params, "machine", json_object_new_string(argv[1]));
-    if (opts->explain)
+    /* the provenance is asked for always: a refusal's reason is shown in
+     * short without --explain (--json prints the reply as asked) */
+    if (opts->explain || !opts->json)
         json_object_object_add(params, "explain", json_object_new_boolean(TRUE));
     if ((rc = call(opts, "org.qtopo.Topology.GetMachine", params, FALSE, &m)) != EXIT_OK)
         return rc;
@@ -967,6 +1024,58 @@ static int usage(const char *command)
     return EXIT_USAGE;
 }
 
+/* the help of one command, from the table: its usage line and what it
+ * does; TRUE when @name is a command */
+static gboolean print_command_help(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (!g_str_equal(commands[i].name, name))
+            continue;
+        printf("usage: qtopoctl [--direct] [--json] [--socket PATH] %s %s\n\n%s.\n"
+               "\nqtopoctl --help lists the options; qtopoctl(1) says more.\n",
+               commands[i].name, commands[i].args, commands[i].help);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* edit distance of two short words (commands and typos of them) */
+static guint distance(const char *a, const char *b)
+{
+    guint la = strlen(a), lb = strlen(b);
+    g_autofree guint *row = g_new(guint, lb + 1);
+
+    for (guint j = 0; j <= lb; j++)
+        row[j] = j;
+    for (guint i = 1; i <= la; i++) {
+        guint diag = row[0];
+        row[0] = i;
+        for (guint j = 1; j <= lb; j++) {
+            guint up = row[j];
+            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* "did you mean": the command @word is a prefix of, or is within two
+ * edits of; NULL */
+static const char *closest_command(const char *word)
+{
+    const char *best = NULL;
+    guint best_d = 3;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        guint d = g_str_has_prefix(commands[i].name, word) ? 1 : distance(word, commands[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    return best;
+}
+
 static void print_help(void)
 {
     printf("usage: qtopoctl [--direct] [--json] [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
@@ -974,7 +1083,8 @@ static void print_help(void)
         g_autofree char *lhs = g_strdup_printf("%s %s", commands[i].name, commands[i].args);
         printf("  %-36s %s\n", lhs, commands[i].help);
     }
-    printf("\nWithout --direct the commands go to qtopod (socket %s, or $QTOPO_SOCKET).\n"
+    printf("\nqtopoctl help COMMAND, or qtopoctl COMMAND --help: a command's help.\n"
+           "Without --direct the commands go to qtopod (socket %s, or $QTOPO_SOCKET).\n"
            "exit status: 0 ok, 1 failure, 2 usage or malformed request, 3 QEMU failed,\n"
            "4 not found, 5 placement or validation failed, 6 qtopod unreachable,\n"
            "7 permission denied\n",
@@ -1031,6 +1141,16 @@ int main(int argc, char **argv)
     int rc = EXIT_USAGE;
 
     setlocale(LC_ALL, "");
+    /* COMMAND --help (or -h): that command's help, not every option's */
+    for (int i = 1; i + 1 < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        for (int j = i + 1; j < argc; j++)
+            if ((g_str_equal(argv[j], "--help") || g_str_equal(argv[j], "-h")) &&
+                print_command_help(argv[i]))
+                return EXIT_OK;
+        break;
+    }
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_strict_posix(ctx, FALSE);
     g_option_context_set_help_enabled(ctx, TRUE);
@@ -1061,8 +1181,25 @@ int main(int argc, char **argv)
             return rc;
         }
     }
-    g_printerr("qtopoctl: unknown command '%s'\n", argv[1]);
-    print_help();
+    if (g_str_equal(argv[1], "help")) {
+        /* help [COMMAND] */
+        if (argc > 2 && !print_command_help(argv[2])) {
+            const char *near = closest_command(argv[2]);
+            g_printerr("qtopoctl: no command '%s'%s%s%s\n", argv[2], near ? "; did you mean '" : "",
+                       near ? near : "", near ? "'?" : "");
+            ctl_options_clear(&opts);
+            return EXIT_USAGE;
+        }
+        if (argc <= 2)
+            print_help();
+        ctl_options_clear(&opts);
+        return EXIT_OK;
+    }
+    {
+        const char *near = closest_command(argv[1]);
+        g_printerr("qtopoctl: unknown command '%s'%s%s%s (qtopoctl help lists them)\n", argv[1],
+                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
     ctl_options_clear(&opts);
     return rc;
 }

@@ -1,14 +1,18 @@
 #!/bin/bash
-# integration: bash completion of qtopoctl (completion/qtopoctl) as bash
-# runs it, against the built qtopoctl: commands, the place options, the
-# first machine type of the list (isapc: a header of one line was once
-# taken for two) from the --direct cache and from a qtopod, and the
-# machine types of `machines` in version order without trailing blanks.
-#   test-completion.sh QTOPOCTL QTOPOD COMPLETION
+# integration: qtopoctl as an operator meets it, the built one against the
+# installed QEMU: bash completion (completion/qtopoctl) as bash runs it
+# (commands, the place options, the first machine type of the list -- a
+# header of one line was once taken for two -- from the --direct cache and
+# from a qtopod); `machines` in version order without trailing blanks;
+# `machine` without raw sentinels or QOM bus types, refusals with their
+# reason; `emulators` without enum names, its columns as wide as the
+# paths; per-command help (help COMMAND, COMMAND --help) and a suggestion
+# for a typo.
+#   test-cli.sh QTOPOCTL QTOPOD COMPLETION
 set -u
 ctl=$1 qtopod=$2 completion=$3
 x86=$(command -v qemu-system-x86_64) || { echo "qemu-system-x86_64 is not installed"; exit 77; }
-dir=$(mktemp -d /tmp/qt-completion.XXXXXX)
+dir=$(mktemp -d /tmp/qt-cli.XXXXXX)
 pid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -69,6 +73,46 @@ if ! sort -c -V "$dir/q35.txt" 2>/dev/null; then
     failed=1
 else
     echo "ok: machines in version order ($(head -n 2 "$dir/q35.txt" | tr '\n' ' ')...)"
+fi
+
+# machine: no raw sentinel, no QOM bus type, a refusal's reason
+"$ctl" --direct --cache-dir "$dir/cache" machine "$x86" pc > "$dir/pc.txt" 2>/dev/null ||
+    { echo "FAIL: qtopoctl --direct machine pc"; failed=1; }
+if grep -qE '18446744073709551615|4294967295|\((PCIE|PCI)\)' "$dir/pc.txt"; then
+    echo "FAIL: machine pc shows raw values: $(grep -E '18446744073709551615|4294967295|\((PCIE|PCI)\)' "$dir/pc.txt" | head -2)"
+    failed=1
+elif ! grep -q 'refused: \|ruled out: ' "$dir/pc.txt" || grep -q ' $' "$dir/pc.txt"; then
+    echo "FAIL: machine pc: no refusal reason, or trailing blanks"
+    failed=1
+else
+    echo "ok: machine pc: values read, refusals with a reason"
+fi
+# emulators: no enum name, no broken columns
+"$ctl" --direct --cache-dir "$dir/cache" emulators > "$dir/emulators.txt" 2>/dev/null
+if grep -q 'notProbed' "$dir/emulators.txt" ||
+    awk 'NR > 1 && $2 !~ /^(-|[0-9.]+)$/ {bad = 1} END {exit !bad}' "$dir/emulators.txt"; then
+    echo "FAIL: emulators: $(head -n 3 "$dir/emulators.txt" | tr '\n' '|')"
+    failed=1
+else
+    echo "ok: emulators: states in words, columns whole"
+fi
+# help: per command, and a typo's suggestion
+for cmd in "help place" "place --help" "machine -h"; do
+    # shellcheck disable=SC2086
+    out=$("$ctl" $cmd 2>&1); rc=$?
+    if [ $rc -ne 0 ] || ! printf '%s' "$out" | grep -q "^usage: qtopoctl .*${cmd##* }\|^usage: qtopoctl .* ${cmd%% *} "; then
+        echo "FAIL: qtopoctl $cmd: rc $rc: $out"
+        failed=1
+    else
+        echo "ok: qtopoctl $cmd: its own usage"
+    fi
+done
+out=$("$ctl" plac 2>&1); rc=$?
+if [ $rc -ne 2 ] || ! printf '%s' "$out" | grep -q "did you mean 'place'"; then
+    echo "FAIL: qtopoctl plac: rc $rc: $out"
+    failed=1
+else
+    echo "ok: qtopoctl plac suggests place"
 fi
 
 # through a qtopod of its own, nothing cached: it learns the machine types
