@@ -76,8 +76,8 @@ else
 fi
 
 # machine: no raw sentinel, no QOM bus type, a refusal's reason
-"$ctl" --direct --cache-dir "$dir/cache" machine "$x86" pc > "$dir/pc.txt" 2>/dev/null ||
-    { echo "FAIL: qtopoctl --direct machine pc"; failed=1; }
+"$ctl" --direct --cache-dir "$dir/cache" machine "$x86" pc > "$dir/pc.txt" 2> "$dir/pc.err" ||
+    { echo "FAIL: qtopoctl --direct machine pc: $(tail -n 5 "$dir/pc.err")"; failed=1; }
 if grep -qE '18446744073709551615|4294967295|\((PCIE|PCI)\)' "$dir/pc.txt"; then
     echo "FAIL: machine pc shows raw values: $(grep -E '18446744073709551615|4294967295|\((PCIE|PCI)\)' "$dir/pc.txt" | head -2)"
     failed=1
@@ -88,7 +88,8 @@ else
     echo "ok: machine pc: values read, refusals with a reason"
 fi
 # emulators: no enum name, no broken columns
-"$ctl" --direct --cache-dir "$dir/cache" emulators > "$dir/emulators.txt" 2>/dev/null
+"$ctl" --direct --cache-dir "$dir/cache" emulators > "$dir/emulators.txt" 2> "$dir/emulators.err" ||
+    { echo "FAIL: qtopoctl --direct emulators: $(tail -n 5 "$dir/emulators.err")"; failed=1; }
 if grep -q 'notProbed' "$dir/emulators.txt" ||
     awk 'NR > 1 && $2 !~ /^(-|[0-9.]+)$/ {bad = 1} END {exit !bad}' "$dir/emulators.txt"; then
     echo "FAIL: emulators: $(head -n 3 "$dir/emulators.txt" | tr '\n' '|')"
