@@ -628,6 +628,13 @@ static gboolean model_whole(const QtEmulator *e)
     return TRUE;
 }
 
+/* a PCI type whose class hotplug trial a partly learnt model has not made */
+static gboolean lacks_verdict(const QtDeviceType *t)
+{
+    return t != NULL && t->user_creatable && t->flavour != QT_FLAVOUR_NONE &&
+           t->hotplug_provenance == NULL;
+}
+
 static gboolean model_satisfies(const QtEmulator *e, const Need *n)
 {
     const QtMachineType *m;
@@ -638,12 +645,9 @@ static gboolean model_satisfies(const QtEmulator *e, const Need *n)
     m = n->machine ? qt_emulator_find_machine(e, n->machine) : NULL;
     if (m != NULL && m->status == QT_MACHINE_UNPROBED)
         return FALSE;
-    for (guint i = 0; !e->hotplug_tried && i < n->types->len; i++) {
-        const QtDeviceType *t = qt_emulator_find_device(e, n->types->pdata[i]);
-        if (t != NULL && t->user_creatable && t->flavour != QT_FLAVOUR_NONE &&
-            t->hotplug_provenance == NULL)
+    for (guint i = 0; !e->hotplug_tried && i < n->types->len; i++)
+        if (lacks_verdict(qt_emulator_find_device(e, n->types->pdata[i])))
             return FALSE;
-    }
     return TRUE;
 }
 
@@ -1396,9 +1400,7 @@ static GPtrArray *plan_unverdicted(const QtEmulator *e, const QtPlan *plan)
         return NULL;
     for (guint i = 0; i < plan->layout->nodes->len; i++) {
         const QtLayoutNode *n = plan->layout->nodes->pdata[i];
-        const QtDeviceType *t = n->builtin ? NULL : qt_emulator_find_device(e, n->driver);
-        if (t != NULL && t->user_creatable && t->flavour != QT_FLAVOUR_NONE &&
-            t->hotplug_provenance == NULL) {
+        if (!n->builtin && lacks_verdict(qt_emulator_find_device(e, n->driver))) {
             if (out == NULL)
                 out = g_ptr_array_new_with_free_func(g_free);
             g_ptr_array_add(out, g_strdup(n->driver));

@@ -10,6 +10,7 @@
 #include "qt-libvirt-vocab.h"
 #include "qt-place-error.h"
 #include "qt-plan-libvirt.h"
+#include "qt-xml.h"
 
 /* a device element the plan places */
 typedef struct {
@@ -85,29 +86,6 @@ static gboolean bad(GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-static gboolean is_element(xmlNodePtr n, const char *name)
-{
-    return n != NULL && n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST name) == 0;
-}
-
-static xmlNodePtr child(xmlNodePtr parent, const char *name)
-{
-    for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next)
-        if (is_element(c, name))
-            return c;
-    return NULL;
-}
-
-/* an attribute's value, or NULL */
-static char *attr(xmlNodePtr n, const char *name)
-{
-    xmlChar *v = n ? xmlGetProp(n, BAD_CAST name) : NULL;
-    char *s = v ? g_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return s;
-}
-
 static char *text_of(xmlNodePtr n)
 {
     xmlChar *v = n ? xmlNodeGetContent(n) : NULL;
@@ -149,9 +127,9 @@ static gboolean read_metadata(QtDomain *d, xmlNodePtr metadata, GError **error)
             p = c;
     if (p == NULL)
         return TRUE;
-    d->policy = attr(p, "policy");
+    d->policy = qt_xml_attr(p, "policy");
     {
-        g_autofree char *sp = attr(p, "spareSlots");
+        g_autofree char *sp = qt_xml_attr(p, "spareSlots");
         if (sp != NULL && (d->spares = (int)number(sp, 256)) < 0)
             return bad(error, "<qtopo:placement spareSlots='%s'>: expected 0-256", sp);
     }
@@ -162,9 +140,9 @@ static gboolean read_metadata(QtDomain *d, xmlNodePtr metadata, GError **error)
         DeviceWish *w;
         if (c->type != XML_ELEMENT_NODE || xmlStrcmp(c->name, BAD_CAST "device") != 0)
             continue;
-        alias = attr(c, "alias");
-        node = attr(c, "numaNode");
-        hot = attr(c, "hotpluggable");
+        alias = qt_xml_attr(c, "alias");
+        node = qt_xml_attr(c, "numaNode");
+        hot = qt_xml_attr(c, "hotpluggable");
         if (alias == NULL || !g_str_has_prefix(alias, "ua-"))
             return bad(error, "<qtopo:device>: needs the alias='ua-...' of a device (libvirt's "
                               "user alias, <alias name='ua-...'/>)");
@@ -181,7 +159,7 @@ static gboolean read_metadata(QtDomain *d, xmlNodePtr metadata, GError **error)
         w = g_new0(DeviceWish, 1);
         w->numa_node = node ? (int)number(node, 127) : -1;
         w->hotpluggable = hot == NULL ? QT_UNSET : g_str_equal(hot, "yes") ? QT_YES : QT_NO;
-        w->group = attr(c, "group");
+        w->group = qt_xml_attr(c, "group");
         g_hash_table_replace(d->wishes, g_strdup(alias), w);
     }
     return TRUE;
@@ -221,41 +199,41 @@ QtDomain *qt_domain_xml_read(const char *text, gsize len, GError **error)
         return NULL;
     }
     root = xmlDocGetRootElement(d->doc);
-    if (!is_element(root, "domain")) {
+    if (!qt_xml_is_element(root, "domain")) {
         bad(error, "the document's element is <%s>, not <domain>",
             root ? (const char *)root->name : "none");
         return NULL;
     }
-    dtype = attr(root, "type");
+    dtype = qt_xml_attr(root, "type");
     if (g_strcmp0(dtype, "qemu") != 0 && g_strcmp0(dtype, "kvm") != 0) {
         bad(error, "<domain type='%s'>: qtopo places the devices of QEMU domains (qemu, kvm)",
             dtype ? dtype : "");
         return NULL;
     }
-    os = child(root, "os");
-    type = child(os, "type");
-    d->machine = attr(type, "machine");
-    d->arch = attr(type, "arch");
+    os = qt_xml_child(root, "os");
+    type = qt_xml_child(os, "type");
+    d->machine = qt_xml_attr(type, "machine");
+    d->arch = qt_xml_attr(type, "arch");
     if (d->machine == NULL || *d->machine == '\0') {
         bad(error, "no machine type: <os><type machine='...'> is needed");
         return NULL;
     }
-    d->devices = child(root, "devices");
+    d->devices = qt_xml_child(root, "devices");
     if (d->devices == NULL)
         d->devices = xmlNewChild(root, NULL, BAD_CAST "devices", NULL);
     {
         /* the guest's NUMA nodes: a device's node must be one of them */
-        xmlNodePtr numa = child(child(root, "cpu"), "numa");
+        xmlNodePtr numa = qt_xml_child(qt_xml_child(root, "cpu"), "numa");
         for (xmlNodePtr c = numa ? numa->children : NULL; c; c = c->next) {
-            g_autofree char *id = is_element(c, "cell") ? attr(c, "id") : NULL;
+            g_autofree char *id = qt_xml_is_element(c, "cell") ? qt_xml_attr(c, "id") : NULL;
             gint64 n = number(id, 127);
             if (n >= 0)
                 g_hash_table_add(d->cells, GINT_TO_POINTER(n + 1));
         }
     }
-    if (!read_metadata(d, child(root, "metadata"), error))
+    if (!read_metadata(d, qt_xml_child(root, "metadata"), error))
         return NULL;
-    emulator = child(d->devices, "emulator");
+    emulator = qt_xml_child(d->devices, "emulator");
     d->emulator = text_of(emulator);
     if (d->arch == NULL || *d->arch == '\0') {
         /* libvirt takes the host's (virArchFromHost), as nova counts on */
@@ -308,13 +286,13 @@ static char *describe(xmlNodePtr el)
 
     g_string_append(s, (const char *)el->name);
     for (xmlAttrPtr a = el->properties; a; a = a->next) {
-        g_autofree char *v = attr(el, (const char *)a->name);
+        g_autofree char *v = qt_xml_attr(el, (const char *)a->name);
         g_string_append_printf(s, " %s='%s'", a->name, v ? v : "");
     }
     for (xmlNodePtr m = el->children; m; m = m->next) {
-        if (is_element(m, "model")) {
-            g_autofree char *t = attr(m, "type");
-            g_autofree char *name = attr(m, "name");
+        if (qt_xml_is_element(m, "model")) {
+            g_autofree char *t = qt_xml_attr(m, "type");
+            g_autofree char *name = qt_xml_attr(m, "name");
             g_string_append_printf(s, "><model %s='%s'/", t ? "type" : "name",
                                    t      ? t
                                    : name ? name
@@ -336,7 +314,7 @@ static gboolean has_type(const char *qemu_type, gpointer data)
  * when it has one, else the element's name and its number among those */
 static char *id_for(QtDomain *d, xmlNodePtr el)
 {
-    g_autofree char *alias = attr(child(el, "alias"), "name");
+    g_autofree char *alias = qt_xml_attr(qt_xml_child(el, "alias"), "name");
     char *id;
 
     if (alias != NULL && qt_place_id_is_valid(alias) && !g_hash_table_contains(d->ids, alias)) {
@@ -367,11 +345,11 @@ static char *bus_of_index(const QtLayout *l, gint64 index)
 static gboolean address_item(xmlNodePtr el, xmlNodePtr addr, const QtLayout *l, QtPlaceItem *item,
                              GError **error)
 {
-    g_autofree char *dom = attr(addr, "domain");
-    g_autofree char *bus = attr(addr, "bus");
-    g_autofree char *slot = attr(addr, "slot");
-    g_autofree char *fn = attr(addr, "function");
-    g_autofree char *mf = attr(addr, "multifunction");
+    g_autofree char *dom = qt_xml_attr(addr, "domain");
+    g_autofree char *bus = qt_xml_attr(addr, "bus");
+    g_autofree char *slot = qt_xml_attr(addr, "slot");
+    g_autofree char *fn = qt_xml_attr(addr, "function");
+    g_autofree char *mf = qt_xml_attr(addr, "multifunction");
     gint64 b = number(bus ? bus : "0", 0xffff);
     gint64 s = number(slot, 31);
     gint64 f = number(fn ? fn : "0", 7);
@@ -392,21 +370,6 @@ static gboolean address_item(xmlNodePtr el, xmlNodePtr addr, const QtLayout *l, 
     item->function = (int)f;
     item->multifunction = g_strcmp0(mf, "on") == 0;
     return TRUE;
-}
-
-static QtPlaceItem *item_new(const char *id, const char *driver)
-{
-    QtPlaceItem *item = g_new0(QtPlaceItem, 1);
-
-    item->id = g_strdup(id);
-    item->driver = g_strdup(driver);
-    item->hotpluggable = QT_UNSET;
-    item->pcie = QT_UNSET;
-    item->numa_node = -1;
-    item->slot = -1;
-    item->function = -1;
-    item->libvirt_index = -1;
-    return item;
 }
 
 /* libvirt's PCI controller models and the QEMU type each makes when the
@@ -430,22 +393,6 @@ static const char *const target_props[][2] = {
     {"busNr", "bus_nr"},    {"index", "index"},
 };
 
-/* <address type='pci' domain='0x0000' bus='0x00' slot=... function=...> */
-static xmlNodePtr root_address(int slot, int fn)
-{
-    xmlNodePtr a = xmlNewNode(NULL, BAD_CAST "address");
-    char buf[8];
-
-    xmlSetProp(a, BAD_CAST "type", BAD_CAST "pci");
-    xmlSetProp(a, BAD_CAST "domain", BAD_CAST "0x0000");
-    xmlSetProp(a, BAD_CAST "bus", BAD_CAST "0x00");
-    g_snprintf(buf, sizeof buf, "0x%02x", slot);
-    xmlSetProp(a, BAD_CAST "slot", BAD_CAST buf);
-    g_snprintf(buf, sizeof buf, "0x%x", fn);
-    xmlSetProp(a, BAD_CAST "function", BAD_CAST buf);
-    return a;
-}
-
 /* the machine's built-in devices libvirt describes as controllers (q35's
  * SATA, pc's IDE): written at their addresses, an element the caller wrote
  * without one given it, so that libvirt adds none itself */
@@ -464,16 +411,16 @@ static void builtin_controllers(QtDomain *d, const QtLayout *l)
             if (type == NULL)
                 continue;
             for (xmlNodePtr el = d->devices->children; el; el = el->next) {
-                g_autofree char *t = attr(el, "type");
-                g_autofree char *index = attr(el, "index");
-                g_autofree char *bus = attr(child(el, "target"), "bus");
-                if (is_element(el, "controller") && g_strcmp0(t, type) == 0 &&
+                g_autofree char *t = qt_xml_attr(el, "type");
+                g_autofree char *index = qt_xml_attr(el, "index");
+                g_autofree char *bus = qt_xml_attr(qt_xml_child(el, "target"), "bus");
+                if (qt_xml_is_element(el, "controller") && g_strcmp0(t, type) == 0 &&
                     (index == NULL || number(index, 0xffff) == 0))
                     found = el;
-                if (is_element(el, "disk") && g_strcmp0(bus, type) == 0)
+                if (qt_xml_is_element(el, "disk") && g_strcmp0(bus, type) == 0)
                     needed = TRUE;
             }
-            if (found != NULL && child(found, "address") != NULL)
+            if (found != NULL && qt_xml_child(found, "address") != NULL)
                 continue; /* the caller's address: kept */
             if (found == NULL && !always && !needed)
                 continue;
@@ -482,7 +429,7 @@ static void builtin_controllers(QtDomain *d, const QtLayout *l)
                 xmlSetProp(found, BAD_CAST "type", BAD_CAST type);
                 xmlSetProp(found, BAD_CAST "index", BAD_CAST "0");
             }
-            xmlAddChild(found, root_address(slot, fn));
+            xmlAddChild(found, qt_plan_libvirt_pci_address(0, slot, fn, FALSE));
         }
     }
 }
@@ -491,9 +438,9 @@ static void builtin_controllers(QtDomain *d, const QtLayout *l)
 static gboolean bus_referenced(QtDomain *d, gint64 index)
 {
     for (xmlNodePtr el = d->devices->children; el; el = el->next) {
-        xmlNodePtr a = child(el, "address");
-        g_autofree char *type = attr(a, "type");
-        g_autofree char *bus = attr(a, "bus");
+        xmlNodePtr a = qt_xml_child(el, "address");
+        g_autofree char *type = qt_xml_attr(a, "type");
+        g_autofree char *bus = qt_xml_attr(a, "bus");
         if (g_strcmp0(type, "pci") == 0 && number(bus ? bus : "0", 0xffff) == index)
             return TRUE;
     }
@@ -537,12 +484,12 @@ static void libvirt_defaults(QtPlaceItem *item, const char *model, gint64 index)
 static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, QtPlaceRequest *r,
                                int *spare_ports, GError **error)
 {
-    g_autofree char *index_s = attr(el, "index");
-    g_autofree char *model = attr(el, "model");
-    g_autofree char *name = attr(child(el, "model"), "name");
-    xmlNodePtr addr = child(el, "address");
-    xmlNodePtr target = child(el, "target");
-    g_autofree char *atype = attr(addr, "type");
+    g_autofree char *index_s = qt_xml_attr(el, "index");
+    g_autofree char *model = qt_xml_attr(el, "model");
+    g_autofree char *name = qt_xml_attr(qt_xml_child(el, "model"), "name");
+    xmlNodePtr addr = qt_xml_child(el, "address");
+    xmlNodePtr target = qt_xml_child(el, "target");
+    g_autofree char *atype = qt_xml_attr(addr, "type");
     gint64 index = number(index_s, QT_LIBVIRT_INDEX_MAX);
     const char *driver = name;
     g_autofree char *id = NULL;
@@ -585,7 +532,7 @@ static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, Qt
     id = g_strdup_printf("pci.%" G_GINT64_FORMAT, index);
     if (!g_hash_table_add(d->ids, g_strdup(id)))
         return bad(error, "%s: index %" G_GINT64_FORMAT " twice", what, index);
-    item = item_new(id, driver);
+    item = qt_place_item_new(id, driver);
     item->libvirt_index = (int)index;
     if (addr != NULL && !address_item(el, addr, l, item, error)) {
         qt_place_item_free(item);
@@ -593,7 +540,7 @@ static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, Qt
     }
     item->properties = g_ptr_array_new_with_free_func((GDestroyNotify)qt_prop_free);
     for (gsize i = 0; i < G_N_ELEMENTS(target_props); i++) {
-        g_autofree char *v = attr(target, target_props[i][0]);
+        g_autofree char *v = qt_xml_attr(target, target_props[i][0]);
         if (v != NULL) {
             QtProp *p = g_new0(QtProp, 1);
             p->name = g_strdup(target_props[i][1]);
@@ -603,7 +550,7 @@ static gboolean pci_controller(QtDomain *d, xmlNodePtr el, const QtLayout *l, Qt
     }
     libvirt_defaults(item, model, index);
     {
-        g_autofree char *node = text_of(child(target, "node"));
+        g_autofree char *node = text_of(qt_xml_child(target, "node"));
         gint64 n = number(node, 127);
         if (node != NULL && n < 0) {
             qt_place_item_free(item);
@@ -623,8 +570,8 @@ static gboolean device_element(QtDomain *d, xmlNodePtr el, const QtLibvirtContex
     g_autofree char *driver = NULL;
     g_autofree char *why = NULL;
     g_autofree char *what = describe(el);
-    xmlNodePtr addr = child(el, "address");
-    g_autofree char *atype = attr(addr, "type");
+    xmlNodePtr addr = qt_xml_child(el, "address");
+    g_autofree char *atype = qt_xml_attr(addr, "type");
     QtLibvirtKind kind = qt_libvirt_device_type(el, ctx, first_video, &driver, &why);
     QtPlaceItem *item;
     DomainDevice *dd;
@@ -643,7 +590,7 @@ static gboolean device_element(QtDomain *d, xmlNodePtr el, const QtLibvirtContex
                     l->e->path);
         return FALSE;
     }
-    item = item_new(NULL, driver);
+    item = qt_place_item_new(NULL, driver);
     item->id = id_for(d, el);
     if (addr == NULL) {
         int slot, fn;
@@ -657,7 +604,7 @@ static gboolean device_element(QtDomain *d, xmlNodePtr el, const QtLibvirtContex
                 return bad(error, "%s: libvirt puts it at 00:%02x.%x, where the machine has %s",
                            what, slot, fn, n->driver);
             }
-            addr = root_address(slot, fn);
+            addr = qt_plan_libvirt_pci_address(0, slot, fn, FALSE);
             xmlAddChild(el, addr);
         }
     }
@@ -671,7 +618,7 @@ static gboolean device_element(QtDomain *d, xmlNodePtr el, const QtLibvirtContex
     }
     {
         /* what the document's metadata says of it */
-        g_autofree char *alias = attr(child(el, "alias"), "name");
+        g_autofree char *alias = qt_xml_attr(qt_xml_child(el, "alias"), "name");
         const DeviceWish *w = alias ? g_hash_table_lookup(d->wishes, alias) : NULL;
         if (w != NULL) {
             item->numa_node = w->numa_node;
@@ -707,24 +654,25 @@ gboolean qt_domain_xml_fill(QtDomain *d, const QtEmulator *e, QtPlaceRequest *r,
     for (xmlNodePtr el = d->devices->children; el; el = next) {
         g_autofree char *type = NULL;
         next = el->next;
-        if (!is_element(el, "controller"))
+        if (!qt_xml_is_element(el, "controller"))
             continue;
-        type = attr(el, "type");
+        type = qt_xml_attr(el, "type");
         if (g_strcmp0(type, "pci") == 0 && !pci_controller(d, el, l, r, &spare_ports, error))
             return FALSE;
     }
     for (xmlNodePtr el = d->devices->children; el; el = el->next) {
         g_autofree char *type = NULL;
-        if (el->type != XML_ELEMENT_NODE || is_element(el, "emulator"))
+        if (el->type != XML_ELEMENT_NODE || qt_xml_is_element(el, "emulator"))
             continue;
-        if (is_element(el, "controller")) {
-            type = attr(el, "type");
+        if (qt_xml_is_element(el, "controller")) {
+            type = qt_xml_attr(el, "type");
             if (g_strcmp0(type, "pci") == 0)
                 continue;
         }
-        if (!device_element(d, el, &ctx, is_element(el, "video") && first_video, l, r, error))
+        if (!device_element(d, el, &ctx, qt_xml_is_element(el, "video") && first_video, l, r,
+                            error))
             return FALSE;
-        if (is_element(el, "video"))
+        if (qt_xml_is_element(el, "video"))
             first_video = FALSE;
     }
     /* what libvirt would add by itself on PCI: added here, and placed */
@@ -760,7 +708,7 @@ char *qt_domain_xml_complete(QtDomain *d, const QtPlan *plan, GError **error)
     }
     /* the plan's controllers after the caller's, parents first */
     for (xmlNodePtr c = d->devices->children; c; c = c->next)
-        if (is_element(c, "controller") || is_element(c, "emulator"))
+        if (qt_xml_is_element(c, "controller") || qt_xml_is_element(c, "emulator"))
             after = c;
     for (guint i = 0; i < plan->controllers->len; i++) {
         xmlNodePtr c = qt_plan_libvirt_controller(l, plan->controllers->pdata[i]);

@@ -18,44 +18,16 @@
  * QEMU 7.2 (virsh domxml-to-native qemu-argv, define + dumpxml); the
  * evidence is at the top of tests/unit-libvirt/test-libvirt-vocab.c. */
 #include "qt-libvirt-vocab.h"
+#include "qt-xml.h"
 
 #include <stdarg.h>
 #include <string.h>
 
 /* ---- small XML and context helpers ---- */
 
-static gboolean is_element(xmlNodePtr n, const char *name)
-{
-    return n != NULL && n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST name) == 0;
-}
-
-static xmlNodePtr child(xmlNodePtr parent, const char *name)
-{
-    for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next)
-        if (is_element(c, name))
-            return c;
-    return NULL;
-}
-
-/* an attribute's value (g_free it), or NULL */
-static char *attr(xmlNodePtr n, const char *name)
-{
-    xmlChar *v;
-    char *copy;
-
-    if (n == NULL)
-        return NULL;
-    v = xmlGetProp(n, BAD_CAST name);
-    if (v == NULL)
-        return NULL;
-    copy = g_strdup((const char *)v);
-    xmlFree(v);
-    return copy;
-}
-
 static gboolean attr_is(xmlNodePtr n, const char *name, const char *value)
 {
-    g_autofree char *v = attr(n, name);
+    g_autofree char *v = qt_xml_attr(n, name);
     return g_strcmp0(v, value) == 0;
 }
 
@@ -63,7 +35,7 @@ static gboolean attr_is(xmlNodePtr n, const char *name, const char *value)
  * them), else @fallback */
 static gint64 attr_index(xmlNodePtr n, const char *name, gint64 fallback)
 {
-    g_autofree char *v = attr(n, name);
+    g_autofree char *v = qt_xml_attr(n, name);
     guint64 u;
 
     if (v == NULL)
@@ -168,7 +140,7 @@ static gboolean domain_has_virtio_mmio(xmlNodePtr el)
     for (xmlNodePtr d = devices->children; d; d = d->next) {
         if (d->type != XML_ELEMENT_NODE)
             continue;
-        if (attr_is(child(d, "address"), "type", "virtio-mmio"))
+        if (attr_is(qt_xml_child(d, "address"), "type", "virtio-mmio"))
             return TRUE;
     }
     return FALSE;
@@ -182,8 +154,8 @@ static gboolean domain_has_virtio_mmio(xmlNodePtr el)
  * docs/formatdomain.rst#device-addresses) */
 static VirtioBus virtio_bus(xmlNodePtr el, const QtLibvirtContext *ctx)
 {
-    xmlNodePtr addr = child(el, "address");
-    g_autofree char *type = attr(addr, "type");
+    xmlNodePtr addr = qt_xml_child(el, "address");
+    g_autofree char *type = qt_xml_attr(addr, "type");
 
     if (type != NULL)
         return g_strcmp0(type, "pci") == 0 ? BUS_PCI : BUS_ELSEWHERE;
@@ -198,8 +170,8 @@ static VirtioBus virtio_bus(xmlNodePtr el, const QtLibvirtContext *ctx)
  * unassigned...): the element is not on PCI whatever it is */
 static gboolean addressed_elsewhere(xmlNodePtr el)
 {
-    xmlNodePtr addr = child(el, "address");
-    g_autofree char *type = attr(addr, "type");
+    xmlNodePtr addr = qt_xml_child(el, "address");
+    g_autofree char *type = qt_xml_attr(addr, "type");
 
     return type != NULL && g_strcmp0(type, "pci") != 0;
 }
@@ -272,13 +244,13 @@ static const char *const nic_not_pci[] = {
 static QtLibvirtKind interface_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                     char **why)
 {
-    g_autofree char *type = attr(el, "type");
-    g_autofree char *model = attr(child(el, "model"), "type");
+    g_autofree char *type = qt_xml_attr(el, "type");
+    g_autofree char *model = qt_xml_attr(qt_xml_child(el, "model"), "type");
 
     if (g_strcmp0(type, "hostdev") == 0) {
         /* an SR-IOV VF given to the guest: vfio-pci; a USB source is a
          * usb-host device (qemuBuildHostdevCommandLine) */
-        if (attr_is(child(child(el, "source"), "address"), "type", "usb"))
+        if (attr_is(qt_xml_child(qt_xml_child(el, "source"), "address"), "type", "usb"))
             return QT_LIBVIRT_NOT_PCI;
         return pci(driver, "vfio-pci");
     }
@@ -322,9 +294,9 @@ static QtLibvirtKind interface_type(xmlNodePtr el, const QtLibvirtContext *ctx, 
  * reads it (src/conf/domain_postparse.c: virDomainDiskDefPostParse) */
 static char *disk_bus(xmlNodePtr el)
 {
-    xmlNodePtr target = child(el, "target");
-    g_autofree char *bus = attr(target, "bus");
-    g_autofree char *dev = attr(target, "dev");
+    xmlNodePtr target = qt_xml_child(el, "target");
+    g_autofree char *bus = qt_xml_attr(target, "bus");
+    g_autofree char *dev = qt_xml_attr(target, "dev");
 
     if (bus != NULL)
         return g_steal_pointer(&bus);
@@ -349,7 +321,7 @@ static char *disk_bus(xmlNodePtr el)
 static QtLibvirtKind disk_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver)
 {
     g_autofree char *bus = disk_bus(el);
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (g_strcmp0(bus, "virtio") != 0)
         return QT_LIBVIRT_NOT_PCI;
@@ -365,7 +337,7 @@ static QtLibvirtKind disk_type(xmlNodePtr el, const QtLibvirtContext *ctx, char 
  * (src/conf/domain_postparse.c: virDomainAssignControllerIndexes) */
 static gint64 controller_index(xmlNodePtr el)
 {
-    g_autofree char *type = attr(el, "type");
+    g_autofree char *type = qt_xml_attr(el, "type");
     g_autoptr(GHashTable) used = NULL;
     gint64 own = attr_index(el, "index", -1);
 
@@ -373,12 +345,12 @@ static gint64 controller_index(xmlNodePtr el)
         return own >= 0 ? own : 0;
     used = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (xmlNodePtr c = el->parent->children; c; c = c->next)
-        if (is_element(c, "controller") && attr_is(c, "type", type) &&
+        if (qt_xml_is_element(c, "controller") && attr_is(c, "type", type) &&
             attr_index(c, "index", -1) >= 0)
             g_hash_table_add(used, GINT_TO_POINTER(attr_index(c, "index", -1)));
     for (xmlNodePtr c = el->parent->children; c; c = c->next) {
         gint64 idx = 0;
-        if (!is_element(c, "controller") || !attr_is(c, "type", type) ||
+        if (!qt_xml_is_element(c, "controller") || !attr_is(c, "type", type) ||
             attr_index(c, "index", -1) >= 0)
             continue;
         while (g_hash_table_contains(used, GINT_TO_POINTER(idx)))
@@ -421,7 +393,7 @@ static const char *default_usb_model(xmlNodePtr el, const QtLibvirtContext *ctx)
     const char *model = has(ctx, "piix3-usb-uhci") ? "piix3-uhci" : NULL;
 
     if (arch_s390(ctx)) {
-        if (child(el, "address") == NULL)
+        if (qt_xml_child(el, "address") == NULL)
             model = "none";
     } else if (arch_ppc64(ctx)) {
         if (has(ctx, "qemu-xhci"))
@@ -444,7 +416,7 @@ static const char *default_usb_model(xmlNodePtr el, const QtLibvirtContext *ctx)
 static QtLibvirtKind usb_controller(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                     char **why)
 {
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (model == NULL) {
         const char *def = default_usb_model(el, ctx);
@@ -486,7 +458,7 @@ static const char *default_scsi_model(const QtLibvirtContext *ctx)
 static QtLibvirtKind scsi_controller(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                      char **why)
 {
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (model == NULL || g_strcmp0(model, "auto") == 0) {
         const char *def = default_scsi_model(ctx);
@@ -522,14 +494,14 @@ static QtLibvirtKind scsi_controller(xmlNodePtr el, const QtLibvirtContext *ctx,
 static QtLibvirtKind controller_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                      char **why)
 {
-    g_autofree char *type = attr(el, "type");
+    g_autofree char *type = qt_xml_attr(el, "type");
 
     if (g_strcmp0(type, "usb") == 0)
         return usb_controller(el, ctx, driver, why);
     if (g_strcmp0(type, "scsi") == 0)
         return scsi_controller(el, ctx, driver, why);
     if (g_strcmp0(type, "virtio-serial") == 0) {
-        g_autofree char *model = attr(el, "model");
+        g_autofree char *model = qt_xml_attr(el, "model");
         return virtio_device(el, ctx, "virtio-serial", model, driver);
     }
     if (g_strcmp0(type, "sata") == 0) {
@@ -585,12 +557,13 @@ static const char *default_video_type(const QtLibvirtContext *ctx)
  * first (src/conf/domain_postparse.c: virDomainDefPostParseVideo) */
 static gboolean primary_video(xmlNodePtr el, gboolean first_video)
 {
-    if (attr_is(child(el, "model"), "primary", "yes"))
+    if (attr_is(qt_xml_child(el, "model"), "primary", "yes"))
         return TRUE;
     if (!first_video)
         return FALSE;
     for (xmlNodePtr v = el->parent ? el->parent->children : NULL; v; v = v->next)
-        if (v != el && is_element(v, "video") && attr_is(child(v, "model"), "primary", "yes"))
+        if (v != el && qt_xml_is_element(v, "video") &&
+            attr_is(qt_xml_child(v, "model"), "primary", "yes"))
             return FALSE;
     return TRUE;
 }
@@ -602,11 +575,11 @@ static gboolean primary_video(xmlNodePtr el, gboolean first_video)
 static QtLibvirtKind video_type(xmlNodePtr el, const QtLibvirtContext *ctx, gboolean first_video,
                                 char **driver, char **why)
 {
-    xmlNodePtr model = child(el, "model");
-    g_autofree char *type = attr(model, "type");
-    g_autofree char *backend = attr(child(el, "driver"), "name");
+    xmlNodePtr model = qt_xml_child(el, "model");
+    g_autofree char *type = qt_xml_attr(model, "type");
+    g_autofree char *backend = qt_xml_attr(qt_xml_child(el, "driver"), "name");
     gboolean primary = primary_video(el, first_video);
-    gboolean accel3d = attr_is(child(model, "acceleration"), "accel3d", "yes");
+    gboolean accel3d = attr_is(qt_xml_child(model, "acceleration"), "accel3d", "yes");
 
     if (type == NULL) {
         const char *def = default_video_type(ctx);
@@ -651,7 +624,7 @@ static QtLibvirtKind video_type(xmlNodePtr el, const QtLibvirtContext *ctx, gboo
 /* src/qemu/qemu_command.c: qemuBuildSoundDevCmd; docs/formatdomain.rst#sound-devices */
 static QtLibvirtKind sound_type(xmlNodePtr el, char **driver, char **why)
 {
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (addressed_elsewhere(el))
         return QT_LIBVIRT_NOT_PCI;
@@ -686,8 +659,8 @@ static QtLibvirtKind watchdog_type(xmlNodePtr el, char **driver)
 static QtLibvirtKind hostdev_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                   char **why)
 {
-    g_autofree char *type = attr(el, "type");
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *type = qt_xml_attr(el, "type");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (!attr_is(el, "mode", "subsystem"))
         return QT_LIBVIRT_NOT_PCI; /* mode='capabilities' is LXC's */
@@ -696,7 +669,7 @@ static QtLibvirtKind hostdev_type(xmlNodePtr el, const QtLibvirtContext *ctx, ch
     if (addressed_elsewhere(el))
         return QT_LIBVIRT_NOT_PCI; /* 'unassigned' among them */
     if (g_strcmp0(type, "pci") == 0) {
-        g_autofree char *backend = attr(child(el, "driver"), "name");
+        g_autofree char *backend = qt_xml_attr(qt_xml_child(el, "driver"), "name");
         if (backend != NULL && g_strcmp0(backend, "vfio") != 0)
             return unmapped(why, "libvirt 9.0 assigns host PCI devices with vfio only, not '%s'",
                             backend);
@@ -712,8 +685,8 @@ static QtLibvirtKind hostdev_type(xmlNodePtr el, const QtLibvirtContext *ctx, ch
  * qemuBuildVHostUserFsCommandLine (vhost-user-fs) */
 static QtLibvirtKind filesystem_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver)
 {
-    g_autofree char *fsdriver = attr(child(el, "driver"), "type");
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *fsdriver = qt_xml_attr(qt_xml_child(el, "driver"), "type");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (fsdriver == NULL || g_strcmp0(fsdriver, "path") == 0 || g_strcmp0(fsdriver, "handle") == 0)
         return virtio_device(el, ctx, "virtio-9p", model, driver);
@@ -727,8 +700,8 @@ static QtLibvirtKind filesystem_type(xmlNodePtr el, const QtLibvirtContext *ctx,
 static QtLibvirtKind input_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                 char **why)
 {
-    g_autofree char *type = attr(el, "type");
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *type = qt_xml_attr(el, "type");
+    g_autofree char *model = qt_xml_attr(el, "model");
     const char *base = NULL;
 
     if (!attr_is(el, "bus", "virtio"))
@@ -752,7 +725,7 @@ static QtLibvirtKind input_type(xmlNodePtr el, const QtLibvirtContext *ctx, char
  * default model is the legacy "ivshmem", which QEMU no longer has */
 static QtLibvirtKind shmem_type(xmlNodePtr el, char **driver)
 {
-    g_autofree char *model = attr(child(el, "model"), "type");
+    g_autofree char *model = qt_xml_attr(qt_xml_child(el, "model"), "type");
 
     if (addressed_elsewhere(el))
         return QT_LIBVIRT_NOT_PCI;
@@ -768,7 +741,7 @@ static QtLibvirtKind shmem_type(xmlNodePtr el, char **driver)
 static QtLibvirtKind iommu_type(xmlNodePtr el, const QtLibvirtContext *ctx, char **driver,
                                 char **why)
 {
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (g_strcmp0(model, "virtio") == 0) {
         if (addressed_elsewhere(el))
@@ -799,7 +772,7 @@ static QtLibvirtKind memory_type(xmlNodePtr el, const QtLibvirtContext *ctx, cha
  * feature) */
 static QtLibvirtKind panic_type(xmlNodePtr el, char **why)
 {
-    g_autofree char *model = attr(el, "model");
+    g_autofree char *model = qt_xml_attr(el, "model");
 
     if (model == NULL || g_strcmp0(model, "isa") == 0 || g_strcmp0(model, "pseries") == 0 ||
         g_strcmp0(model, "hyperv") == 0 || g_strcmp0(model, "s390") == 0)
@@ -814,7 +787,7 @@ static QtLibvirtKind panic_type(xmlNodePtr el, char **why)
  * PCI device (qemuDomainDeviceCalculatePCIConnectFlags) */
 static QtLibvirtKind serial_type(xmlNodePtr el, char **driver)
 {
-    if (attr_is(child(el, "target"), "type", "pci-serial") && !addressed_elsewhere(el))
+    if (attr_is(qt_xml_child(el, "target"), "type", "pci-serial") && !addressed_elsewhere(el))
         return pci(driver, "pci-serial");
     return QT_LIBVIRT_NOT_PCI;
 }
@@ -853,7 +826,7 @@ QtLibvirtKind qt_libvirt_device_type(xmlNodePtr el, const QtLibvirtContext *ctx,
         return video_type(el, ctx, first_video, driver, why);
     if (strcmp(name, "memballoon") == 0) {
         /* docs/formatdomain.rst#memory-balloon-device */
-        g_autofree char *model = attr(el, "model");
+        g_autofree char *model = qt_xml_attr(el, "model");
         if (model == NULL)
             return unmapped(why, "libvirt 9.0 requires <memballoon model=...>");
         if (!g_str_has_prefix(model, "virtio"))
@@ -862,13 +835,13 @@ QtLibvirtKind qt_libvirt_device_type(xmlNodePtr el, const QtLibvirtContext *ctx,
     }
     if (strcmp(name, "rng") == 0) {
         /* docs/formatdomain.rst#random-number-generator-device: virtio only */
-        g_autofree char *model = attr(el, "model");
+        g_autofree char *model = qt_xml_attr(el, "model");
         return virtio_device(el, ctx, "virtio-rng", model, driver);
     }
     if (strcmp(name, "vsock") == 0) {
         /* docs/formatdomain.rst#vsock: the default model is virtio
          * (qemuDomainVsockDefPostParse) */
-        g_autofree char *model = attr(el, "model");
+        g_autofree char *model = qt_xml_attr(el, "model");
         return virtio_device(el, ctx, "vhost-vsock", model, driver);
     }
     if (strcmp(name, "sound") == 0)
@@ -965,7 +938,7 @@ static gboolean has_controller(Implicit *im, const char *type, gint64 idx)
 
 static gboolean has_element(Implicit *im, const char *name)
 {
-    return child(im->devices, name) != NULL;
+    return qt_xml_child(im->devices, name) != NULL;
 }
 
 /* add @el if it is a PCI device for this context; free it otherwise */
@@ -1048,8 +1021,8 @@ static void implicit_usb(Implicit *im, MachineFamily family)
  * SCSI controller, 6 per SATA one; virDomainDiskDefAssignAddress) */
 static gint64 drive_controller(xmlNodePtr el, int units)
 {
-    xmlNodePtr addr = child(el, "address");
-    g_autofree char *dev = attr(child(el, "target"), "dev");
+    xmlNodePtr addr = qt_xml_child(el, "address");
+    g_autofree char *dev = qt_xml_attr(qt_xml_child(el, "target"), "dev");
     gint64 idx = 0;
     const char *p = NULL;
 
@@ -1081,7 +1054,7 @@ static void implicit_disk_controllers(Implicit *im, const char *bus, const char 
 
     for (xmlNodePtr d = im->devices->children; d; d = d->next) {
         g_autofree char *b = NULL;
-        if (!is_element(d, "disk"))
+        if (!qt_xml_is_element(d, "disk"))
             continue;
         b = disk_bus(d);
         if (g_strcmp0(b, bus) == 0)
@@ -1097,10 +1070,10 @@ static void implicit_virtio_serial(Implicit *im)
 {
     for (xmlNodePtr d = im->devices->children; d; d = d->next) {
         xmlNodePtr addr;
-        if ((!is_element(d, "channel") && !is_element(d, "console")) ||
-            !attr_is(child(d, "target"), "type", "virtio"))
+        if ((!qt_xml_is_element(d, "channel") && !qt_xml_is_element(d, "console")) ||
+            !attr_is(qt_xml_child(d, "target"), "type", "virtio"))
             continue;
-        addr = child(d, "address");
+        addr = qt_xml_child(d, "address");
         add_controller(
             im, "virtio-serial",
             attr_is(addr, "type", "virtio-serial") ? attr_index(addr, "controller", 0) : 0, NULL);
@@ -1114,7 +1087,7 @@ static void implicit_hostdev_scsi(Implicit *im)
     gint64 max = -1;
 
     for (xmlNodePtr d = im->devices->children; d; d = d->next)
-        if (is_element(d, "hostdev") && attr_is(d, "mode", "subsystem") &&
+        if (qt_xml_is_element(d, "hostdev") && attr_is(d, "mode", "subsystem") &&
             attr_is(d, "type", "scsi"))
             max = MAX(max, MAX(drive_controller(d, 0), 0));
     for (gint64 i = 0; i <= max && i < 256; i++)
@@ -1161,9 +1134,9 @@ GPtrArray *qt_libvirt_implicit_devices(xmlNodePtr devices, const char *machine,
     family = machine_family(ctx, machine);
     for (xmlNodePtr c = devices->children; c; c = c->next) {
         g_autofree char *type = NULL;
-        if (!is_element(c, "controller"))
+        if (!qt_xml_is_element(c, "controller"))
             continue;
-        type = attr(c, "type");
+        type = qt_xml_attr(c, "type");
         if (type != NULL)
             note_controller(&im, type, controller_index(c));
     }
@@ -1199,9 +1172,9 @@ gboolean qt_libvirt_fixed_address(xmlNodePtr el, const char *driver, int *slot, 
 {
     g_autofree char *index = NULL;
 
-    if (!is_element(el, "controller") || g_strcmp0(driver, "piix3-usb-uhci") != 0)
+    if (!qt_xml_is_element(el, "controller") || g_strcmp0(driver, "piix3-usb-uhci") != 0)
         return FALSE;
-    index = attr(el, "index");
+    index = qt_xml_attr(el, "index");
     if (index != NULL && g_strcmp0(index, "0") != 0)
         return FALSE;
     *slot = 1;

@@ -115,15 +115,9 @@ static QtPlan *plan_of(Trials *t, guint first, guint n)
     r->existing = g_ptr_array_new_with_free_func((GDestroyNotify)qt_place_item_free);
     r->devices = g_ptr_array_new_with_free_func((GDestroyNotify)qt_place_item_free);
     for (guint i = first; i < first + n; i++) {
-        QtPlaceItem *item = g_new0(QtPlaceItem, 1);
-        item->libvirt_index = -1;
-        item->id = g_strdup_printf(ID_PREFIX "%u", i);
-        item->driver = g_strdup(t->drivers->pdata[i]);
+        g_autofree char *id = g_strdup_printf(ID_PREFIX "%u", i);
+        QtPlaceItem *item = qt_place_item_new(id, t->drivers->pdata[i]);
         item->hotpluggable = QT_NO;
-        item->pcie = QT_UNSET;
-        item->numa_node = -1;
-        item->slot = -1;
-        item->function = -1;
         g_ptr_array_add(r->devices, item);
     }
     plan = qt_place(t->e, r, &error);

@@ -66,13 +66,8 @@ static int numa_of(const QtInspectedDevice *d)
 
 static QtPlaceItem *item_of(const QtInspectedDevice *d, const char *id, gboolean controller)
 {
-    QtPlaceItem *item = g_new0(QtPlaceItem, 1);
+    QtPlaceItem *item = qt_place_item_new(id, d->driver);
 
-    item->libvirt_index = -1;
-    item->id = g_strdup(id);
-    item->driver = g_strdup(d->driver);
-    item->hotpluggable = QT_UNSET;
-    item->pcie = QT_UNSET;
     item->numa_node = numa_of(d);
     item->bus = g_strdup(d->bus);
     item->slot = d->bus ? d->slot : -1;

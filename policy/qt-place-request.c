@@ -9,6 +9,21 @@
  * a client must not make the daemon build a plan of any size */
 #define MAX_ITEMS 4096
 
+QtPlaceItem *qt_place_item_new(const char *id, const char *driver)
+{
+    QtPlaceItem *item = g_new0(QtPlaceItem, 1);
+
+    item->id = g_strdup(id);
+    item->driver = g_strdup(driver);
+    item->hotpluggable = QT_UNSET;
+    item->pcie = QT_UNSET;
+    item->numa_node = -1;
+    item->slot = -1;
+    item->function = -1;
+    item->libvirt_index = -1;
+    return item;
+}
+
 void qt_place_item_free(QtPlaceItem *item)
 {
     if (item == NULL)
@@ -220,15 +235,9 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
     static const char *const known_existing[] = {
         "id",         "driver", "bus",      "slot",         "function", "multifunction", "numaNode",
         "properties", "role",   "provides", "hotpluggable", "reason",   "libvirtIndex",  NULL};
-    g_autoptr(QtPlaceItem) item = g_new0(QtPlaceItem, 1);
+    g_autoptr(QtPlaceItem) item = qt_place_item_new(NULL, NULL);
     json_object *v;
 
-    item->hotpluggable = QT_UNSET;
-    item->pcie = QT_UNSET;
-    item->numa_node = -1;
-    item->libvirt_index = -1;
-    item->slot = -1;
-    item->function = -1;
     if (!json_object_is_type(o, json_type_object)) {
         bad(error, path, "expected an object");
         return NULL;

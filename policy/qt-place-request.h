@@ -68,6 +68,9 @@ typedef struct {
 } QtPlaceRequest;
 
 void qt_prop_free(QtProp *p);
+/* an item with nothing set: no address (-1), no node, no libvirt index,
+ * hotplug and PCIe unset; @id and @driver copied (either may be NULL) */
+QtPlaceItem *qt_place_item_new(const char *id, const char *driver);
 void qt_place_item_free(QtPlaceItem *item);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QtPlaceItem, qt_place_item_free)
 void qt_place_request_free(QtPlaceRequest *r);

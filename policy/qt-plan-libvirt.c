@@ -20,19 +20,26 @@ static void set_int(xmlNodePtr node, const char *name, gint64 v)
     xmlSetProp(node, BAD_CAST name, BAD_CAST s->str);
 }
 
-xmlNodePtr qt_plan_libvirt_address(const QtLayout *l, const QtLayoutNode *n)
+xmlNodePtr qt_plan_libvirt_pci_address(int bus_index, int slot, int function,
+                                       gboolean multifunction)
 {
-    const QtLayoutBus *b = qt_layout_find_bus(l, n->bus);
     xmlNodePtr a = xmlNewNode(NULL, BAD_CAST "address");
 
     xmlSetProp(a, BAD_CAST "type", BAD_CAST "pci");
     xmlSetProp(a, BAD_CAST "domain", BAD_CAST "0x0000");
-    set_hex(a, "bus", b ? (guint)b->index : 0, 2);
-    set_hex(a, "slot", (guint)n->slot, 2);
-    set_hex(a, "function", (guint)n->function, 1);
-    if (n->multifunction)
+    set_hex(a, "bus", (guint)bus_index, 2);
+    set_hex(a, "slot", (guint)slot, 2);
+    set_hex(a, "function", (guint)function, 1);
+    if (multifunction)
         xmlSetProp(a, BAD_CAST "multifunction", BAD_CAST "on");
     return a;
+}
+
+xmlNodePtr qt_plan_libvirt_address(const QtLayout *l, const QtLayoutNode *n)
+{
+    const QtLayoutBus *b = qt_layout_find_bus(l, n->bus);
+
+    return qt_plan_libvirt_pci_address(b ? b->index : 0, n->slot, n->function, n->multifunction);
 }
 
 /* docs/formatdomain, "Controllers": the models of type='pci' */

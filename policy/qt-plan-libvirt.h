@@ -14,6 +14,11 @@
 
 G_BEGIN_DECLS
 
+/* <address type='pci' domain='0x0000' bus=@bus_index slot= function=
+ * [multifunction='on']> */
+xmlNodePtr qt_plan_libvirt_pci_address(int bus_index, int slot, int function,
+                                       gboolean multifunction);
+
 /* the <address type='pci' .../> element of @n (which sits on a bus) */
 xmlNodePtr qt_plan_libvirt_address(const QtLayout *l, const QtLayoutNode *n);
 

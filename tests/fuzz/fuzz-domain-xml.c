@@ -4,6 +4,7 @@
  * document completed.  The document is input from any varlink client: it
  * gets a completed document or a typed error, never a crash. */
 #include "qt-domain-xml.h"
+#include "qt-fuzz-model.h"
 #include "qt-fuzz.h"
 #include "qt-json.h"
 #include "qt-place-error.h"
@@ -13,21 +14,8 @@ static QtEmulator *model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    g_autofree char *text = NULL;
-    g_autofree char *why = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) doc = NULL;
-    gsize len;
-
     qt_fuzz_init(NULL);
-    if (!g_file_get_contents(QT_FUZZ_MODEL, &text, &len, &error))
-        g_error("%s", error->message);
-    doc = qt_json_parse(text, len, &why);
-    if (doc == NULL)
-        g_error("%s: %s", QT_FUZZ_MODEL, why);
-    model = qt_emulator_from_json(doc, &error);
-    if (model == NULL)
-        g_error("%s: %s", QT_FUZZ_MODEL, error->message);
+    model = qt_fuzz_load_model(QT_FUZZ_MODEL);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * real probed model (the emulator corpus's, loaded once), and the plan
  * rendered as the daemon renders it.  A request is input from any varlink
  * client; the engine must answer it with a plan or a typed error. */
+#include "qt-fuzz-model.h"
 #include "qt-fuzz.h"
 #include "qt-json.h"
 #include "qt-place-error.h"
@@ -14,21 +15,8 @@ static QtEmulator *model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    g_autofree char *text = NULL;
-    g_autofree char *why = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) doc = NULL;
-    gsize len;
-
     qt_fuzz_init(NULL);
-    if (!g_file_get_contents(QT_FUZZ_MODEL, &text, &len, &error))
-        g_error("%s", error->message);
-    doc = qt_json_parse(text, len, &why);
-    if (doc == NULL)
-        g_error("%s: %s", QT_FUZZ_MODEL, why);
-    model = qt_emulator_from_json(doc, &error);
-    if (model == NULL)
-        g_error("%s: %s", QT_FUZZ_MODEL, error->message);
+    model = qt_fuzz_load_model(QT_FUZZ_MODEL);
     return 0;
 }
 
