@@ -236,7 +236,8 @@ int main(int argc, char **argv)
     const GOptionEntry entries[] = {
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path,
          "listen on this UNIX socket (without socket activation)", "PATH"},
-        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config, "configuration file", "FILE"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config,
+         "configuration file (default: " DEFAULT_CONFIG ")", "FILE"},
         {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &d.cache_dir, "probe cache directory", "DIR"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "log debugging messages", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version", NULL},
