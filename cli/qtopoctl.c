@@ -21,12 +21,25 @@
 /* the request document, from a file or standard input ("-"), bounded */
 #define MAX_REQUEST_BYTES (16 * 1024 * 1024)
 
+/* how place and hotplug print their plan (--format) */
+typedef enum {
+    FORMAT_TEXT,    /* for a human: where each device goes, and why */
+    FORMAT_QEMU,    /* -device arguments; hotplug: device_add commands too */
+    FORMAT_LIBVIRT, /* <controller> and <address> elements */
+    FORMAT_JSON,    /* the reply document, as --json */
+} CtlFormat;
+
+static const char *const format_names[] = {"text", "qemu", "libvirt", "json"};
+
 typedef struct {
     gboolean direct;
     gboolean json;
     gboolean force;
     gboolean explain;
     gboolean verbose;
+    gboolean debug; /* the log's DEBUG lines too: the QMP trace */
+    char *format_name;
+    CtlFormat format;
     gboolean verify;
     int jobs;
     char *request;
@@ -77,6 +90,7 @@ static void ctl_options_clear(CtlOptions *opts)
     g_clear_pointer(&opts->accel, g_free);
     g_clear_pointer(&opts->cache_dir, g_free);
     g_clear_pointer(&opts->role, g_free);
+    g_clear_pointer(&opts->format_name, g_free);
     g_clear_pointer(&opts->request, g_free);
     g_clear_pointer(&opts->domain_xml, g_free);
     g_clear_pointer(&opts->policy, g_free);
@@ -448,6 +462,57 @@ static int cmd_probe(CtlOptions *opts, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* the machine types of topology class @class_id in @list (GetMachines'
+ * machines, in version order), their names borrowed from it */
+static GPtrArray *class_members(json_object *list, const char *class_id)
+{
+    GPtrArray *names = g_ptr_array_new();
+
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        json_object *m = json_object_array_get_idx(list, i);
+        if (g_strcmp0(qt_json_get_string(m, "class"), class_id) == 0)
+            g_ptr_array_add(names, (gpointer)str(m, "name", "?"));
+    }
+    return names;
+}
+
+/* machine types as a reader takes them in: the one, or the lowest and the
+ * highest ("pc-q35-2.4 .. pc-q35-7.2"); "class-3" alone says nothing */
+static void append_span(GString *out, GPtrArray *names)
+{
+    if (names->len == 0)
+        return;
+    g_string_append(out, names->pdata[0]);
+    if (names->len > 1)
+        g_string_append_printf(out, " .. %s", (const char *)names->pdata[names->len - 1]);
+}
+
+/* one line a topology class, in the order of its first machine type in
+ * the table, after an empty line (the completion reads the table up to
+ * it) */
+static void print_class_legend(json_object *list)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    gboolean first = TRUE;
+
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        const char *id = qt_json_get_string(json_object_array_get_idx(list, i), "class");
+        g_autoptr(GPtrArray) names = NULL;
+        g_autoptr(GString) line = NULL;
+
+        if (id == NULL || !g_hash_table_add(seen, (gpointer)id))
+            continue;
+        names = class_members(list, id);
+        line = g_string_new(NULL);
+        g_string_printf(line, "%s: ", id);
+        append_span(line, names);
+        if (names->len > 1)
+            g_string_append_printf(line, " (%u machine types)", names->len);
+        printf("%s%s\n", first ? "\n" : "", line->str);
+        first = FALSE;
+    }
+}
+
 static int cmd_machines(CtlOptions *opts, int argc, char **argv)
 {
     g_autoptr(json_object) params = NULL;
@@ -476,6 +541,7 @@ static int cmd_machines(CtlOptions *opts, int argc, char **argv)
         g_strchomp(line->str);
         printf("%s\n", line->str);
     }
+    print_class_legend(list);
     return EXIT_OK;
 }
 
@@ -605,6 +671,51 @@ static void print_trials(json_object *trials, gboolean explain)
     }
 }
 
+/* " (shared with N other machine types: LOWEST .. HIGHEST)": which
+ * machine types have the topology of @m, from GetMachines, and how many
+ * are not probed yet (any of them may still join the class).  Nothing
+ * when that call fails: the topology is what was asked for */
+static void print_class_peers(CtlOptions *opts, const char *emulator, json_object *m)
+{
+    g_auto(CtlReply) r = {0};
+    g_autoptr(json_object) params = params_emulator(emulator);
+    g_autoptr(GPtrArray) names = NULL;
+    g_autoptr(GString) span = g_string_new(NULL);
+    const char *class_id = qt_json_get_string(m, "class");
+    const char *self = str(m, "machine", "");
+    json_object *list;
+    guint unprobed = 0;
+    gboolean ok;
+
+    if (class_id == NULL)
+        return;
+    ok = ctl_call(opts, "org.qtopo.Topology.GetMachines", params, FALSE, &r);
+    progress_end(opts);
+    if (!ok || r.error_name != NULL)
+        return;
+    list = arr(r.reply, "machines");
+    names = class_members(list, class_id);
+    for (guint i = 0; i < names->len; i++)
+        if (g_str_equal(names->pdata[i], self)) {
+            g_ptr_array_remove_index(names, i);
+            break;
+        }
+    for (gsize i = 0; i < json_object_array_length(list); i++) {
+        const char *status = str(json_object_array_get_idx(list, i), "status", "");
+        if (!g_str_equal(status, "ok") && !g_str_equal(status, "failed"))
+            unprobed++;
+    }
+    append_span(span, names);
+    if (names->len == 0)
+        printf(" (no other machine type has it");
+    else
+        printf(" (shared with %u other machine type%s: %s", names->len, names->len == 1 ? "" : "s",
+               span->str);
+    if (unprobed > 0)
+        printf("; %u not probed yet", unprobed);
+    printf(")");
+}
+
 static int cmd_machine(CtlOptions *opts, int argc, char **argv)
 {
     g_autoptr(json_object) params = NULL;
@@ -633,7 +744,9 @@ static int cmd_machine(CtlOptions *opts, int argc, char **argv)
         printf(": %s\n", str(m, "error", "not probed"));
         return g_strcmp0(str(m, "status", ""), "failed") == 0 ? EXIT_QEMU : EXIT_OK;
     }
-    printf(", %s\n", str(m, "class", "?"));
+    printf(", %s", str(m, "class", "?"));
+    print_class_peers(opts, argv[0], m);
+    printf("\n");
     buses = arr(m, "buses");
     if (json_object_array_length(buses) == 0)
         printf("  no PCI root bus\n");
@@ -829,6 +942,102 @@ static int print_verified(json_object *plan)
     return ok ? EXIT_OK : EXIT_PLACEMENT;
 }
 
+/* with the plan printed for a program or a paste (--domain-xml, --format
+ * qemu or libvirt), standard output holds nothing else: what QEMU said of
+ * the plan goes to standard error, and only when it disagreed.
+ * EXIT_PLACEMENT then */
+static int verified_to_stderr(json_object *plan)
+{
+    json_object *v = qt_json_get_typed(plan, "verified", json_type_object);
+    json_object *items;
+
+    if (v == NULL || qt_json_get_bool(v, "ok", FALSE))
+        return EXIT_OK;
+    g_printerr("qtopoctl: verification against %s: QEMU disagreed with the plan\n",
+               str(plan, "emulator", "?"));
+    if (qt_json_get_string(v, "qemuError"))
+        g_printerr("qtopoctl: QEMU refused the plan: %s\n", str(v, "qemuError", ""));
+    items = arr(v, "items");
+    for (gsize i = 0; i < json_object_array_length(items); i++) {
+        json_object *it = json_object_array_get_idx(items, i);
+        if (!qt_json_get_bool(it, "ok", FALSE))
+            g_printerr("qtopoctl: %s: %s\n", str(it, "id", "?"), str(it, "message", "wrong"));
+    }
+    return EXIT_PLACEMENT;
+}
+
+/* a word as a shell reads it: quoted only when something in it is special
+ * to one (or might be), so the common argument stays readable */
+static char *shell_word(const char *word)
+{
+    if (*word == '\0')
+        return g_shell_quote(word);
+    for (const char *p = word; *p; p++)
+        if (!g_ascii_isalnum(*p) && strchr(",=._:/-", *p) == NULL)
+            return g_shell_quote(word);
+    return g_strdup(word);
+}
+
+/* --format qemu: the plan's arguments as a fragment of a command line,
+ * an option and its value a line ("-device ARG \"), so the lines paste
+ * between the others of a QEMU command; hotplug adds the device_add
+ * commands to send the running VM, one QMP command a line, after an
+ * empty line */
+static void print_plan_qemu(json_object *plan)
+{
+    json_object *args = arr(plan, "qemuArgs");
+    json_object *adds = qt_json_get_typed(plan, "deviceAdd", json_type_array);
+    g_autoptr(GString) line = g_string_new(NULL);
+
+    for (gsize i = 0; i < json_object_array_length(args); i++) {
+        const char *a = json_object_get_string(json_object_array_get_idx(args, i));
+        g_autofree char *word = shell_word(a ? a : "");
+        if (a != NULL && a[0] == '-' && line->len) {
+            printf("%s \\\n", line->str);
+            g_string_truncate(line, 0);
+        }
+        g_string_append_printf(line, "%s%s", line->len ? " " : "", word);
+    }
+    if (line->len)
+        printf("%s \\\n", line->str);
+    for (gsize i = 0; adds && i < json_object_array_length(adds); i++) {
+        g_autoptr(json_object) cmd = json_object_new_object();
+        json_object_object_add(cmd, "execute", json_object_new_string("device_add"));
+        json_object_object_add(cmd, "arguments",
+                               json_object_get(json_object_array_get_idx(adds, i)));
+        printf("%s%s\n", i == 0 ? "\n" : "",
+               json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+}
+
+/* --format libvirt: the <controller> elements to add to the domain's
+ * <devices>, then each device's <address>, after a comment naming the
+ * device: what a person pastes into the domain XML */
+static void print_plan_libvirt(json_object *plan)
+{
+    json_object *lv = qt_json_get_typed(plan, "libvirt", json_type_object);
+    json_object *ctrls = lv ? qt_json_get_typed(lv, "controllers", json_type_array) : NULL;
+    json_object *addrs = lv ? qt_json_get_typed(lv, "addresses", json_type_object) : NULL;
+
+    for (gsize i = 0; ctrls && i < json_object_array_length(ctrls); i++)
+        printf("%s\n", json_object_get_string(json_object_array_get_idx(ctrls, i)));
+    if (addrs == NULL)
+        return;
+    /* in the plan's order of the devices: the map is written so */
+    json_object_object_foreach(addrs, id, element)
+    {
+        g_autoptr(GString) name = g_string_new(NULL);
+        /* "--" ends an XML comment early: an id may hold it ("a--b") */
+        for (const char *p = id; *p; p++) {
+            if (*p == '-' && name->len && name->str[name->len - 1] == '-')
+                g_string_append_c(name, ' ');
+            g_string_append_c(name, *p);
+        }
+        printf("<!-- %s -->\n%s\n", name->str, json_object_get_string(element));
+    }
+}
+
 static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
 {
     g_autoptr(json_object) request = NULL;
@@ -856,13 +1065,14 @@ static int place_or_hotplug(CtlOptions *opts, int argc, gboolean hotplug)
         for (gsize i = 0; unmapped && i < json_object_array_length(unmapped); i++)
             g_printerr("qtopoctl: left as it is: %s\n",
                        json_object_get_string(json_object_array_get_idx(unmapped, i)));
-        v = qt_json_get_typed(plan, "verified", json_type_object);
-        if (v != NULL && !qt_json_get_bool(v, "ok", FALSE)) {
-            g_printerr("qtopoctl: verification: QEMU disagreed with the plan (--json shows "
-                       "where)\n");
-            return EXIT_PLACEMENT;
-        }
-        return EXIT_OK;
+        return verified_to_stderr(plan);
+    }
+    if (opts->format == FORMAT_QEMU || opts->format == FORMAT_LIBVIRT) {
+        if (opts->format == FORMAT_QEMU)
+            print_plan_qemu(plan);
+        else
+            print_plan_libvirt(plan);
+        return verified_to_stderr(plan);
     }
     printf("%s on %s (%s policy)\n", str(plan, "machine", "?"), str(plan, "emulator", "?"),
            str(plan, "policy", "?"));
@@ -1001,14 +1211,16 @@ static const CtlCommand commands[] = {
     {"machines", "EMULATOR", "machine types, aliases, class, status", cmd_machines},
     {"machine", "EMULATOR MACHINE [--explain]", "the machine type's topology", cmd_machine},
     {"devices", "EMULATOR [--role ROLE]", "device types with flavour and role", cmd_devices},
-    {"place", "--request FILE|- | --domain-xml FILE|- [--policy P] [--spares N] [--verify]",
+    {"place",
+     "--request FILE|- | --domain-xml FILE|- [--policy P] [--spares N] [--verify] "
+     "[--format text|qemu|libvirt|json]",
      "place a request's devices, or a libvirt domain's (the document comes back completed); "
-     "--verify boots QEMU with the plan",
+     "--verify boots QEMU with the plan; --format qemu or libvirt prints it to paste",
      cmd_place},
     {"validate", "--request FILE|- [--verify]",
      "check the request's addresses against every rule; --verify boots QEMU with them",
      cmd_validate},
-    {"hotplug", "--request FILE|- [--qmp SOCKET]",
+    {"hotplug", "--request FILE|- [--qmp SOCKET] [--format text|qemu|libvirt|json]",
      "free hotpluggable slots in the request's existing VM, or in the running VM at SOCKET",
      cmd_hotplug},
     {"inspect", "--qmp SOCKET [--emulator E]", "the topology of the running VM at SOCKET",
@@ -1091,16 +1303,66 @@ static void print_help(void)
            DEFAULT_SOCKET);
 }
 
-/* the service's log lines are for the daemon's journal; here they show
- * with --verbose only */
+/* the service's log lines are for the daemon's journal; here its
+ * messages show with --verbose, and its DEBUG lines with --debug only:
+ * those are the probe's every step and the QMP trace (qmp/ logs each
+ * command it sends), thousands of lines for one binary */
 static void log_handler(const char *domain, GLogLevelFlags level, const char *message,
                         gpointer user_data)
 {
-    gboolean verbose = *(gboolean *)user_data;
+    const CtlOptions *opts = user_data;
 
-    if ((level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) && !verbose)
+    if ((level & G_LOG_LEVEL_DEBUG) && !opts->debug)
+        return;
+    if ((level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)) && !opts->verbose)
         return;
     g_printerr("qtopoctl: %s\n", message);
+}
+
+/* --format's value; FALSE (with the message) when it is not one, or does
+ * not go with the command or the other options.  Checked before any call:
+ * a probe may take minutes, and a typo should not wait for it */
+static gboolean parse_format(CtlOptions *opts, const char *command)
+{
+    gboolean found = FALSE;
+    gboolean plan = g_strcmp0(command, "place") == 0 || g_strcmp0(command, "hotplug") == 0;
+
+    if (opts->format_name == NULL) {
+        opts->format = opts->json ? FORMAT_JSON : FORMAT_TEXT;
+        return TRUE;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(format_names); i++)
+        if (g_str_equal(opts->format_name, format_names[i])) {
+            opts->format = (CtlFormat)i;
+            found = TRUE;
+        }
+    if (!found) {
+        g_printerr("qtopoctl: unknown --format '%s': text, qemu, libvirt or json\n",
+                   opts->format_name);
+        return FALSE;
+    }
+    if (opts->json && opts->format != FORMAT_JSON) {
+        g_printerr("qtopoctl: --json is --format json, not --format %s\n", opts->format_name);
+        return FALSE;
+    }
+    if ((opts->format == FORMAT_QEMU || opts->format == FORMAT_LIBVIRT) && !plan) {
+        g_printerr("qtopoctl: --format %s is for place and hotplug; other commands take text "
+                   "or json\n",
+                   opts->format_name);
+        return FALSE;
+    }
+    /* the completed document already holds the controllers and the
+     * addresses, and libvirt makes QEMU's command line of it */
+    if ((opts->format == FORMAT_QEMU || opts->format == FORMAT_LIBVIRT) &&
+        opts->domain_xml != NULL) {
+        g_printerr("qtopoctl: --domain-xml prints the completed document; --format %s does not "
+                   "go with it (json does)\n",
+                   opts->format_name);
+        return FALSE;
+    }
+    /* json everywhere is --json: every command prints the reply document */
+    opts->json = opts->format == FORMAT_JSON;
+    return TRUE;
 }
 
 int main(int argc, char **argv)
@@ -1123,7 +1385,12 @@ int main(int argc, char **argv)
         {"role", 0, 0, G_OPTION_ARG_STRING, &opts.role, "only device types of this role", "ROLE"},
         {"machine", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &opts.machines,
          "probe only this machine type (repeatable)", "MACHINE"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose, "report progress", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts.verbose,
+         "report progress, and the log's messages", NULL},
+        {"debug", 0, 0, G_OPTION_ARG_NONE, &opts.debug,
+         "as --verbose, with the debug log (the QMP trace)", NULL},
+        {"format", 0, 0, G_OPTION_ARG_STRING, &opts.format_name,
+         "text or json; place, hotplug: qemu or libvirt too", "FORMAT"},
         {"request", 0, 0, G_OPTION_ARG_FILENAME, &opts.request, "the request document", "FILE"},
         {"domain-xml", 0, 0, G_OPTION_ARG_FILENAME, &opts.domain_xml,
          "place: a libvirt domain XML, printed back completed", "FILE"},
@@ -1162,9 +1429,15 @@ int main(int argc, char **argv)
         printf("qtopoctl %s\n", QT_VERSION);
         return EXIT_OK;
     }
-    g_log_set_default_handler(log_handler, &opts.verbose);
+    /* --debug: everything -v shows, and more */
+    opts.verbose = opts.verbose || opts.debug;
+    g_log_set_default_handler(log_handler, &opts);
     if (argc < 2) {
         print_help();
+        return EXIT_USAGE;
+    }
+    if (!parse_format(&opts, argv[1])) {
+        ctl_options_clear(&opts);
         return EXIT_USAGE;
     }
     if (!opts.direct && (opts.accel || opts.cache_dir || opts.jobs)) {
