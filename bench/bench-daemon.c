@@ -708,7 +708,7 @@ static void load_models(void)
                json_object_get_int(FIELD("machines")), json_object_get_int(FIELD("ok")),
                json_object_get_int(FIELD("classes")),
                cached ? "loaded from the cache" : "probed now", ms,
-               json_object_get_double(FIELD("probeMs")));
+               json_object_get_int64(FIELD("probeUsec")) / 1000.0);
 #undef FIELD
     }
 }

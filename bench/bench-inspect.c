@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     for (int r = 0; r <= runs; r++) {
         double t0 = qt_bench_now_us() / 1000.0, t;
         g_autoptr(json_object) reply = call(svc, "org.qtopo.Topology.Inspect", params);
-        double q = json_object_get_double(json_object_object_get(reply, "ms"));
+        double q = json_object_get_int64(json_object_object_get(reply, "inspectUsec")) / 1000.0;
         json_object *bl = qt_json_get_typed(reply, "buses", json_type_array);
 
         t = qt_bench_now_us() / 1000.0 - t0;

@@ -155,6 +155,7 @@ struct _Req {
      * this one (rank), then arrival (seq) */
     guint rank;
     guint64 seq;
+    gint64 started; /* monotonic, µs: Reprobe of machine types reports its own time */
 };
 
 static void job_run_next(QtService *svc);
@@ -204,12 +205,31 @@ static const QtVarlinkMethod *find_method(QtService *svc, const char *iface, con
     return i ? qt_varlink_interface_find_method(i, method) : NULL;
 }
 
-/* the end of a call: exactly one of @reply or @error_name */
+/* the interface of the service that declares the error @name (each error
+ * is declared once, wherever its methods are), or NULL */
+static const QtVarlinkInterface *error_iface(QtService *svc, const char *name)
+{
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, svc->interfaces);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const QtVarlinkInterface *i = value;
+        if (g_hash_table_contains(i->errors, name))
+            return i;
+    }
+    return NULL;
+}
+
+/* the end of a call: exactly one of @reply or @error_name.  An absent
+ * optional is omitted, never null, in replies and errors alike */
 static void req_finish(Req *r, json_object *reply, const char *error_name,
                        json_object *error_params)
 {
     QtService *svc = r->svc;
 
+    qt_json_drop_nulls(reply);
+    qt_json_drop_nulls(error_params);
     if (reply != NULL && svc->check_replies) {
         const QtVarlinkInterface *iface = NULL;
         const QtVarlinkMethod *m = find_method(svc, r->iface, r->method, &iface);
@@ -218,6 +238,22 @@ static void req_finish(Req *r, json_object *reply, const char *error_name,
         if (m && !qt_varlink_type_check(iface, m->out, reply, &path, &error))
             g_critical("%s.%s: the reply does not match the interface: %s", r->iface, r->method,
                        error->message);
+    }
+    if (error_name != NULL && svc->check_replies &&
+        !g_str_has_prefix(error_name, "org.varlink.service.")) {
+        /* declared once, in the interface its name says, with these
+         * parameters */
+        const char *dot = strrchr(error_name, '.');
+        g_autofree char *iface_name = g_strndup(error_name, (gsize)(dot - error_name));
+        const QtVarlinkInterface *iface = g_hash_table_lookup(svc->interfaces, iface_name);
+        const QtVarlinkType *t = iface ? g_hash_table_lookup(iface->errors, dot + 1) : NULL;
+        g_autofree char *path = NULL;
+        g_autoptr(GError) error = NULL;
+        if (t == NULL)
+            g_critical("%s.%s: the error %s is not declared", r->iface, r->method, error_name);
+        else if (!qt_varlink_type_check(iface, t, error_params, &path, &error))
+            g_critical("%s.%s: the error %s does not match its declaration: %s", r->iface,
+                       r->method, error_name, error->message);
     }
     r->done(r, reply, error_name, error_params);
     req_free(r);
@@ -246,11 +282,22 @@ static void req_reply_text(Req *r, char *text)
     req_reply(r, reply);
 }
 
-/* an error of the call's interface ("UnknownEmulator") with its data */
+/* an error ("UnknownEmulator") with its data, named after the interface
+ * that declares it: the call's own, or the one that declares it for both
+ * (org.qtopo.Topology's errors of emulators, machine types, QMP sockets) */
 static void req_error(Req *r, const char *name, json_object *params)
 {
-    g_autofree char *full =
-        strchr(name, '.') ? g_strdup(name) : g_strdup_printf("%s.%s", r->iface, name);
+    const QtVarlinkInterface *declared = NULL;
+    g_autofree char *full = NULL;
+
+    if (strchr(name, '.') == NULL) {
+        const QtVarlinkInterface *own = g_hash_table_lookup(r->svc->interfaces, r->iface);
+        declared =
+            own && g_hash_table_contains(own->errors, name) ? own : error_iface(r->svc, name);
+    }
+    full = strchr(name, '.')  ? g_strdup(name)
+           : declared != NULL ? g_strdup_printf("%s.%s", declared->name, name)
+                              : g_strdup_printf("%s.%s", r->iface, name);
     req_finish(r, NULL, full, params ? params : json_object_new_object());
 }
 
@@ -262,6 +309,82 @@ static json_object *obj_str(const char *k1, const char *v1, const char *k2, cons
     if (k2)
         json_object_object_add(o, k2, v2 ? json_object_new_string(v2) : NULL);
     return o;
+}
+
+/* edit distance of two names, for "did you mean" (names are short: at
+ * most 256 bytes, checked by the IDL's callers) */
+static guint edit_distance(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    g_autofree guint *row = g_new(guint, lb + 1);
+
+    for (gsize j = 0; j <= lb; j++)
+        row[j] = (guint)j;
+    for (gsize i = 1; i <= la; i++) {
+        guint diag = row[0];
+        row[0] = (guint)i;
+        for (gsize j = 1; j <= lb; j++) {
+            guint up = row[j];
+            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+typedef struct {
+    const char *name;
+    guint distance;
+} Near;
+
+static gint near_order(gconstpointer a, gconstpointer b)
+{
+    const Near *x = a, *y = b;
+
+    if (x->distance != y->distance)
+        return x->distance < y->distance ? -1 : 1;
+    return -strverscmp(x->name, y->name); /* the newest first */
+}
+
+/* UnknownMachine's parameters: what was asked for, why, and the machine
+ * types and aliases of @e (when its list is known) closest to it */
+static json_object *unknown_machine(const QtEmulator *e, const char *path, const char *machine,
+                                    const char *message)
+{
+    json_object *p = json_object_new_object();
+    g_autoptr(GArray) near = g_array_new(FALSE, FALSE, sizeof(Near));
+    guint limit = MAX(2, (guint)strlen(machine ? machine : "") / 3);
+
+    json_object_object_add(p, "emulator", json_object_new_string(path ? path : ""));
+    json_object_object_add(p, "machine", json_object_new_string(machine ? machine : ""));
+    if (message != NULL) {
+        json_object_object_add(p, "message", json_object_new_string(message));
+    } else {
+        g_autofree char *m = g_strdup_printf("%s has no machine type '%s'",
+                                             path ? path : "the emulator", machine ? machine : "");
+        json_object_object_add(p, "message", json_object_new_string(m));
+    }
+    for (guint i = 0; e && machine && e->machines && i < e->machines->len; i++) {
+        const QtMachineType *mt = e->machines->pdata[i];
+        const char *names[2] = {mt->name, mt->alias};
+        for (int k = 0; k < 2; k++) {
+            Near n = {names[k], 0};
+            if (n.name == NULL || g_str_equal(n.name, machine))
+                continue;
+            /* a name the one asked for begins, or a few edits away */
+            n.distance = g_str_has_prefix(n.name, machine) ? 1 : edit_distance(machine, n.name);
+            if (n.distance <= limit)
+                g_array_append_val(near, n);
+        }
+    }
+    if (near->len > 0) {
+        json_object *a = json_object_new_array();
+        g_array_sort(near, near_order);
+        for (guint i = 0; i < near->len && i < 5; i++)
+            json_object_array_add(a, json_object_new_string(g_array_index(near, Near, i).name));
+        json_object_object_add(p, "similar", a);
+    }
+    return p;
 }
 
 /* ---- emulators ---- */
@@ -805,8 +928,12 @@ static void on_demand_done(GObject *source, GAsyncResult *res, gpointer user_dat
     if (!ok || e == NULL) {
         if (g_error_matches(error, QT_PROBE_ERROR, QT_PROBE_ERROR_NOT_FOUND)) {
             Need n = need_of(r);
-            req_error(r, "UnknownMachine",
-                      obj_str("emulator", r->waiting_on, "machine", n.machine ? n.machine : ""));
+            /* the machine list: the model's, else the session's so far
+             * (the binary probe listed them) */
+            const QtEmulator *known = e && e->model     ? e->model->e
+                                      : e && e->session ? qt_probe_session_peek(e->session)
+                                                        : NULL;
+            req_error(r, "UnknownMachine", unknown_machine(known, r->waiting_on, n.machine, NULL));
             need_clear(&n);
         } else {
             if (e != NULL && e->model == NULL &&
@@ -1090,6 +1217,17 @@ static void h_list_emulators(Req *r)
     req_reply(r, reply);
 }
 
+/* a probe's time: the model's (the whole binary's, or the cached probe's
+ * it came from); a Reprobe of machine types, that call's own */
+static gint64 probe_usec(const Req *r, const QtEmulator *e)
+{
+    json_object *ms = qt_json_get_typed(r->params, "machines", json_type_array);
+
+    if (g_str_equal(r->method, "Reprobe") && ms != NULL && json_object_array_length(ms) > 0)
+        return g_get_monotonic_time() - r->started;
+    return (gint64)(e->probe_ms * 1000.0);
+}
+
 static void cont_probe_summary(Req *r, Model *m)
 {
     const QtEmulator *e = m->e;
@@ -1104,7 +1242,7 @@ static void cont_probe_summary(Req *r, Model *m)
     json_object_object_add(s, "failed",
                            json_object_new_int((int)count_status(e, QT_MACHINE_FAILED)));
     json_object_object_add(s, "classes", json_object_new_int((int)e->classes->len));
-    json_object_object_add(s, "probeMs", json_object_new_double(e->probe_ms));
+    json_object_object_add(s, "probeUsec", json_object_new_int64(probe_usec(r, e)));
     json_object_object_add(s, "cached", json_object_new_boolean(r->had_model));
     json_object_object_add(reply, "summary", s);
     req_reply(r, reply);
@@ -1143,8 +1281,8 @@ static void h_reprobe(Req *r)
         if (e->model != NULL) {
             for (guint i = 0; i + 1 < machines->len; i++) {
                 if (qt_emulator_find_machine(e->model->e, machines->pdata[i]) == NULL) {
-                    json_object *p = obj_str("emulator", e->path, "machine", machines->pdata[i]);
-                    req_error(r, "UnknownMachine", p);
+                    req_error(r, "UnknownMachine",
+                              unknown_machine(e->model->e, e->path, machines->pdata[i], NULL));
                     return;
                 }
             }
@@ -1191,6 +1329,12 @@ static void cont_machines(Req *r, Model *m)
         const QtMachineType *mt = sorted->pdata[i];
         json_object *o = qt_machine_type_to_json(mt);
         gboolean queued = FALSE, running = FALSE;
+        /* the interface's unit, µs, and only once probed (the model keeps
+         * the cache's milliseconds) */
+        json_object_object_del(o, "probeMs");
+        if (mt->status != QT_MACHINE_UNPROBED)
+            json_object_object_add(o, "probeUsec",
+                                   json_object_new_int64((gint64)(mt->probe_ms * 1000.0)));
         /* what the binary's session does with those not probed yet */
         if (mt->status == QT_MACHINE_UNPROBED && e != NULL && e->session != NULL) {
             qt_probe_session_machine_state(e->session, mt->name, &queued, &running);
@@ -1215,7 +1359,7 @@ static void cont_machine(Req *r, Model *m)
     const QtMachineType *mt = qt_emulator_find_machine(m->e, name);
 
     if (mt == NULL) {
-        req_error(r, "UnknownMachine", obj_str("emulator", m->e->path, "machine", name));
+        req_error(r, "UnknownMachine", unknown_machine(m->e, m->e->path, name, NULL));
         return;
     }
     req_reply(r,
@@ -1235,7 +1379,12 @@ static void cont_devices(Req *r, Model *m)
     QtRole role = QT_ROLE_ENDPOINT;
 
     if (role_name && !qt_role_from_string(role_name, &role)) {
-        req_error(r, "UnknownRole", obj_str("role", role_name, NULL, NULL));
+        json_object *p = obj_str("role", role_name, NULL, NULL);
+        json_object *roles = json_object_new_array();
+        for (QtRole k = 0; qt_role_to_string(k) != NULL; k++)
+            json_object_array_add(roles, json_object_new_string(qt_role_to_string(k)));
+        json_object_object_add(p, "roles", roles);
+        req_error(r, "UnknownRole", p);
         return;
     }
     arr = json_object_new_array();
@@ -1288,23 +1437,36 @@ static void place_error(Req *r, const GError *error)
     }
     switch (error->code) {
     case QT_PLACE_ERROR_UNKNOWN_MACHINE:
-        json_object_object_add(p, "machine",
-                               json_object_new_string(r->request ? r->request->machine : ""));
+        json_object_put(p);
+        req_error(r, "UnknownMachine",
+                  unknown_machine(r->model ? r->model->e : NULL,
+                                  r->model ? r->model->e->path : r->request->emulator,
+                                  r->request ? r->request->machine : "", error->message));
+        return;
+    case QT_PLACE_ERROR_INVALID_REQUEST:
+        /* the path of the parameter, as varlink's InvalidParameter writes it */
+        if (qt_place_error_detail(error) != NULL)
+            json_object_object_add(p, "parameter",
+                                   json_object_new_string(qt_place_error_detail(error)));
         break;
-    case QT_PLACE_ERROR_INVALID_REQUEST: {
-        const char *colon = strstr(error->message, ": ");
-        g_autofree char *field = g_str_has_prefix(error->message, "request") && colon
-                                     ? g_strndup(error->message, (gsize)(colon - error->message))
-                                     : NULL;
-        json_object_object_add(p, "field", field ? json_object_new_string(field) : NULL);
-        break;
-    }
     case QT_PLACE_ERROR_UNKNOWN_DEVICE:
     case QT_PLACE_ERROR_INVALID_ADDRESS:
     case QT_PLACE_ERROR_RESOURCE_EXHAUSTED:
     case QT_PLACE_ERROR_NO_HOTPLUG_SLOT: {
         g_autofree char *dev = error_device(r->request, error->message);
-        json_object_object_add(p, "device", dev ? json_object_new_string(dev) : NULL);
+        if (dev != NULL)
+            json_object_object_add(p, "device", json_object_new_string(dev));
+        /* the rule broken, the resource that ran out */
+        if (error->code == QT_PLACE_ERROR_INVALID_ADDRESS)
+            json_object_object_add(p, "rule",
+                                   json_object_new_string(qt_place_error_detail(error)
+                                                              ? qt_place_error_detail(error)
+                                                              : "address"));
+        if (error->code == QT_PLACE_ERROR_RESOURCE_EXHAUSTED)
+            json_object_object_add(p, "resource",
+                                   json_object_new_string(qt_place_error_detail(error)
+                                                              ? qt_place_error_detail(error)
+                                                              : "slots"));
         break;
     }
     default:
@@ -1726,7 +1888,7 @@ static void cont_inspect(Req *r, Model *m)
         (plan = qt_hotplug(m->e, r->request, &error)) == NULL) {
         if (g_error_matches(error, QT_PLACE_ERROR, QT_PLACE_ERROR_UNKNOWN_MACHINE))
             req_error(r, "UnknownMachine",
-                      obj_str("emulator", m->e->path, "machine", r->insp->machine));
+                      unknown_machine(m->e, m->e->path, r->insp->machine, error->message));
         else
             req_error(
                 r, "InspectionFailed",
@@ -1755,7 +1917,7 @@ static void cont_hotplug_live(Req *r, Model *m)
     if (machine != NULL && (asked == NULL || g_strcmp0(asked->name, r->insp->machine) != 0)) {
         g_autofree char *message =
             g_strdup_printf("the VM's machine type is %s, not %s", r->insp->machine, machine);
-        req_error(r, "InvalidRequest", obj_str("field", "request.machine", "message", message));
+        req_error(r, "InvalidRequest", obj_str("parameter", "machine", "message", message));
         return;
     }
     json_object_deep_copy(r->params, &doc, NULL);
@@ -1804,14 +1966,13 @@ static void h_place_domain(Req *r)
 
     if (!g_str_equal(r->method, "Place")) {
         req_error(r, "InvalidRequest",
-                  obj_str("field", "request.domainXml", "message", "only Place takes domainXml"));
+                  obj_str("parameter", "domainXml", "message", "only Place takes domainXml"));
         return;
     }
     for (gsize i = 0; i < G_N_ELEMENTS(from_document); i++) {
         if (json_object_object_get_ex(r->params, from_document[i], NULL)) {
-            g_autofree char *field = g_strconcat("request.", from_document[i], NULL);
             req_error(r, "InvalidRequest",
-                      obj_str("field", field, "message",
+                      obj_str("parameter", from_document[i], "message",
                               "with domainXml the devices and the existing VM are the "
                               "document's"));
             return;
@@ -1863,9 +2024,8 @@ static void h_placement(Req *r)
                           : qt_json_get_bool(r->params, "verify", FALSE)           ? "verify"
                                                                                    : NULL;
         if (bad != NULL) {
-            g_autofree char *field = g_strconcat("request.", bad, NULL);
             req_error(r, "InvalidRequest",
-                      obj_str("field", field, "message",
+                      obj_str("parameter", bad, "message",
                               "with qmp the VM is the existing part, and is not booted again"));
             return;
         }
@@ -1918,6 +2078,7 @@ static Req *req_new(QtService *svc, const char *iface, const char *method, json_
     r->method = g_strdup(method);
     r->params = json_object_get(params);
     r->privileged = privileged;
+    r->started = g_get_monotonic_time();
     r->notify = notify;
     r->notify_data = notify_data;
     r->cancellable = cancellable ? g_object_ref(cancellable) : NULL;

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
     d.loop = g_main_loop_new(NULL, FALSE);
     d.svc = qt_service_new(settings, FALSE);
     qt_service_set_status_func(d.svc, on_status, &d);
-    d.server = qt_varlink_server_new("qtopo", "qtopod", QT_VERSION, "https://qtopo.org");
+    d.server = qt_varlink_server_new("qtopo", "qtopod", QT_VERSION, QT_URL);
     apply_limits(&d);
     if (!qt_service_bind(d.svc, d.server, &error) ||
 #ifdef QT_TEST_CERTIFICATION

@@ -82,7 +82,7 @@ static gboolean bad(GError **error, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST, "domainXml: %s", msg);
+    qt_place_error_set(error, QT_PLACE_ERROR_INVALID_REQUEST, "domainXml", "domainXml: %s", msg);
     return FALSE;
 }
 

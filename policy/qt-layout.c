@@ -373,31 +373,31 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
     if (n->bus != NULL) {
         bus = qt_layout_find_bus(l, n->bus);
         if (bus == NULL) {
-            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: there is no bus '%s'", n->id, n->bus);
+            qt_place_error_set(error, QT_PLACE_ERROR_INVALID_ADDRESS, "no-such-bus",
+                               "%s: there is no bus '%s'", n->id, n->bus);
             qt_layout_node_free(n);
             return FALSE;
         }
         if (n->slot < 0 || n->slot > 31 || n->function < 0 || n->function > 7) {
-            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: slot %d function %d is not a PCI address", n->id, n->slot,
-                        n->function);
+            qt_place_error_set(error, QT_PLACE_ERROR_INVALID_ADDRESS, "pci-address",
+                               "%s: slot %d function %d is not a PCI address", n->id, n->slot,
+                               n->function);
             qt_layout_node_free(n);
             return FALSE;
         }
         if (qt_layout_bus_room(bus) <= 0) {
-            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: %s takes %d device%s whatever the slot (trial), and has %s", n->id,
-                        bus->name, bus->max_devices, bus->max_devices == 1 ? "" : "s",
-                        bus->max_devices == 1 ? "one" : "them all");
+            qt_place_error_set(error, QT_PLACE_ERROR_INVALID_ADDRESS, "bus-capacity",
+                               "%s: %s takes %d device%s whatever the slot (trial), and has %s",
+                               n->id, bus->name, bus->max_devices, bus->max_devices == 1 ? "" : "s",
+                               bus->max_devices == 1 ? "one" : "them all");
             qt_layout_node_free(n);
             return FALSE;
         }
         if (qt_layout_bus_use(bus, n->slot, n->function) != NULL) {
             const QtLayoutNode *o = qt_layout_bus_use(bus, n->slot, n->function);
-            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: %s slot %02x.%x is taken by %s%s", n->id, bus->name, n->slot,
-                        n->function, o->builtin ? "the machine's " : "", o->driver);
+            qt_place_error_set(error, QT_PLACE_ERROR_INVALID_ADDRESS, "slot-occupied",
+                               "%s: %s slot %02x.%x is taken by %s%s", n->id, bus->name, n->slot,
+                               n->function, o->builtin ? "the machine's " : "", o->driver);
             qt_layout_node_free(n);
             return FALSE;
         }
@@ -419,8 +419,8 @@ gboolean qt_layout_add(QtLayout *l, QtLayoutNode *n, GError **error)
         }
         name = g_strconcat(n->id, suffix, NULL);
         if (qt_layout_find_bus(l, name) != NULL) {
-            g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_ADDRESS,
-                        "%s: the bus it provides, %s, exists already", n->id, name);
+            qt_place_error_set(error, QT_PLACE_ERROR_INVALID_ADDRESS, "bus-name-unique",
+                               "%s: the bus it provides, %s, exists already", n->id, name);
             qt_layout_node_free(n);
             return FALSE;
         }

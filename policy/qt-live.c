@@ -297,6 +297,6 @@ json_object *qt_live_to_json(const QtInspection *insp, const QtEmulator *e, cons
     }
     json_object_object_add(o, "buses", buses);
     json_object_object_add(o, "freeHotplugSlots", free_slots);
-    json_object_object_add(o, "ms", json_object_new_double(insp->ms));
+    json_object_object_add(o, "inspectUsec", json_object_new_int64((gint64)(insp->ms * 1000.0)));
     return o;
 }

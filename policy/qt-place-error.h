@@ -32,4 +32,15 @@ GQuark qt_place_error_quark(void);
 /* the error's name as clients see it ("ResourceExhausted") */
 const char *qt_place_error_name(const GError *error);
 
+/* a placement error with its machine-readable detail: the rule an
+ * InvalidAddress breaks ("slot-occupied", docs/placement.md), the resource
+ * a ResourceExhausted names ("slots", "bus-numbers", "io-windows",
+ * "host-bridge-indexes", "spare-slots") */
+void qt_place_error_set(GError **error, QtPlaceErrorCode code, const char *detail,
+                        const char *format, ...) G_GNUC_PRINTF(4, 5);
+void qt_place_error_set_valist(GError **error, QtPlaceErrorCode code, const char *detail,
+                               const char *format, va_list ap) G_GNUC_PRINTF(4, 0);
+/* that detail; NULL when the error has none */
+const char *qt_place_error_detail(const GError *error);
+
 G_END_DECLS

@@ -105,10 +105,20 @@ const char *qt_place_item_get_prop(const QtPlaceItem *item, const char *name)
     return NULL;
 }
 
+/* @path is the member's, in the notation of every path of the interface
+ * (devices[0].address.slot; "" for the request itself), and the error's
+ * detail */
 static gboolean bad(GError **error, const char *path, const char *what)
 {
-    g_set_error(error, QT_PLACE_ERROR, QT_PLACE_ERROR_INVALID_REQUEST, "%s: %s", path, what);
+    qt_place_error_set(error, QT_PLACE_ERROR_INVALID_REQUEST, *path ? path : NULL, "%s: %s",
+                       *path ? path : "the request", what);
     return FALSE;
+}
+
+/* the path of @key in the object at @path */
+static char *sub(const char *path, const char *key)
+{
+    return *path ? g_strconcat(path, ".", key, NULL) : g_strdup(key);
 }
 
 /* members that are not known are refused: a typo must not be ignored */
@@ -119,7 +129,7 @@ static gboolean only_known(json_object *o, const char *path, const char *const *
     {
         (void)val;
         if (!g_strv_contains(known, key)) {
-            g_autofree char *p = g_strdup_printf("%s.%s", path, key);
+            g_autofree char *p = sub(path, key);
             return bad(error, p, "unknown member");
         }
     }
@@ -135,7 +145,7 @@ static gboolean opt_string(json_object *o, const char *path, const char *key, ch
         return TRUE;
     if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
         json_object_get_string_len(v) > 256) {
-        g_autofree char *p = g_strdup_printf("%s.%s", path, key);
+        g_autofree char *p = sub(path, key);
         return bad(error, p, "expected a non-empty string of at most 256 characters");
     }
     *out = g_strdup(json_object_get_string(v));
@@ -152,7 +162,7 @@ static gboolean opt_int(json_object *o, const char *path, const char *key, int m
         return TRUE;
     n = json_object_get_int64(v);
     if (!json_object_is_type(v, json_type_int) || n < min || n > max) {
-        g_autofree char *p = g_strdup_printf("%s.%s", path, key);
+        g_autofree char *p = sub(path, key);
         g_autofree char *what = g_strdup_printf("expected an integer from %d to %d", min, max);
         return bad(error, p, what);
     }
@@ -168,7 +178,7 @@ static gboolean opt_bool(json_object *o, const char *path, const char *key, QtTr
     if (!json_object_object_get_ex(o, key, &v) || v == NULL)
         return TRUE;
     if (!json_object_is_type(v, json_type_boolean)) {
-        g_autofree char *p = g_strdup_printf("%s.%s", path, key);
+        g_autofree char *p = sub(path, key);
         return bad(error, p, "expected a boolean");
     }
     *out = json_object_get_boolean(v) ? QT_YES : QT_NO;
@@ -204,22 +214,19 @@ static gboolean parse_properties(json_object *o, const char *path, QtPlaceItem *
     json_object_object_foreach(o, key, val)
     {
         QtProp *p;
-        if (!json_object_is_type(val, json_type_string) &&
-            !json_object_is_type(val, json_type_int) &&
-            !json_object_is_type(val, json_type_boolean)) {
-            g_autofree char *pp = g_strdup_printf("%s.%s", path, key);
-            return bad(error, pp, "expected a string, an integer or a boolean");
+        /* text, as a plan's properties are and as -device takes them: one
+         * typing both ways */
+        if (!json_object_is_type(val, json_type_string)) {
+            g_autofree char *pp = sub(path, key);
+            return bad(error, pp, "expected a string (properties are text, as in a plan)");
         }
-        if (strpbrk(key, ",=") != NULL || (json_object_is_type(val, json_type_string) &&
-                                           strchr(json_object_get_string(val), ',') != NULL)) {
-            g_autofree char *pp = g_strdup_printf("%s.%s", path, key);
+        if (strpbrk(key, ",=") != NULL || strchr(json_object_get_string(val), ',') != NULL) {
+            g_autofree char *pp = sub(path, key);
             return bad(error, pp, "no ',' or '=' in a property");
         }
         p = g_new0(QtProp, 1);
         p->name = g_strdup(key);
-        p->value = json_object_is_type(val, json_type_boolean)
-                       ? g_strdup(json_object_get_boolean(val) ? "on" : "off")
-                       : g_strdup(json_object_get_string(val));
+        p->value = g_strdup(json_object_get_string(val));
         g_ptr_array_add(item->properties, p);
     }
     return TRUE;
@@ -252,14 +259,14 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
         return NULL;
     }
     if (!qt_place_id_is_valid(item->id) || g_str_has_prefix(item->id, "qtopo-")) {
-        g_autofree char *p = g_strdup_printf("%s.id", path);
+        g_autofree char *p = sub(path, "id");
         bad(error, p,
             "not a QEMU id (a letter, then letters, digits, '-', '.', '_'; the prefix "
             "'qtopo-' is reserved)");
         return NULL;
     }
     if (strpbrk(item->driver, ",= ") != NULL) {
-        g_autofree char *p = g_strdup_printf("%s.driver", path);
+        g_autofree char *p = sub(path, "driver");
         bad(error, p, "not a device type name");
         return NULL;
     }
@@ -278,7 +285,7 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
             !opt_int(o, path, "libvirtIndex", 0, QT_LIBVIRT_INDEX_MAX, &item->libvirt_index, error))
             return NULL;
         if (item->role != NULL && !qt_role_from_string(item->role, &role)) {
-            g_autofree char *p = g_strdup_printf("%s.role", path);
+            g_autofree char *p = sub(path, "role");
             bad(error, p, "not a controller role");
             return NULL;
         }
@@ -290,7 +297,7 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
         if (item->function < 0)
             item->function = 0;
         if (json_object_object_get_ex(o, "properties", &v) && v != NULL) {
-            g_autofree char *p = g_strdup_printf("%s.properties", path);
+            g_autofree char *p = sub(path, "properties");
             if (!parse_properties(v, p, item, error))
                 return NULL;
         }
@@ -301,7 +308,7 @@ static QtPlaceItem *parse_item(json_object *o, const char *path, gboolean existi
         !opt_bool(o, path, "pcie", &item->pcie, error))
         return NULL;
     if (json_object_object_get_ex(o, "address", &v) && v != NULL) {
-        g_autofree char *p = g_strdup_printf("%s.address", path);
+        g_autofree char *p = sub(path, "address");
         if (!parse_address(v, p, item, error))
             return NULL;
     }
@@ -349,35 +356,35 @@ QtPlaceRequest *qt_place_request_from_json(json_object *doc, GError **error)
     r->existing = g_ptr_array_new_with_free_func((GDestroyNotify)qt_place_item_free);
     r->devices = g_ptr_array_new_with_free_func((GDestroyNotify)qt_place_item_free);
     if (!json_object_is_type(doc, json_type_object)) {
-        bad(error, "request", "expected an object");
+        bad(error, "", "expected an object");
         return NULL;
     }
-    if (!only_known(doc, "request", known, error) ||
-        !opt_string(doc, "request", "emulator", &r->emulator, error) ||
-        !opt_string(doc, "request", "machine", &r->machine, error) ||
-        !opt_string(doc, "request", "policy", &policy, error) ||
-        !opt_int(doc, "request", "spareSlots", 0, 256, &r->spares, error) ||
-        !opt_bool(doc, "request", "verify", &verify, error))
+    if (!only_known(doc, "", known, error) ||
+        !opt_string(doc, "", "emulator", &r->emulator, error) ||
+        !opt_string(doc, "", "machine", &r->machine, error) ||
+        !opt_string(doc, "", "policy", &policy, error) ||
+        !opt_int(doc, "", "spareSlots", 0, 256, &r->spares, error) ||
+        !opt_bool(doc, "", "verify", &verify, error))
         return NULL;
     r->verify = verify == QT_YES;
     if (r->machine == NULL) {
-        bad(error, "request.machine", "missing");
+        bad(error, "machine", "missing");
         return NULL;
     }
     if (policy != NULL && !qt_policy_from_string(policy, &r->policy)) {
-        bad(error, "request.policy", "expected hotplug, integrated or isolate");
+        bad(error, "policy", "expected hotplug, integrated or isolate");
         return NULL;
     }
     if (json_object_object_get_ex(doc, "controllerModels", &v) && v != NULL) {
         g_autoptr(GPtrArray) models = g_ptr_array_new_with_free_func(g_free);
         if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > 64) {
-            bad(error, "request.controllerModels", "expected an array of device type names");
+            bad(error, "controllerModels", "expected an array of device type names");
             return NULL;
         }
         for (gsize i = 0; i < json_object_array_length(v); i++) {
             json_object *m = json_object_array_get_idx(v, i);
             if (!json_object_is_type(m, json_type_string)) {
-                bad(error, "request.controllerModels", "expected an array of device type names");
+                bad(error, "controllerModels", "expected an array of device type names");
                 return NULL;
             }
             g_ptr_array_add(models, g_strdup(json_object_get_string(m)));
@@ -388,19 +395,19 @@ QtPlaceRequest *qt_place_request_from_json(json_object *doc, GError **error)
     if (json_object_object_get_ex(doc, "existing", &v) && v != NULL) {
         json_object *c = NULL, *d = NULL;
         if (!json_object_is_type(v, json_type_object)) {
-            bad(error, "request.existing", "expected an object");
+            bad(error, "existing", "expected an object");
             return NULL;
         }
-        if (!only_known(v, "request.existing", known_existing, error))
+        if (!only_known(v, "existing", known_existing, error))
             return NULL;
         json_object_object_get_ex(v, "controllers", &c);
         json_object_object_get_ex(v, "devices", &d);
-        if (!parse_items(c, "request.existing.controllers", TRUE, r->existing, ids, error) ||
-            !parse_items(d, "request.existing.devices", TRUE, r->existing, ids, error))
+        if (!parse_items(c, "existing.controllers", TRUE, r->existing, ids, error) ||
+            !parse_items(d, "existing.devices", TRUE, r->existing, ids, error))
             return NULL;
     }
     if (json_object_object_get_ex(doc, "devices", &v) &&
-        !parse_items(v, "request.devices", FALSE, r->devices, ids, error))
+        !parse_items(v, "devices", FALSE, r->devices, ids, error))
         return NULL;
     return g_steal_pointer(&r);
 }

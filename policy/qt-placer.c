@@ -93,10 +93,24 @@ static gboolean fail(GError **error, QtPlaceErrorCode code, const char *fmt, ...
 {
     va_list ap;
 
-    if (error == NULL || *error != NULL)
-        return FALSE;
     va_start(ap, fmt);
-    *error = g_error_new_valist(QT_PLACE_ERROR, code, fmt, ap);
+    qt_place_error_set_valist(error, code, NULL, fmt, ap);
+    va_end(ap);
+    return FALSE;
+}
+
+/* an error with its machine-readable detail: the rule an InvalidAddress
+ * breaks, the resource a ResourceExhausted names */
+static gboolean fail_detail(GError **error, QtPlaceErrorCode code, const char *detail,
+                            const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static gboolean fail_detail(GError **error, QtPlaceErrorCode code, const char *detail,
+                            const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    qt_place_error_set_valist(error, code, detail, fmt, ap);
     va_end(ap);
     return FALSE;
 }
@@ -311,9 +325,9 @@ static QtLayoutNode *add_controller(Placer *P, QtRole role, QtLayoutBus *bus, in
                         ? P->l->cls->host_bridge_driver_max_index
                         : -1;
         if (limit >= 0 && P->next_index > limit) {
-            fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                 "host-bridge indexes: %s takes indexes up to %d (trial), all in use",
-                 P->l->machine->name, limit);
+            fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "host-bridge-indexes",
+                        "host-bridge indexes: %s takes indexes up to %d (trial), all in use",
+                        P->l->machine->name, limit);
             qt_layout_node_free(n);
             return NULL;
         }
@@ -421,8 +435,8 @@ static QtLayoutNode *new_port(Placer *P, QtLayoutBus *root, const char *reason, 
     if ((rp = switch_port(P, root, reason, error)) != NULL || (error && *error))
         return rp;
     if (!port_address(P, root, &slot, &fn)) {
-        fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-             "slots: %s has no free slot or function left for another port", root->name);
+        fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "slots",
+                    "slots: %s has no free slot or function left for another port", root->name);
         return NULL;
     }
     if (free_port_functions(P, root, 2) > 1)
@@ -483,9 +497,9 @@ static QtLayoutBus *numa_root(Placer *P, int node, GError **error)
         g_autofree char *why = g_strdup_printf("expander bus for NUMA node %d", node);
         slot = free_slot(P->l, P->main, FALSE);
         if (slot < 0) {
-            fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                 "slots: %s has no free slot for the expander bus of NUMA node %d", P->main->name,
-                 node);
+            fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "slots",
+                        "slots: %s has no free slot for the expander bus of NUMA node %d",
+                        P->main->name, node);
             return NULL;
         }
         n = add_controller(P, QT_ROLE_EXPANDER_BUS, P->main, slot, 0, node, why, error);
@@ -538,8 +552,8 @@ static gboolean put_unit(Placer *P, Unit *u, QtLayoutBus *bus, int slot, gboolea
         if (slot >= 0)
             taken |= 1u << slot;
         if (slot < 0)
-            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                        "%s: slots: no free slot left on %s", n->id, bus->name);
+            return fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "slots",
+                               "%s: slots: no free slot left on %s", n->id, bus->name);
         n->bus = g_strdup(bus->name);
         n->slot = slot;
         n->function = separate_slots ? 0 : (int)i;
@@ -630,9 +644,9 @@ static gboolean put_conventional(Placer *P, Unit *u, QtLayoutBus *root, gboolean
                         free_slot(P->l, qt_layout_find_bus(P->l, b->provides), FALSE), FALSE, why,
                         error);
     }
-    return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                "%s: slots: every bus under %s is full, with no slot for another bridge",
-                ((QtLayoutNode *)u->nodes->pdata[0])->id, root->name);
+    return fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "slots",
+                       "%s: slots: every bus under %s is full, with no slot for another bridge",
+                       ((QtLayoutNode *)u->nodes->pdata[0])->id, root->name);
 }
 
 /* the hotplug policy's one answer where QEMU takes no hotplug: a device
@@ -749,18 +763,18 @@ static gboolean place_explicit(Placer *P, Unit *u, GError **error)
 
         bus = qt_layout_find_bus(P->l, n->bus);
         if (bus == NULL)
-            return fail(error, QT_PLACE_ERROR_INVALID_ADDRESS, "%s: there is no bus '%s'", n->id,
-                        n->bus);
+            return fail_detail(error, QT_PLACE_ERROR_INVALID_ADDRESS, "no-such-bus",
+                               "%s: there is no bus '%s'", n->id, n->bus);
         if (n->slot < 0)
             n->slot = free_slot(P->l, bus, FALSE);
         if (n->slot < 0)
-            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                        "%s: slots: no free slot left on %s", n->id, bus->name);
+            return fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "slots",
+                               "%s: slots: no free slot left on %s", n->id, bus->name);
         if (n->function < 0)
             n->function = 0;
         if ((problem = qt_rules_check_place(P->l, n, bus, n->slot)) != NULL) {
-            fail(error, QT_PLACE_ERROR_INVALID_ADDRESS, "%s: %s (%s)", n->id, problem->message,
-                 problem->rule);
+            fail_detail(error, QT_PLACE_ERROR_INVALID_ADDRESS, problem->rule, "%s: %s (%s)", n->id,
+                        problem->message, problem->rule);
             qt_problem_free(problem);
             return FALSE;
         }
@@ -780,14 +794,15 @@ static gboolean within_budgets(Placer *P, GError **error)
         const QtLayoutBus *dom = P->l->domains->pdata[i];
         int n;
         if ((n = qt_rules_bus_numbers_under(P->l, dom)) > QT_RULES_BUS_NUMBERS)
-            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                        "bus numbers: the hierarchy of %s would need %d; a PCI domain has %d",
-                        dom->name, n, QT_RULES_BUS_NUMBERS);
+            return fail_detail(
+                error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "bus-numbers",
+                "bus numbers: the hierarchy of %s would need %d; a PCI domain has %d", dom->name, n,
+                QT_RULES_BUS_NUMBERS);
         if ((n = qt_rules_io_windows_under(P->l, dom)) > QT_RULES_IO_WINDOWS)
-            return fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-                        "I/O windows: %d bridges or ports under %s would need a 4 KiB I/O "
-                        "window; there is room for %d",
-                        n, dom->name, QT_RULES_IO_WINDOWS);
+            return fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "io-windows",
+                               "I/O windows: %d bridges or ports under %s would need a 4 KiB I/O "
+                               "window; there is room for %d",
+                               n, dom->name, QT_RULES_IO_WINDOWS);
     }
     return TRUE;
 }
@@ -910,9 +925,9 @@ static gboolean keep_spares(Placer *P, GError **error)
         }
         if (!any)
             return no_hotplug(P, "spareSlots", P->main->name, error);
-        fail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED,
-             "spare hotplug slots: %d wanted, %u free hotpluggable slots", P->spares,
-             P->plan->spares->len);
+        fail_detail(error, QT_PLACE_ERROR_RESOURCE_EXHAUSTED, "spare-slots",
+                    "spare hotplug slots: %d wanted, %u free hotpluggable slots", P->spares,
+                    P->plan->spares->len);
     }
     return FALSE;
 }
@@ -1098,8 +1113,8 @@ static gboolean add_existing(QtLayout *l, const QtPlaceRequest *req, gboolean ch
         }
         if (todo->len == before) {
             const QtPlaceItem *item = todo->pdata[0];
-            return fail(error, QT_PLACE_ERROR_INVALID_ADDRESS, "%s: there is no bus '%s'", item->id,
-                        item->bus);
+            return fail_detail(error, QT_PLACE_ERROR_INVALID_ADDRESS, "no-such-bus",
+                               "%s: there is no bus '%s'", item->id, item->bus);
         }
     }
     return TRUE;
@@ -1281,8 +1296,14 @@ static void problem_error(const QtProblem *p, GError **error)
     gboolean resource = g_str_equal(p->rule, "bus-numbers") || g_str_equal(p->rule, "io-windows") ||
                         g_str_equal(p->rule, "host-bridge-index");
 
-    fail(error, resource ? QT_PLACE_ERROR_RESOURCE_EXHAUSTED : QT_PLACE_ERROR_INVALID_ADDRESS,
-         "%s: %s (%s)", p->device, p->message, p->rule);
+    /* the resource of the rule that ran out: the rules are named after it,
+     * but for the indexes (the rule names one, the resource all) */
+    fail_detail(error,
+                resource ? QT_PLACE_ERROR_RESOURCE_EXHAUSTED : QT_PLACE_ERROR_INVALID_ADDRESS,
+                !resource                                   ? p->rule
+                : g_str_equal(p->rule, "host-bridge-index") ? "host-bridge-indexes"
+                                                            : p->rule,
+                "%s: %s (%s)", p->device, p->message, p->rule);
 }
 
 QtPlan *qt_place(const QtEmulator *e, const QtPlaceRequest *req, GError **error)

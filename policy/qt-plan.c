@@ -85,8 +85,11 @@ static void put_key(GString *o, const char *key)
     g_string_append(o, "\":");
 }
 
+/* an absent optional is omitted, never null: NULL writes nothing */
 static void put_str(GString *o, const char *key, const char *value)
 {
+    if (value == NULL)
+        return;
     put_key(o, key);
     qt_json_append_string(o, value);
     g_string_append_c(o, ',');
@@ -121,11 +124,9 @@ static void write_node(GString *o, const QtLayout *l, const QtLayoutNode *n, gbo
     if (controller)
         put_str(o, "role", qt_role_to_string(n->role));
     put_str(o, "bus", n->bus);
-    if (n->bus) {
+    if (n->bus) { /* a host bridge sits on the machine: no address */
         put_int(o, "slot", n->slot);
         put_int(o, "function", n->function);
-    } else {
-        g_string_append(o, "\"slot\":null,\"function\":null,");
     }
     put_bool(o, "multifunction", n->multifunction);
     if (controller) {

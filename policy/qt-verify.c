@@ -505,6 +505,6 @@ json_object *qt_verify_report_to_json(const QtVerifyReport *r)
         json_object_array_add(items, io);
     }
     json_object_object_add(o, "items", items);
-    json_object_object_add(o, "ms", json_object_new_double(r->ms));
+    json_object_object_add(o, "verifyUsec", json_object_new_int64((gint64)(r->ms * 1000.0)));
     return o;
 }

@@ -86,6 +86,54 @@ gboolean qt_json_has_nul(json_object *o)
            strlen(json_object_get_string(o)) != (size_t)json_object_get_string_len(o);
 }
 
+void qt_json_drop_nulls(json_object *o)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            qt_json_drop_nulls(json_object_array_get_idx(o, i));
+    } else if (json_object_is_type(o, json_type_object)) {
+        g_autoptr(GPtrArray) nulls = NULL;
+        json_object_object_foreach(o, key, member)
+        {
+            if (member != NULL) {
+                qt_json_drop_nulls(member);
+                continue;
+            }
+            if (nulls == NULL)
+                nulls = g_ptr_array_new_with_free_func(g_free);
+            g_ptr_array_add(nulls, g_strdup(key)); /* not while iterating */
+        }
+        for (guint i = 0; nulls && i < nulls->len; i++)
+            json_object_object_del(o, nulls->pdata[i]);
+    }
+}
+
+static char *find_null(json_object *o, const char *path)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            g_autofree char *p = g_strdup_printf("%s[%zu]", path, i);
+            char *found = find_null(json_object_array_get_idx(o, i), p);
+            if (found != NULL)
+                return found;
+        }
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, member)
+        {
+            g_autofree char *p = *path ? g_strconcat(path, ".", key, NULL) : g_strdup(key);
+            char *found = member == NULL ? g_strdup(p) : find_null(member, p);
+            if (found != NULL)
+                return found;
+        }
+    }
+    return NULL;
+}
+
+char *qt_json_find_null(json_object *o)
+{
+    return find_null(o, "");
+}
+
 json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
 {
     g_autofree char *ignored = NULL;
@@ -131,7 +179,17 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out_arg)
     used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (jerr != json_tokener_success) {
-        *error_out = g_strdup(json_tokener_error_desc(jerr));
+        /* where it stopped, in the text's own terms: json-c's words alone
+         * mislead ("not json" gets "null expected") */
+        if (used < len && g_ascii_isgraph(text[used]))
+            *error_out = g_strdup_printf("not JSON text: unexpected '%c' at byte %" G_GSIZE_FORMAT,
+                                         text[used], used);
+        else if (used < len)
+            *error_out =
+                g_strdup_printf("not JSON text: unexpected byte 0x%02x at byte %" G_GSIZE_FORMAT,
+                                (guint)(guchar)text[used], used);
+        else
+            *error_out = g_strdup_printf("not JSON text: %s", json_tokener_error_desc(jerr));
         json_object_put(obj);
         return NULL;
     }

@@ -27,6 +27,13 @@ json_object *qt_json_parse(const char *text, gsize len, char **error_out);
 /* is @o a string with a NUL inside (\u0000), which C sees cut short? */
 gboolean qt_json_has_nul(json_object *o);
 
+/* remove every member whose value is null from @o and the objects inside
+ * it (arrays' null elements stay): an absent optional is omitted */
+void qt_json_drop_nulls(json_object *o);
+/* the path of the first null member inside @o ("devices[0].bus"), or NULL
+ * when it has none */
+char *qt_json_find_null(json_object *o);
+
 /* append @s as a JSON string, quoted and escaped (NULL: null): for replies
  * written as text rather than built as trees */
 void qt_json_append_string(GString *out, const char *s);

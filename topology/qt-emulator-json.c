@@ -364,8 +364,10 @@ json_object *qt_emulator_machine_to_json(const QtEmulator *e, const QtMachineTyp
         json_object *buses = json_object_new_array();
 
         json_object_object_add(o, "hostBridgeDriver", str_or_null(c->host_bridge_driver));
-        json_object_object_add(o, "hostBridgeMaxIndex",
-                               json_object_new_int(c->host_bridge_driver_max_index));
+        /* absent when the machine type takes no host bridge (the model's -1) */
+        if (c->host_bridge_driver_max_index >= 0)
+            json_object_object_add(o, "hostBridgeMaxIndex",
+                                   json_object_new_int(c->host_bridge_driver_max_index));
         if (explain)
             json_object_object_add(o, "hostBridgeProvenance",
                                    provenance_to_json(c->host_bridge_provenance));

@@ -600,8 +600,9 @@ static void dispatch(Connection *c, const char *text, gsize len)
     Binding *b;
 
     if (msg == NULL || !json_object_is_type(msg, json_type_object)) {
-        g_autofree char *reason =
-            g_strdup_printf("not a JSON object%s%s", perror ? ": " : "", perror ? perror : "");
+        /* text that is not JSON says where; JSON that is not an object
+         * says so */
+        g_autofree char *reason = g_strdup(perror ? perror : "not a JSON object");
         malformed(c, reason);
         return;
     }

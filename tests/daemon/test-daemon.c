@@ -55,6 +55,7 @@
 #include "qt-config.h"
 #include "qt-json.h"
 #include "qt-varlink-client.h"
+#include "qt-varlink-idl.h"
 
 /* a call's bound (the client's socket timeout) */
 #define CALL_MAX_MS 30000
@@ -647,6 +648,75 @@ static void on_continues(json_object *parameters, gpointer user_data)
     (*(guint *)user_data)++;
 }
 
+/* the interfaces qtopod serves, as GetInterfaceDescription gives them:
+ * name -> QtVarlinkInterface, fetched once per test program */
+static GHashTable *served_interfaces;
+
+static const QtVarlinkInterface *served_interface(QtVarlinkClient *c, const char *name)
+{
+    const QtVarlinkInterface *iface;
+    json_object *p;
+    g_autoptr(json_object) reply = NULL;
+    g_autoptr(GError) error = NULL;
+    QtVarlinkInterface *parsed;
+
+    if (served_interfaces == NULL)
+        served_interfaces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                  (GDestroyNotify)qt_varlink_interface_free);
+    if ((iface = g_hash_table_lookup(served_interfaces, name)) != NULL)
+        return iface;
+    p = json_object_new_object();
+    json_object_object_add(p, "interface", json_object_new_string(name));
+    reply = qt_varlink_client_call(c, "org.varlink.service.GetInterfaceDescription", p, 0, NULL,
+                                   NULL, NULL, NULL, &error);
+    json_object_put(p);
+    if (reply == NULL)
+        fail_logs("GetInterfaceDescription(%s): %s", name, error->message);
+    parsed = qt_varlink_interface_parse(qt_json_get_string(reply, "description"), &error);
+    if (parsed == NULL)
+        fail_logs("%s does not parse: %s", name, error->message);
+    g_hash_table_insert(served_interfaces, g_strdup(name), parsed);
+    return parsed;
+}
+
+/* what the wire carries, checked on every reply and error the tests get:
+ * an absent optional is omitted, never null */
+static void check_no_null(const char *what, json_object *o)
+{
+    g_autofree char *at = qt_json_find_null(o);
+
+    if (at != NULL)
+        fail_logs("%s: an explicit null at %s: %s", what, at, js_text(o));
+}
+
+/* an error of qtopo's is declared once, in the interface its name says,
+ * with the parameters it came with; the other interface does not declare
+ * the same name */
+static void check_error_declared(QtVarlinkClient *c, const char *name, json_object *params)
+{
+    static const char *const ours[] = {TOPOLOGY, PLACEMENT};
+    const char *dot = strrchr(name, '.');
+    g_autofree char *iface_name = dot ? g_strndup(name, (gsize)(dot - name)) : g_strdup(name);
+    const QtVarlinkInterface *iface;
+    const QtVarlinkType *t;
+    g_autofree char *path = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!g_str_equal(iface_name, TOPOLOGY) && !g_str_equal(iface_name, PLACEMENT))
+        return; /* org.varlink.service's, the protocol's */
+    iface = served_interface(c, iface_name);
+    t = g_hash_table_lookup(iface->errors, dot + 1);
+    if (t == NULL)
+        fail_logs("the error %s is not declared in %s", name, iface_name);
+    if (!qt_varlink_type_check(iface, t, params, &path, &error))
+        fail_logs("the error %s does not match its declaration: %s (%s)", name, error->message,
+                  js_text(params));
+    for (gsize i = 0; i < G_N_ELEMENTS(ours); i++)
+        if (!g_str_equal(ours[i], iface_name) &&
+            g_hash_table_contains(served_interface(c, ours[i])->errors, dot + 1))
+            fail_logs("%s is declared in %s too", dot + 1, ours[i]);
+}
+
 /* a call that must succeed: its reply's parameters.  @params is taken */
 static json_object *call_ok_flags(QtVarlinkClient *c, const char *method, json_object *params,
                                   QtVarlinkCallFlags flags, guint *n_continues)
@@ -660,6 +730,7 @@ static json_object *call_ok_flags(QtVarlinkClient *c, const char *method, json_o
 
     if (reply == NULL)
         fail_logs("%s(%s) failed: %s", method, js_text(p), error->message);
+    check_no_null(method, reply);
     if (n_continues)
         *n_continues = continues;
     else if (continues)
@@ -691,6 +762,8 @@ static json_object *call_error(QtVarlinkClient *c, const char *method, json_obje
         g_autoptr(json_object) ep = eparams;
         fail_logs("%s: expected %s, got %s %s", method, want, name, js_text(ep));
     }
+    check_no_null(name, eparams);
+    check_error_declared(c, name, eparams);
     return eparams;
 }
 
@@ -767,7 +840,8 @@ static void check_get_info_reply(json_object *info)
 {
     if (g_strcmp0(member_string(info, "vendor"), "qtopo") != 0 ||
         g_strcmp0(member_string(info, "product"), "qtopod") != 0 ||
-        g_strcmp0(member_string(info, "version"), QT_VERSION) != 0)
+        g_strcmp0(member_string(info, "version"), QT_VERSION) != 0 ||
+        g_strcmp0(member_string(info, "url"), QT_URL) != 0)
         fail_logs("GetInfo: unexpected %s", js_text(info));
 }
 
@@ -997,19 +1071,40 @@ static void test_placement(void **state)
     unknown_emu =
         call_error(c, PLACEMENT ".Place",
                    js("{\"emulator\":\"qemu-system-nope\",\"machine\":\"q35\",\"devices\":[]}"),
-                   PLACEMENT ".UnknownEmulator");
+                   TOPOLOGY ".UnknownEmulator");
     if (g_strcmp0(qt_json_get_string(unknown_emu, "emulator"), "qemu-system-nope") != 0)
         fail_logs("UnknownEmulator does not name qemu-system-nope: %s", js_text(unknown_emu));
 
     unknown_machine =
         call_error(c, PLACEMENT ".Place", scenario_request("16-q35-unknown-machine.json"),
-                   PLACEMENT ".UnknownMachine");
+                   TOPOLOGY ".UnknownMachine");
     member_string(unknown_machine, "machine");
 
     t0 = now_ms();
     exhausted = call_error(c, PLACEMENT ".Place", scenario_request("06-q35-260-disks.json"),
                            PLACEMENT ".ResourceExhausted");
     member_string(exhausted, "message");
+    if (g_strcmp0(member_string(exhausted, "resource"), "slots") != 0 &&
+        g_strcmp0(member_string(exhausted, "resource"), "bus-numbers") != 0)
+        fail_logs("ResourceExhausted names no resource that ran out: %s", js_text(exhausted));
+    /* the rule an address breaks, as Validate names it */
+    {
+        g_autoptr(json_object) nobus = call_error(
+            c, PLACEMENT ".Place",
+            js("{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"devices\":[{\"id\":\"d0\","
+               "\"driver\":\"virtio-blk-pci\",\"address\":{\"bus\":\"nope\"}}]}"),
+            PLACEMENT ".InvalidAddress");
+        g_autoptr(json_object) taken = call_error(
+            c, PLACEMENT ".Place",
+            js("{\"emulator\":\"" X86 "\",\"machine\":\"q35\",\"devices\":[{\"id\":\"d0\","
+               "\"driver\":\"virtio-blk-pci\",\"address\":{\"bus\":\"pcie.0\",\"slot\":0}}]}"),
+            PLACEMENT ".InvalidAddress");
+        if (g_strcmp0(member_string(nobus, "rule"), "no-such-bus") != 0 ||
+            g_strcmp0(member_string(nobus, "device"), "d0") != 0)
+            fail_logs("InvalidAddress of a bus that is not there: %s", js_text(nobus));
+        if (g_strcmp0(member_string(taken, "rule"), "slot-occupied") != 0)
+            fail_logs("InvalidAddress of a taken slot: %s", js_text(taken));
+    }
     print_message("Place (06-q35-260-disks): ResourceExhausted in %" G_GINT64_FORMAT " ms: %s\n",
                   now_ms() - t0, js_text(exhausted));
     check_serving(d);
@@ -1139,14 +1234,33 @@ static void test_topology(void **state)
 
     e1 = call_error(c, TOPOLOGY ".GetDevices", js("{\"emulator\":\"" X86 "\",\"role\":\"nope\"}"),
                     TOPOLOGY ".UnknownRole");
-    e2 =
-        call_error(c, TOPOLOGY ".GetMachine", js("{\"emulator\":\"" X86 "\",\"machine\":\"nope\"}"),
-                   TOPOLOGY ".UnknownMachine");
+    e2 = call_error(c, TOPOLOGY ".GetMachine",
+                    js("{\"emulator\":\"" X86 "\",\"machine\":\"xyzzy-quux-0\"}"),
+                    TOPOLOGY ".UnknownMachine");
     e3 = call_error(c, TOPOLOGY ".Probe", js("{\"emulator\":\"qemu-system-nope\"}"),
                     TOPOLOGY ".UnknownEmulator");
     e4 = call_error(c, TOPOLOGY ".Reprobe",
                     js("{\"emulator\":\"" X86 "\",\"machines\":[\"no-such-machine\"]}"),
                     TOPOLOGY ".UnknownMachine");
+    /* what would be valid: every role; the machine types close to a typo */
+    {
+        json_object *roles = member_typed(e1, "roles", json_type_array);
+        g_autoptr(json_object) e5 = call_error(c, TOPOLOGY ".GetMachine",
+                                               js("{\"emulator\":\"" X86 "\",\"machine\":\"q53\"}"),
+                                               TOPOLOGY ".UnknownMachine");
+        json_object *similar = member_typed(e5, "similar", json_type_array);
+        gboolean has_root_port = FALSE;
+        for (size_t i = 0; i < json_object_array_length(roles); i++)
+            has_root_port |= g_strcmp0(json_object_get_string(json_object_array_get_idx(roles, i)),
+                                       "root-port") == 0;
+        if (!has_root_port)
+            fail_logs("UnknownRole lists no root-port: %s", js_text(e1));
+        if (g_strcmp0(json_object_get_string(json_object_array_get_idx(similar, 0)), "q35") != 0)
+            fail_logs("UnknownMachine q53 does not suggest q35 first: %s", js_text(e5));
+        if (json_object_object_get_ex(e2, "similar", NULL))
+            fail_logs("UnknownMachine 'xyzzy-quux-0' suggests: %s", js_text(e2));
+        member_string(e2, "message");
+    }
 
     /* Hotplug into the spare slot Place kept */
     plan = call_ok(c, PLACEMENT ".Place", scenario_request("01-q35-server.json"));
@@ -1246,6 +1360,11 @@ typedef struct {
 
 static const BadCase bad_cases[] = {
     {"malformed JSON", "{nope", PROTOCOL ".MalformedMessage", NULL, NULL},
+    /* where the text stops being JSON, not json-c's "null expected" */
+    {"text that is not JSON", "not json", PROTOCOL ".MalformedMessage", "reason",
+     "not JSON text: unexpected 'o' at byte 1"},
+    {"JSON that is not an object", "null", PROTOCOL ".MalformedMessage", "reason",
+     "not a JSON object"},
     {"an array", "[1,2,3]", PROTOCOL ".MalformedMessage", NULL, NULL},
     {"a string", "\"org.varlink.service.GetInfo\"", PROTOCOL ".MalformedMessage", NULL, NULL},
     {"no method", "{\"parameters\":{}}", PROTOCOL ".MalformedMessage", NULL, NULL},
@@ -1268,7 +1387,7 @@ static const BadCase bad_cases[] = {
     {"Place without a machine type",
      "{\"method\":\"org.qtopo.Placement.Place\",\"parameters\":{\"emulator\":\"" X86 "\","
      "\"devices\":[{\"id\":\"disk0\",\"driver\":\"virtio-blk-pci\"}]}}",
-     "org.qtopo.Placement.InvalidRequest", "field", "request.machine"},
+     "org.qtopo.Placement.InvalidRequest", "parameter", "machine"},
     {"parameters that are not an object",
      "{\"method\":\"org.qtopo.Topology.Probe\",\"parameters\":[\"" X86 "\"]}",
      SERVICE ".InvalidParameter", "parameter", "parameters"},

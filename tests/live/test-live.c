@@ -231,8 +231,9 @@ static void same_as_exhaustive(json_object *grouped, const char *qmp, const char
         }
     }
     print_message("  %s: grouped answers equal every bus's and device's own (%.1f vs %.1f ms)\n",
-                  machine, json_object_get_double(json_object_object_get(grouped, "ms")),
-                  json_object_get_double(json_object_object_get(all, "ms")));
+                  machine,
+                  json_object_get_int64(json_object_object_get(grouped, "inspectUsec")) / 1000.0,
+                  json_object_get_int64(json_object_object_get(all, "inspectUsec")) / 1000.0);
 }
 
 static void test_live(void **state)
@@ -268,7 +269,7 @@ static void test_live(void **state)
     nfree = json_object_array_length(free_slots);
     print_message("  %s: %s, %zu free hotpluggable slots, inspected in %.1f ms\n", lc->machine,
                   qt_json_get_string(before, "status"), nfree,
-                  json_object_get_double(json_object_object_get(before, "ms")));
+                  json_object_get_int64(json_object_object_get(before, "inspectUsec")) / 1000.0);
     assert_int_equal(qt_json_get_bool(before, "running", !lc->run), lc->run);
     if (nfree < 2)
         fail_msg("%s: %zu free hotpluggable slots; the plan kept 2 spares", lc->machine, nfree);
@@ -503,7 +504,7 @@ static void test_failures(void **state)
     /* Hotplug with qmp gives the same errors, in its own interface */
     t = peer_start(&c, gone, PEER_HANGS_UP);
     json_object_object_add(h, "devices", devices("x", "virtio-net-pci", 1));
-    call_fails("org.qtopo.Placement.Hotplug", h, "Placement.VmGone");
+    call_fails("org.qtopo.Placement.Hotplug", h, "Topology.VmGone");
     g_thread_join(t);
     g_object_unref(c.listener);
 }

@@ -265,7 +265,7 @@ static void test_rules(void **state)
         "{\"id\": \"rq\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2},"
         "{\"id\": \"dn\", \"driver\": \"xio3130-downstream\", \"bus\": \"pcie.0\", \"slot\": 3},"
         "{\"id\": \"br\", \"driver\": \"pci-bridge\", \"bus\": \"pcie.0\", \"slot\": 4,"
-        " \"properties\": {\"chassis_nr\": 0}}]},"
+        " \"properties\": {\"chassis_nr\": \"0\"}}]},"
         "\"devices\": [{\"id\": \"a\", \"driver\": \"hyb\", \"address\": {\"bus\": \"rp\", "
         "\"slot\": 2}},"
         "{\"id\": \"b\", \"driver\": \"old\", \"address\": {\"bus\": \"br\", \"slot\": 0}}]}";
@@ -304,9 +304,9 @@ static void test_libvirt_index(void **state)
     static const char *const text =
         "{\"machine\": \"m\", \"existing\": {\"controllers\": ["
         "{\"id\": \"pci.5\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 2,"
-        " \"properties\": {\"chassis\": 5}},"
+        " \"properties\": {\"chassis\": \"5\"}},"
         "{\"id\": \"rp\", \"driver\": \"pcie-root-port\", \"bus\": \"pcie.0\", \"slot\": 3,"
-        " \"libvirtIndex\": 2, \"properties\": {\"chassis\": 2}}]},"
+        " \"libvirtIndex\": 2, \"properties\": {\"chassis\": \"2\"}}]},"
         "\"devices\": [{\"id\": \"a\", \"driver\": \"exp\", \"address\": {\"bus\": \"pci.5\"}},"
         "{\"id\": \"b\", \"driver\": \"exp\", \"address\": {\"bus\": \"rp\"}},"
         "{\"id\": \"c\", \"driver\": \"exp\"}]}";
