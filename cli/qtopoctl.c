@@ -284,6 +284,7 @@ static int exit_code_of(const char *error_name)
         {".InvalidParameter", EXIT_USAGE},
         {".MalformedMessage", EXIT_USAGE},
         {".MessageTooLarge", EXIT_USAGE},
+        {".TooManyConnections", EXIT_NO_DAEMON},
         {".ProbeFailed", EXIT_QEMU},
         {".PermissionDenied", EXIT_DENIED},
         {".InvalidAddress", EXIT_PLACEMENT},
@@ -304,11 +305,60 @@ static int exit_code_of(const char *error_name)
     return EXIT_FAILURE_GENERIC;
 }
 
-/* a varlink error: the reply document with --json, a line otherwise */
+static const char *str(json_object *o, const char *key, const char *fallback)
+{
+    const char *s = qt_json_get_string(o, key);
+    return s ? s : fallback;
+}
+
+/* a parameter of an error as text: arrays joined ("q35, pc-q35-7.2") */
+static char *error_value_text(json_object *v)
+{
+    if (json_object_is_type(v, json_type_array)) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            g_autofree char *item = error_value_text(json_object_array_get_idx(v, i));
+            g_string_append_printf(out, "%s%s", i ? ", " : "", item);
+        }
+        return g_string_free(g_steal_pointer(&out), FALSE);
+    }
+    if (json_object_is_type(v, json_type_string))
+        return g_strdup(json_object_get_string(v));
+    return g_strdup(
+        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* every error in one form, whichever interface declares it: "qtopoctl:
+ * NAME: what is wrong", then each parameter the line does not already
+ * say, one per line ("  did you mean: q35"); --json prints the error
+ * document too */
 static int report_remote_error(CtlOptions *opts, const CtlReply *r)
 {
-    const char *message = qt_json_get_string(r->error_params, "message");
-    const char *short_name = strrchr(r->error_name, '.');
+    /* errors without a message: what their parameters say, in words */
+    static const struct {
+        const char *name, *before, *key, *after;
+    } says[] = {
+        {"UnknownEmulator", "no configured emulator '", "emulator", "'"},
+        {"UnknownRole", "no device role '", "role", "'"},
+        {"InvalidParameter", "the parameter '", "parameter", "' is missing or of the wrong type"},
+        {"MethodNotFound", "qtopod has no method '", "method", "'"},
+        {"InterfaceNotFound", "qtopod has no interface '", "interface", "'"},
+        {"PermissionDenied", "permission denied: only root or the socket's group may do this", NULL,
+         ""},
+        {"TooManyConnections", "qtopod refused the connection: too many", NULL, ""},
+        {"MessageTooLarge", "the request is larger than qtopod takes", NULL, ""},
+        {"MalformedMessage", "qtopod could not read the request: ", "reason", ""},
+    };
+    /* what a parameter is called in the lines under the first */
+    static const struct {
+        const char *key, *label;
+    } labels[] = {
+        {"similar", "did you mean"},
+        {"roles", "valid roles"},
+    };
+    const char *short_name =
+        strrchr(r->error_name, '.') ? strrchr(r->error_name, '.') + 1 : r->error_name;
+    g_autofree char *line = NULL;
 
     if (opts->json) {
         g_autoptr(json_object) o = json_object_new_object();
@@ -316,12 +366,31 @@ static int report_remote_error(CtlOptions *opts, const CtlReply *r)
         json_object_object_add(o, "parameters", json_object_get(r->error_params));
         print_json(o);
     }
-    if (message != NULL)
-        g_printerr("qtopoctl: %s: %s\n", short_name ? short_name + 1 : r->error_name, message);
-    else
-        g_printerr("qtopoctl: %s %s\n", r->error_name,
-                   json_object_to_json_string_ext(
-                       r->error_params, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (qt_json_get_string(r->error_params, "message") != NULL)
+        line = g_strdup(qt_json_get_string(r->error_params, "message"));
+    for (gsize i = 0; line == NULL && i < G_N_ELEMENTS(says); i++)
+        if (g_str_equal(says[i].name, short_name))
+            line = g_strconcat(says[i].before,
+                               says[i].key ? str(r->error_params, says[i].key, "?") : "",
+                               says[i].after, NULL);
+    g_printerr("qtopoctl: %s%s%s\n", short_name, line ? ": " : "", line ? line : "");
+    if (r->error_params != NULL && json_object_is_type(r->error_params, json_type_object)) {
+        json_object_object_foreach(r->error_params, key, val)
+        {
+            g_autofree char *text = NULL;
+            const char *label = key;
+            if (val == NULL || g_str_equal(key, "message"))
+                continue;
+            text = error_value_text(val);
+            /* what the first line says already is not said twice */
+            if (*text == '\0' || (line != NULL && strstr(line, text) != NULL))
+                continue;
+            for (gsize i = 0; i < G_N_ELEMENTS(labels); i++)
+                if (g_str_equal(labels[i].key, key))
+                    label = labels[i].label;
+            g_printerr("  %s: %s\n", label, text);
+        }
+    }
     return exit_code_of(r->error_name);
 }
 
@@ -350,12 +419,6 @@ static json_object *params_emulator(const char *emulator)
     json_object *p = json_object_new_object();
     json_object_object_add(p, "emulator", json_object_new_string(emulator));
     return p;
-}
-
-static const char *str(json_object *o, const char *key, const char *fallback)
-{
-    const char *s = qt_json_get_string(o, key);
-    return s ? s : fallback;
 }
 
 static json_object *arr(json_object *o, const char *key)
@@ -407,8 +470,7 @@ static void print_machine_status(json_object *m)
 {
     printf("%s: %s%s%s (%s) in %.0f ms\n", str(m, "name", "?"), str(m, "status", "?"),
            qt_json_get_string(m, "error") ? ": " : "", str(m, "error", ""),
-           str(m, "class", "no class"),
-           json_object_get_double(json_object_object_get(m, "probeMs")));
+           str(m, "class", "no class"), (double)qt_json_get_int(m, "probeUsec", 0) / 1000.0);
 }
 
 static int cmd_probe(CtlOptions *opts, int argc, char **argv)
@@ -457,7 +519,7 @@ static int cmd_probe(CtlOptions *opts, int argc, char **argv)
            str(s, "emulator", "?"), str(s, "version", "?"), str(s, "target", "?"),
            (int)qt_json_get_int(s, "machines", 0), (int)qt_json_get_int(s, "ok", 0),
            (int)qt_json_get_int(s, "failed", 0), (int)qt_json_get_int(s, "classes", 0),
-           json_object_get_double(json_object_object_get(s, "probeMs")),
+           (double)qt_json_get_int(s, "probeUsec", 0) / 1000.0,
            qt_json_get_bool(s, "cached", FALSE) ? " (cached)" : "");
     return EXIT_OK;
 }
@@ -1120,7 +1182,7 @@ static int cmd_inspect(CtlOptions *opts, int argc, char **argv)
            str(reply, "machine", "?"), str(reply, "version", "?"), str(reply, "emulator", "?"),
            str(reply, "status", "?"),
            qt_json_get_bool(reply, "enumerated", FALSE) ? ", buses enumerated" : "",
-           json_object_get_double(json_object_object_get(reply, "ms")));
+           (double)qt_json_get_int(reply, "inspectUsec", 0) / 1000.0);
     buses = arr(reply, "buses");
     for (gsize i = 0; i < json_object_array_length(buses); i++) {
         json_object *b = json_object_array_get_idx(buses, i);

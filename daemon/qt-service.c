@@ -1371,6 +1371,23 @@ static void h_get_machine(Req *r)
     with_model(r, qt_json_get_string(r->params, "emulator"), cont_machine);
 }
 
+/* a role that is not one is refused before any probe: every role, for
+ * the caller to pick from */
+static gboolean role_known(Req *r, const char *role_name, QtRole *role)
+{
+    json_object *p, *roles;
+
+    if (role_name == NULL || qt_role_from_string(role_name, role))
+        return TRUE;
+    p = obj_str("role", role_name, NULL, NULL);
+    roles = json_object_new_array();
+    for (QtRole k = 0; qt_role_to_string(k) != NULL; k++)
+        json_object_array_add(roles, json_object_new_string(qt_role_to_string(k)));
+    json_object_object_add(p, "roles", roles);
+    req_error(r, "UnknownRole", p);
+    return FALSE;
+}
+
 static void cont_devices(Req *r, Model *m)
 {
     const char *role_name = qt_json_get_string(r->params, "role");
@@ -1378,15 +1395,8 @@ static void cont_devices(Req *r, Model *m)
     json_object *arr, *reply;
     QtRole role = QT_ROLE_ENDPOINT;
 
-    if (role_name && !qt_role_from_string(role_name, &role)) {
-        json_object *p = obj_str("role", role_name, NULL, NULL);
-        json_object *roles = json_object_new_array();
-        for (QtRole k = 0; qt_role_to_string(k) != NULL; k++)
-            json_object_array_add(roles, json_object_new_string(qt_role_to_string(k)));
-        json_object_object_add(p, "roles", roles);
-        req_error(r, "UnknownRole", p);
+    if (!role_known(r, role_name, &role))
         return;
-    }
     arr = json_object_new_array();
     for (guint i = 0; i < sorted->len; i++) {
         const QtDeviceType *t = sorted->pdata[i];
@@ -1400,7 +1410,10 @@ static void cont_devices(Req *r, Model *m)
 
 static void h_get_devices(Req *r)
 {
-    with_model(r, qt_json_get_string(r->params, "emulator"), cont_devices);
+    QtRole role;
+
+    if (role_known(r, qt_json_get_string(r->params, "role"), &role))
+        with_model(r, qt_json_get_string(r->params, "emulator"), cont_devices);
 }
 
 /* ---- org.qtopo.Placement ---- */

@@ -11,7 +11,9 @@
 # value refused before any call); -v without the QMP trace, --debug with
 # it; the legend of the topology classes after `machines`, and the class
 # peers `machine` names (and the completion not taking the legend for
-# machine types).
+# machine types); errors in one form, with their data (UnknownRole's
+# roles, an unknown machine type's nearest names, the rule an address
+# breaks, the path of a bad parameter).
 #   test-cli.sh QTOPOCTL QTOPOD COMPLETION
 set -u
 ctl=$1 qtopod=$2 completion=$3
@@ -314,4 +316,42 @@ pid=$!
 for _ in $(seq 100); do [ -S "$dir/varlink" ] && break; sleep 0.05; done
 expect "qtopoctl --socket $dir/varlink machine $x86 is" isapc
 QTOPO_SOCKET=$dir/varlink expect "qtopoctl machine $x86 pc-i440fx-7" pc-i440fx-7.2
+
+# errors, one form whichever interface declares them: "qtopoctl: NAME:
+# what", then the data the line does not say, "  label: value"; never the
+# raw document.  expect_error RC NAME DATA-LINE COMMAND...
+expect_error() {
+    local want_rc=$1 name=$2 data=$3 out rc
+    shift 3
+    out=$("$ctl" --socket "$dir/varlink" "$@" 2>&1 >/dev/null); rc=$?
+    if [ $rc -ne "$want_rc" ]; then
+        echo "FAIL: qtopoctl $*: exit status $rc, not $want_rc: $out"
+        failed=1
+    elif ! printf '%s\n' "$out" | head -n 1 | grep -q "^qtopoctl: $name: ."; then
+        echo "FAIL: qtopoctl $*: the first line is not 'qtopoctl: $name: ...': $out"
+        failed=1
+    elif printf '%s\n' "$out" | tail -n +2 | grep -qv '^  [a-z][a-z ]*: .'; then
+        echo "FAIL: qtopoctl $*: a line that is not '  label: value': $out"
+        failed=1
+    elif printf '%s' "$out" | grep -q '[{}]\|org\.qtopo\.'; then
+        echo "FAIL: qtopoctl $*: the raw error: $out"
+        failed=1
+    elif [ -n "$data" ] && ! printf '%s\n' "$out" | grep -qx -- "$data"; then
+        echo "FAIL: qtopoctl $*: no line '$data': $out"
+        failed=1
+    else
+        echo "ok: qtopoctl $*: $(printf '%s' "$out" | tr '\n' '|')"
+    fi
+}
+expect_error 4 UnknownMachine "  did you mean: q35" machine "$x86" q53
+expect_error 4 UnknownRole \
+    "  valid roles: endpoint, root-port, switch-upstream-port, switch-downstream-port, pci-bridge, pcie-pci-bridge, expander-bus, host-bridge, other" \
+    devices "$x86" --role bogus
+expect_error 4 UnknownEmulator "" machine qemu-system-nope q35
+printf '{"emulator":"%s","machine":"q35","devices":[{"id":"d0","driver":"virtio-blk-pci","address":{"bus":"pcie.0","slot":0}}]}' "$x86" > "$dir/taken.json"
+expect_error 5 InvalidAddress "  rule: slot-occupied" place --request "$dir/taken.json"
+printf '{"emulator":"%s","machine":"q35","devices":[{"id":"d0","driver":"virtio-blk-pci","hotpluggable":"yes"}]}' "$x86" > "$dir/typed.json"
+expect_error 2 InvalidParameter "" place --request "$dir/typed.json"
+printf '{"emulator":"%s","machine":"q35","devices":[{"id":"d0","driver":"virtio-blk-pci","group":""}]}' "$x86" > "$dir/empty.json"
+expect_error 2 InvalidRequest "" place --request "$dir/empty.json"
 exit $failed
