@@ -67,6 +67,9 @@ typedef struct {
     GPtrArray *waiters; /* Req waiting on the session, told its progress */
     guint store_source; /* a snapshot to store, soon */
     gint64 stored_at;
+    /* the session learns the binary again from nothing (Reprobe): its
+     * snapshots replace the model once they cover it, never join it */
+    gboolean relearning;
 } Entry;
 
 struct _Job {
@@ -819,6 +822,19 @@ static Model *entry_refresh(QtService *svc, Entry *e, gboolean store)
         g_warning("%s: %s", e->path, error->message);
         return e->model ? model_ref(e->model) : NULL;
     }
+    if (e->model != NULL && !e->relearning && !model_covers(snap, e->model->e)) {
+        /* the model (a cache) holds machine types this session has not
+         * probed: what the session learnt joins it, so that it is kept and
+         * a class keeps one id */
+        QtEmulator *onto = qt_probe_session_snapshot_onto(e->session, e->model->e, &error);
+        if (onto != NULL) {
+            qt_emulator_free(snap);
+            snap = onto;
+        } else {
+            g_warning("%s: %s", e->path, error->message);
+            g_clear_error(&error);
+        }
+    }
     m = model_new(snap);
     if (e->model == NULL || model_covers(m->e, e->model->e)) {
         model_unref(e->model);
@@ -851,6 +867,7 @@ static void entry_drop_session(Entry *e)
         return;
     /* detached first: what its cancellation calls back sees no session */
     session = g_steal_pointer(&e->session);
+    e->relearning = FALSE;
     qt_probe_session_set_progress(session, NULL, NULL);
     qt_probe_session_cancel(session);
     qt_probe_session_unref(session);
@@ -1295,6 +1312,7 @@ static void h_reprobe(Req *r)
          * answers others until the new one is whole */
         Need n = need_of(r);
         entry_drop_session(e);
+        e->relearning = TRUE;
         g_clear_pointer(&e->error, g_free);
         if (g_strcmp0(r->svc->bg_path, e->path) == 0)
             g_clear_pointer(&r->svc->bg_path, g_free);
@@ -2338,8 +2356,14 @@ void qt_service_free(QtService *svc)
     if (svc->kick_source)
         g_source_remove(svc->kick_source);
     svc->shutting_down = TRUE;
-    for (guint i = 0; i < svc->entries->len; i++)
-        entry_drop_session(svc->entries->pdata[i]);
+    for (guint i = 0; i < svc->entries->len; i++) {
+        Entry *e = svc->entries->pdata[i];
+        /* what was learnt is kept (qtopoctl --direct ends here, with a
+         * store perhaps not due yet); qtopod stored it on SIGTERM */
+        if (e->session != NULL)
+            model_unref(entry_refresh(svc, e, TRUE));
+        entry_drop_session(e);
+    }
     /* the sessions leave the scheduler as their instances' callbacks come
      * back: killed, that is at once */
     qt_qemu_instance_kill_all();

@@ -983,6 +983,42 @@ gboolean qt_probe_session_binary_done(QtProbeSession *s)
     return s->binary == BINARY_DONE;
 }
 
+QtEmulator *qt_probe_session_snapshot_onto(QtProbeSession *s, const QtEmulator *base,
+                                           GError **error)
+{
+    g_autoptr(json_object) doc = NULL;
+    QtEmulator *copy;
+
+    if (s->binary != BINARY_DONE) {
+        g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
+                    "%s: the binary probe has not ended", s->e->path);
+        return NULL;
+    }
+    doc = qt_emulator_to_json(base);
+    copy = qt_emulator_from_json(doc, error);
+    if (copy == NULL)
+        return NULL;
+    /* class hotplug verdicts the session has and @base lacks */
+    if (s->e->devices != NULL) {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, s->e->devices);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            const QtDeviceType *t = value;
+            QtDeviceType *c = qt_emulator_find_device(copy, t->name);
+            if (c == NULL || t->hotplug_provenance == NULL || c->hotplug_provenance != NULL)
+                continue;
+            c->hotpluggable = t->hotpluggable;
+            c->hotplug_provenance = qt_provenance_copy(t->hotplug_provenance);
+        }
+    }
+    /* the session's machine types join: qt_probe_build_classes keeps the
+     * classes of the others and numbers a new one past the ids in use */
+    qt_probe_build_classes(copy, s->results, s->e->machines);
+    copy->hotplug_tried = base->hotplug_tried || all_types_tried(s);
+    return copy;
+}
+
 /* the model as it stands: classes built from every result so far */
 QtEmulator *qt_probe_session_snapshot(QtProbeSession *s, GError **error)
 {

@@ -117,6 +117,12 @@ QtMachineStatus qt_probe_session_machine_state(QtProbeSession *s, const char *ma
                                                gboolean *queued, gboolean *running);
 /* the session's model so far (the binary probe must have ended) */
 QtEmulator *qt_probe_session_snapshot(QtProbeSession *s, GError **error);
+/* the same, learnt onto @base, a model of the same binary (a cache that
+ * holds machine types this session has not probed): @base's machine types
+ * and verdicts are kept, the session's results join it, and a class keeps
+ * its id where the facts are the same (one fingerprint, one class) */
+QtEmulator *qt_probe_session_snapshot_onto(QtProbeSession *s, const QtEmulator *base,
+                                           GError **error);
 /* @func once no instance of the session is left quitting */
 void qt_probe_session_when_drained(QtProbeSession *s, GSourceFunc func, gpointer data);
 /* the growing model, borrowed (no classes: those are built by snapshots) */

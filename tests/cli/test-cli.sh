@@ -305,6 +305,28 @@ fi
 expect "qtopoctl place --format " text qemu libvirt json
 expect "qtopoctl --de" --debug
 
+# a cache grows command by command: what a later --direct command learns
+# joins what the cache holds, and a class keeps one id (two machine types
+# learnt in two commands once both came out as class-1, and the second was
+# never stored)
+grow=("$ctl" --direct --cache-dir "$dir/grow")
+"${grow[@]}" machine "$x86" pc > /dev/null 2>&1 && "${grow[@]}" machine "$x86" q35 > /dev/null 2>&1 &&
+    "${grow[@]}" machine "$x86" pc-q35-7.1 > /dev/null 2>&1 &&
+    "${grow[@]}" machines "$x86" > "$dir/grow.txt" 2>&1 ||
+    { echo "FAIL: machine pc, q35, pc-q35-7.1, machines: $(tail -n 3 "$dir/grow.txt")"; failed=1; }
+pc_class=$(awk '$1 == "pc-i440fx-7.2" && $3 == "ok" {print $4}' "$dir/grow.txt")
+q35_class=$(awk '$1 == "pc-q35-7.2" && $3 == "ok" {print $4}' "$dir/grow.txt")
+q71_class=$(awk '$1 == "pc-q35-7.1" && $3 == "ok" {print $4}' "$dir/grow.txt")
+if [ -z "$pc_class" ] || [ -z "$q35_class" ] || [ -z "$q71_class" ]; then
+    echo "FAIL: the cache lost a machine type learnt by an earlier command: $(grep -v unprobed "$dir/grow.txt" | tr '\n' '|')"
+    failed=1
+elif [ "$pc_class" = "$q35_class" ] || [ "$q35_class" != "$q71_class" ]; then
+    echo "FAIL: classes across commands: pc $pc_class, q35 $q35_class, pc-q35-7.1 $q71_class"
+    failed=1
+else
+    echo "ok: a cache grows across commands: pc $pc_class, q35 and pc-q35-7.1 $q35_class"
+fi
+
 # through a qtopod of its own, nothing cached: it learns the machine types
 cat > "$dir/qtopod.conf" <<CONF
 [qtopod]
