@@ -709,7 +709,10 @@ static Need need_of(Req *r)
     json_object *existing = NULL;
 
     n.types = g_ptr_array_new_with_free_func(g_free);
-    if (g_str_equal(r->method, "Probe") || g_str_equal(r->method, "GetDevices")) {
+    /* a Reprobe that names machine types goes to a job, not here: here it
+     * is the whole binary's */
+    if (g_str_equal(r->method, "Probe") || g_str_equal(r->method, "GetDevices") ||
+        g_str_equal(r->method, "Reprobe")) {
         n.whole = TRUE;
         return n;
     }

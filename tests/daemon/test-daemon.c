@@ -1675,6 +1675,22 @@ static void test_more(void **state)
                   reprobe_usec, now_ms() - t0);
     print_message("Reprobe pc-q35-7.2 with more: %u continues, %" G_GINT64_FORMAT " ms\n",
                   continues, now_ms() - t0);
+    /* a whole Reprobe answers once every machine type is learnt again
+     * (it once answered after the binary's own probe, with none) */
+    {
+        g_autoptr(QtVarlinkClient) w = client_new_timeout(d, PROBE_MAX_MS);
+        g_autoptr(json_object) whole =
+            call_ok(w, TOPOLOGY ".Reprobe", js("{\"emulator\":\"" X86 "\"}"));
+        json_object *s = member_typed(whole, "summary", json_type_object);
+        if (qt_json_get_int(s, "machines", 0) <= 0 ||
+            qt_json_get_int(s, "ok", 0) + qt_json_get_int(s, "failed", 0) !=
+                qt_json_get_int(s, "machines", -1) ||
+            qt_json_get_bool(s, "cached", TRUE))
+            fail_logs("a whole Reprobe answered before the binary was learnt again: %s",
+                      js_text(s));
+        print_message("Reprobe of the whole binary: %" G_GINT64_FORMAT " ms\n",
+                      qt_json_get_int(s, "probeUsec", 0) / 1000);
+    }
     /* the stream is in step */
     check_get_info(c);
     /* through the client API: a cached Probe streams nothing */
