@@ -82,8 +82,12 @@ enum {
     EXIT_DENIED = 7,    /* qtopod refused: permission */
 };
 
+/* what arr() gives for a member a reply lacks */
+static json_object *empty_array;
+
 static void ctl_options_clear(CtlOptions *opts)
 {
+    g_clear_pointer(&empty_array, json_object_put);
     g_clear_pointer(&opts->client, qt_varlink_client_free);
     g_clear_pointer(&opts->service, qt_service_free);
     g_clear_pointer(&opts->socket_path, g_free);
@@ -421,10 +425,17 @@ static json_object *params_emulator(const char *emulator)
     return p;
 }
 
+/* the array @key of a reply, or an empty one (one for the process, read
+ * only) when a reply lacks it */
 static json_object *arr(json_object *o, const char *key)
 {
     json_object *a = qt_json_get_typed(o, key, json_type_array);
-    return a ? a : json_object_new_array(); /* leaks nothing: replies are checked */
+
+    if (a != NULL)
+        return a;
+    if (empty_array == NULL)
+        empty_array = json_object_new_array();
+    return empty_array;
 }
 
 /* ---- topology ---- */

@@ -3,10 +3,10 @@
  * 1. binary probe, one "-machine none" instance, every query pipelined:
  *    target, machine types, QOM types with ancestry and interfaces (PCI
  *    flavour, role), HMP info qdm (user-creatable, bus, category), the
- *    properties of controllers, and for every PCI device type whether its
- *    class can be hotplugged (device_add into a bus that does not exist:
- *    QEMU checks the class before it looks for the bus, so nothing is
- *    created).
+ *    properties of controllers.  Whether each PCI device type's class
+ *    can be hotplugged is the class probe's (qt-class-probe.c): a
+ *    device_add of the type onto a bridge's bus of a paused host instance
+ *    that takes hotplug, the behaviour itself.
  * 2. machine probes, one paused instance per machine type, run in parallel
  *    (jobs: default the core count): root buses, occupied addresses and
  *    hotplug handlers from info qtree and QOM, and cold-plug trials of
@@ -55,8 +55,9 @@ void qt_probe_emulator_async(const char *path, const QtProbeOptions *options,
                              gpointer user_data);
 QtEmulator *qt_probe_emulator_finish(GAsyncResult *result, GError **error);
 
-/* probe the named machine types again into an existing model (the binary
- * probe is not repeated); classes are recomputed */
+/* probe the named machine types again into an existing model (a light
+ * binary probe, not the whole one: the device types are the model's);
+ * classes are recomputed */
 void qt_probe_machines_async(QtEmulator *emulator, const char *const *machines,
                              const QtProbeOptions *options, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data);
