@@ -534,7 +534,8 @@ static json_object *progress_json(const char *machine, const char *status)
     json_object *o = json_object_new_object();
     json_object *p = json_object_new_object();
 
-    json_object_object_add(p, "machine", machine ? json_object_new_string(machine) : NULL);
+    if (machine != NULL) /* absent for the binary's own probe */
+        json_object_object_add(p, "machine", json_object_new_string(machine));
     json_object_object_add(p, "status", json_object_new_string(status));
     json_object_object_add(o, "progress", p);
     return o;

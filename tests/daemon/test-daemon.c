@@ -643,8 +643,11 @@ static QtVarlinkClient *client_new(Daemon *d)
 }
 
 /* counts the replies with continues */
+static void check_no_null(const char *what, json_object *o);
+
 static void on_continues(json_object *parameters, gpointer user_data)
 {
+    check_no_null("a reply with continues", parameters);
     (*(guint *)user_data)++;
 }
 
@@ -1654,6 +1657,7 @@ static void test_more(void **state)
         if (qt_json_get_string(r, "error") != NULL)
             fail_logs("Reprobe: %s", js_text(r));
         p = member_typed(r, "parameters", json_type_object);
+        check_no_null("Reprobe (more)", r);
         if (qt_json_get_bool(r, "continues", FALSE)) {
             json_object *progress = member_typed(p, "progress", json_type_object);
             member_string(progress, "status");
