@@ -314,8 +314,10 @@ static json_object *obj_str(const char *k1, const char *v1, const char *k2, cons
     return o;
 }
 
-/* edit distance of two names, for "did you mean" (names are short: at
- * most 256 bytes, checked by the IDL's callers) */
+/* edit distance of two names, for "did you mean": quadratic, so only for
+ * names of at most SIMILAR_MAX bytes */
+#define SIMILAR_MAX 128
+
 static guint edit_distance(const char *a, const char *b)
 {
     gsize la = strlen(a), lb = strlen(b);
@@ -356,7 +358,8 @@ static json_object *unknown_machine(const QtEmulator *e, const char *path, const
 {
     json_object *p = json_object_new_object();
     g_autoptr(GArray) near = g_array_new(FALSE, FALSE, sizeof(Near));
-    guint limit = MAX(2, (guint)strlen(machine ? machine : "") / 3);
+    gsize len = strlen(machine ? machine : "");
+    guint limit = MAX(2, (guint)MIN(len, SIMILAR_MAX) / 3);
 
     json_object_object_add(p, "emulator", json_object_new_string(path ? path : ""));
     json_object_object_add(p, "machine", json_object_new_string(machine ? machine : ""));
@@ -367,7 +370,9 @@ static json_object *unknown_machine(const QtEmulator *e, const char *path, const
                                              path ? path : "the emulator", machine ? machine : "");
         json_object_object_add(p, "message", json_object_new_string(m));
     }
-    for (guint i = 0; e && machine && e->machines && i < e->machines->len; i++) {
+    /* a caller's name may be megabytes long: no machine type's is */
+    for (guint i = 0; e && machine && len <= SIMILAR_MAX && e->machines && i < e->machines->len;
+         i++) {
         const QtMachineType *mt = e->machines->pdata[i];
         const char *names[2] = {mt->name, mt->alias};
         for (int k = 0; k < 2; k++) {

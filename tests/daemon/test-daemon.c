@@ -1260,6 +1260,18 @@ static void test_topology(void **state)
             fail_logs("UnknownRole lists no root-port: %s", js_text(e1));
         if (g_strcmp0(json_object_get_string(json_object_array_get_idx(similar, 0)), "q35") != 0)
             fail_logs("UnknownMachine q53 does not suggest q35 first: %s", js_text(e5));
+        /* a name megabytes long is answered at once: no edit distance of
+         * it (quadratic) is computed against every machine type */
+        {
+            g_autofree char *huge = g_strnfill(4 * 1024 * 1024, 'q');
+            json_object *p = js("{\"emulator\":\"" X86 "\"}");
+            g_autoptr(json_object) e6 = NULL;
+            gint64 t = now_ms();
+            json_object_object_add(p, "machine", json_object_new_string(huge));
+            e6 = call_error(c, TOPOLOGY ".GetMachine", p, TOPOLOGY ".UnknownMachine");
+            if (now_ms() - t > 5000 || json_object_object_get_ex(e6, "similar", NULL))
+                fail_logs("UnknownMachine for a 4 MiB name: %" G_GINT64_FORMAT " ms", now_ms() - t);
+        }
         if (json_object_object_get_ex(e2, "similar", NULL))
             fail_logs("UnknownMachine 'xyzzy-quux-0' suggests: %s", js_text(e2));
         member_string(e2, "message");
