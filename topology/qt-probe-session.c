@@ -983,19 +983,25 @@ gboolean qt_probe_session_binary_done(QtProbeSession *s)
     return s->binary == BINARY_DONE;
 }
 
-QtEmulator *qt_probe_session_snapshot_onto(QtProbeSession *s, const QtEmulator *base,
-                                           GError **error)
+/* a copy of @from for a snapshot, once the binary probe has ended */
+static QtEmulator *snapshot_copy(QtProbeSession *s, const QtEmulator *from, GError **error)
 {
     g_autoptr(json_object) doc = NULL;
-    QtEmulator *copy;
 
     if (s->binary != BINARY_DONE) {
         g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
                     "%s: the binary probe has not ended", s->e->path);
         return NULL;
     }
-    doc = qt_emulator_to_json(base);
-    copy = qt_emulator_from_json(doc, error);
+    doc = qt_emulator_to_json(from);
+    return qt_emulator_from_json(doc, error);
+}
+
+QtEmulator *qt_probe_session_snapshot_onto(QtProbeSession *s, const QtEmulator *base,
+                                           GError **error)
+{
+    QtEmulator *copy = snapshot_copy(s, base, error);
+
     if (copy == NULL)
         return NULL;
     /* class hotplug verdicts the session has and @base lacks */
@@ -1022,16 +1028,8 @@ QtEmulator *qt_probe_session_snapshot_onto(QtProbeSession *s, const QtEmulator *
 /* the model as it stands: classes built from every result so far */
 QtEmulator *qt_probe_session_snapshot(QtProbeSession *s, GError **error)
 {
-    g_autoptr(json_object) doc = NULL;
-    QtEmulator *copy;
+    QtEmulator *copy = snapshot_copy(s, s->e, error);
 
-    if (s->binary != BINARY_DONE) {
-        g_set_error(error, QT_PROBE_ERROR, QT_PROBE_ERROR_EMULATOR_FAILED,
-                    "%s: the binary probe has not ended", s->e->path);
-        return NULL;
-    }
-    doc = qt_emulator_to_json(s->e);
-    copy = qt_emulator_from_json(doc, error);
     if (copy == NULL)
         return NULL;
     /* in the binary's order, as a whole probe takes them */
