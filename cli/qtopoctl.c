@@ -15,6 +15,7 @@
 #include "qt-json.h"
 #include "qt-service.h"
 #include "qt-sync.h"
+#include "qt-util.h"
 #include "qt-varlink-client.h"
 
 #define DEFAULT_SOCKET "/run/qtopo/varlink"
@@ -315,7 +316,7 @@ static const char *str(json_object *o, const char *key, const char *fallback)
     return s ? s : fallback;
 }
 
-/* a parameter of an error as text: arrays joined ("q35, pc-q35-7.2") */
+/* a parameter of an error as text: arrays joined ("a, b") */
 static char *error_value_text(json_object *v)
 {
     if (json_object_is_type(v, json_type_array)) {
@@ -334,7 +335,7 @@ static char *error_value_text(json_object *v)
 
 /* every error in one form, whichever interface declares it: "qtopoctl:
  * NAME: what is wrong", then each parameter the line does not already
- * say, one per line ("  did you mean: q35"); --json prints the error
+ * say, one per line ("  did you mean: NAME"); --json prints the error
  * document too */
 static int report_remote_error(CtlOptions *opts, const CtlReply *r)
 {
@@ -550,7 +551,7 @@ static GPtrArray *class_members(json_object *list, const char *class_id)
 }
 
 /* machine types as a reader takes them in: the one, or the lowest and the
- * highest ("pc-q35-2.4 .. pc-q35-7.2"); "class-3" alone says nothing */
+ * highest ("M-2.4 .. M-7.2"); "class-3" alone says nothing */
 static void append_span(GString *out, GPtrArray *names)
 {
     if (names->len == 0)
@@ -1324,26 +1325,6 @@ static gboolean print_command_help(const char *name)
     return FALSE;
 }
 
-/* edit distance of two short words (commands and typos of them) */
-static guint distance(const char *a, const char *b)
-{
-    guint la = strlen(a), lb = strlen(b);
-    g_autofree guint *row = g_new(guint, lb + 1);
-
-    for (guint j = 0; j <= lb; j++)
-        row[j] = j;
-    for (guint i = 1; i <= la; i++) {
-        guint diag = row[0];
-        row[0] = i;
-        for (guint j = 1; j <= lb; j++) {
-            guint up = row[j];
-            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* "did you mean": the command @word is a prefix of, or is within two
  * edits of; NULL */
 static const char *closest_command(const char *word)
@@ -1352,7 +1333,8 @@ static const char *closest_command(const char *word)
     guint best_d = 3;
 
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-        guint d = g_str_has_prefix(commands[i].name, word) ? 1 : distance(word, commands[i].name);
+        guint d =
+            g_str_has_prefix(commands[i].name, word) ? 1 : qt_edit_distance(word, commands[i].name);
         if (d < best_d) {
             best_d = d;
             best = commands[i].name;

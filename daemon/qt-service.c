@@ -5,6 +5,7 @@
 #include "qt-daemon-resources.h"
 #include "qt-inspect.h"
 #include "qt-json.h"
+#include "qt-util.h"
 #include "qt-live.h"
 #include "qt-place-error.h"
 #include "qt-plan.h"
@@ -314,28 +315,9 @@ static json_object *obj_str(const char *k1, const char *v1, const char *k2, cons
     return o;
 }
 
-/* edit distance of two names, for "did you mean": quadratic, so only for
- * names of at most SIMILAR_MAX bytes */
+/* "did you mean": the edit distance is quadratic, so only for names of at
+ * most SIMILAR_MAX bytes */
 #define SIMILAR_MAX 128
-
-static guint edit_distance(const char *a, const char *b)
-{
-    gsize la = strlen(a), lb = strlen(b);
-    g_autofree guint *row = g_new(guint, lb + 1);
-
-    for (gsize j = 0; j <= lb; j++)
-        row[j] = (guint)j;
-    for (gsize i = 1; i <= la; i++) {
-        guint diag = row[0];
-        row[0] = (guint)i;
-        for (gsize j = 1; j <= lb; j++) {
-            guint up = row[j];
-            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
-            diag = up;
-        }
-    }
-    return row[lb];
-}
 
 typedef struct {
     const char *name;
@@ -380,7 +362,7 @@ static json_object *unknown_machine(const QtEmulator *e, const char *path, const
             if (n.name == NULL || g_str_equal(n.name, machine))
                 continue;
             /* a name the one asked for begins, or a few edits away */
-            n.distance = g_str_has_prefix(n.name, machine) ? 1 : edit_distance(machine, n.name);
+            n.distance = g_str_has_prefix(n.name, machine) ? 1 : qt_edit_distance(machine, n.name);
             if (n.distance <= limit)
                 g_array_append_val(near, n);
         }
@@ -1332,7 +1314,7 @@ static void h_reprobe(Req *r)
     g_ptr_array_add(job_get(r->svc, e, TRUE, (const char *const *)machines->pdata)->waiters, r);
 }
 
-/* machine types by name in version order: pc-q35-2.4 before pc-q35-2.10 */
+/* machine types by name in version order: M-2.4 before M-2.10 */
 static gint machine_order(gconstpointer a, gconstpointer b)
 {
     const QtMachineType *x = *(const QtMachineType *const *)a;

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "qt-util.h"
 
 gint qt_compare_string_ptrs(gconstpointer a, gconstpointer b)
@@ -53,4 +55,23 @@ void qt_append_hex(GString *out, guint64 v, int width)
 {
     char buf[24];
     g_string_append(out, qt_format_hex(buf, v, width));
+}
+
+guint qt_edit_distance(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    g_autofree guint *row = g_new(guint, lb + 1);
+
+    for (gsize j = 0; j <= lb; j++)
+        row[j] = (guint)j;
+    for (gsize i = 1; i <= la; i++) {
+        guint diag = row[0];
+        row[0] = (guint)i;
+        for (gsize j = 1; j <= lb; j++) {
+            guint up = row[j];
+            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+            diag = up;
+        }
+    }
+    return row[lb];
 }

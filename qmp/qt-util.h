@@ -8,6 +8,9 @@ G_BEGIN_DECLS
 /* g_ptr_array_sort() comparator for arrays of strings: it is handed
  * pointers to the elements, not the elements */
 gint qt_compare_string_ptrs(gconstpointer a, gconstpointer b);
+/* Levenshtein distance of two short strings ("did you mean"): time is the
+ * product of their lengths, so callers bound them */
+guint qt_edit_distance(const char *a, const char *b);
 
 /* integers as text without printf, which dominated building replies:
  * decimal, and hexadecimal with "0x" and at least @width digits */
